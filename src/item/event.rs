@@ -1,0 +1,275 @@
+//! Schedule items: calendar events (`VEVENT`), which may recur.
+//!
+//! A schedule item is a **series**: the master `VEVENT` (with its `RRULE`,
+//! `RDATE`s and `EXDATE`s) plus every overridden instance (a `VEVENT` with
+//! the same UID and a `RECURRENCE-ID`). Its canonical fields are read from
+//! the master; a file that holds only overrides (the master lives elsewhere)
+//! still gives an item, read from its first override.
+
+use calcard::icalendar::{ICalendarParameterName, ICalendarProperty, ICalendarValue};
+use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
+
+use super::codec::{CalendarObject, ItemError};
+use super::component::{self, Participant};
+use super::hash::ContentHash;
+use super::recurrence::{LastStart, OverriddenInstance, Recurrence, RecurrenceRule};
+use super::time::ItemTime;
+
+/// A calendar event with its recurrence and overridden instances.
+#[derive(Debug, Clone)]
+pub struct ScheduleItem {
+    object: CalendarObject,
+    hash: ContentHash,
+    summary: Option<String>,
+    description: Option<String>,
+    location: Option<String>,
+    start: ItemTime,
+    end: Option<ItemTime>,
+    status: Option<String>,
+    categories: Vec<String>,
+    organizer: Option<Participant>,
+    attendees: Vec<Participant>,
+    last_modified: Option<DateTime<Utc>>,
+    dtstamp: Option<DateTime<Utc>>,
+    recurrence: Recurrence,
+    has_master: bool,
+}
+
+impl ScheduleItem {
+    /// Reads the canonical fields of a calendar object holding `VEVENT`s.
+    pub(crate) fn from_object(object: CalendarObject) -> Result<Self, ItemError> {
+        let main = object.main().ok_or_else(|| object.missing("VEVENT"))?;
+        let has_master = object.master().is_some();
+        let zones = &object.zones;
+        let start = match component::time(main, &ICalendarProperty::Dtstart, zones)
+            .map_err(|bad| object.invalid(bad))?
+        {
+            Some(start) => start,
+            // An override without DTSTART starts at its RECURRENCE-ID.
+            None if !has_master => component::time(main, &ICalendarProperty::RecurrenceId, zones)
+                .map_err(|bad| object.invalid(bad))?
+                .ok_or_else(|| object.missing("DTSTART"))?,
+            None => return Err(object.missing("DTSTART")),
+        };
+        let end = match component::time(main, &ICalendarProperty::Dtend, zones)
+            .map_err(|bad| object.invalid(bad))?
+        {
+            Some(end) => Some(end),
+            None => component::duration(main).map(|(days, secs)| start.add(days, secs)),
+        };
+
+        let mut recurrence = Recurrence::default();
+        if let Some(master) = object.master() {
+            for entry in master
+                .entries
+                .iter()
+                .filter(|e| e.name == ICalendarProperty::Rrule)
+            {
+                match entry.values.first() {
+                    Some(ICalendarValue::RecurrenceRule(rule)) => recurrence
+                        .rules
+                        .push(RecurrenceRule::new(Some((**rule).clone()), &start)),
+                    // calcard keeps a rule it cannot parse as text.
+                    _ => recurrence.rules.push(RecurrenceRule::new(None, &start)),
+                }
+            }
+            recurrence.rdates = component::time_list(master, &ICalendarProperty::Rdate, zones);
+            recurrence.exdates = component::time_list(master, &ICalendarProperty::Exdate, zones);
+        }
+        for instance in object.components().filter(|c| {
+            c.entries
+                .iter()
+                .any(|e| e.name == ICalendarProperty::RecurrenceId)
+        }) {
+            let Some(rid_entry) = component::first(instance, &ICalendarProperty::RecurrenceId)
+            else {
+                continue;
+            };
+            let Some(recurrence_id) =
+                component::entry_time(rid_entry, zones).map_err(|bad| object.invalid(bad))?
+            else {
+                continue;
+            };
+            recurrence.overrides.push(OverriddenInstance {
+                recurrence_id,
+                start: component::time(instance, &ICalendarProperty::Dtstart, zones)
+                    .ok()
+                    .flatten(),
+                this_and_future: rid_entry.has_parameter(&ICalendarParameterName::Range),
+            });
+        }
+
+        let latest = |property: &ICalendarProperty| {
+            object
+                .components()
+                .filter_map(|c| component::stamp(c, property))
+                .max()
+        };
+        let last_modified = latest(&ICalendarProperty::LastModified);
+        let dtstamp = latest(&ICalendarProperty::Dtstamp);
+        let hash = object.content_hash();
+        Ok(ScheduleItem {
+            summary: component::text(main, &ICalendarProperty::Summary),
+            description: component::text(main, &ICalendarProperty::Description),
+            location: component::text(main, &ICalendarProperty::Location),
+            status: component::status(main),
+            categories: component::text_list(main, &ICalendarProperty::Categories),
+            organizer: component::participants(main, &ICalendarProperty::Organizer)
+                .into_iter()
+                .next(),
+            attendees: component::participants(main, &ICalendarProperty::Attendee),
+            start,
+            end,
+            last_modified,
+            dtstamp,
+            recurrence,
+            has_master,
+            hash,
+            object,
+        })
+    }
+
+    /// The UID.
+    #[must_use]
+    pub fn uid(&self) -> &str {
+        &self.object.uid
+    }
+
+    /// Whether the UID was derived by snapsync (the source had none).
+    #[must_use]
+    pub fn uid_is_derived(&self) -> bool {
+        self.object.uid_derived
+    }
+
+    /// The title (`SUMMARY`).
+    #[must_use]
+    pub fn summary(&self) -> Option<&str> {
+        self.summary.as_deref()
+    }
+
+    /// The notes (`DESCRIPTION`).
+    #[must_use]
+    pub fn description(&self) -> Option<&str> {
+        self.description.as_deref()
+    }
+
+    /// Where (`LOCATION`).
+    #[must_use]
+    pub fn location(&self) -> Option<&str> {
+        self.location.as_deref()
+    }
+
+    /// The start (`DTSTART`); for a series, its first start.
+    #[must_use]
+    pub fn start(&self) -> &ItemTime {
+        &self.start
+    }
+
+    /// The end (`DTEND`, or `DTSTART` + `DURATION`), if given. For an all-day
+    /// event it is the day after the last day (exclusive), as written.
+    #[must_use]
+    pub fn end(&self) -> Option<&ItemTime> {
+        self.end.as_ref()
+    }
+
+    /// Whether the event covers whole days (`DTSTART;VALUE=DATE`).
+    #[must_use]
+    pub fn is_all_day(&self) -> bool {
+        self.start.is_date()
+    }
+
+    /// The IANA zone of the start, when it is zoned.
+    #[must_use]
+    pub fn time_zone(&self) -> Option<Tz> {
+        match self.start {
+            ItemTime::Zoned(t) => Some(t.timezone()),
+            _ => None,
+        }
+    }
+
+    /// The `STATUS` (`CONFIRMED`, `TENTATIVE`, `CANCELLED`), upper case.
+    #[must_use]
+    pub fn status(&self) -> Option<&str> {
+        self.status.as_deref()
+    }
+
+    /// The `CATEGORIES`, every value of every line.
+    #[must_use]
+    pub fn categories(&self) -> &[String] {
+        &self.categories
+    }
+
+    /// The `ORGANIZER`.
+    #[must_use]
+    pub fn organizer(&self) -> Option<&Participant> {
+        self.organizer.as_ref()
+    }
+
+    /// The `ATTENDEE`s (of the master).
+    #[must_use]
+    pub fn attendees(&self) -> &[Participant] {
+        &self.attendees
+    }
+
+    /// `LAST-MODIFIED`, the latest over the master and its overrides.
+    #[must_use]
+    pub fn last_modified(&self) -> Option<DateTime<Utc>> {
+        self.last_modified
+    }
+
+    /// `DTSTAMP`, the latest over the master and its overrides.
+    #[must_use]
+    pub fn dtstamp(&self) -> Option<DateTime<Utc>> {
+        self.dtstamp
+    }
+
+    /// When the item was last changed: `LAST-MODIFIED`, else `DTSTAMP`.
+    #[must_use]
+    pub fn modified(&self) -> Option<DateTime<Utc>> {
+        self.last_modified.or(self.dtstamp)
+    }
+
+    /// Whether the item recurs (`RRULE` or `RDATE`). A file holding only
+    /// overrides of a series counts as recurring too.
+    #[must_use]
+    pub fn is_recurring(&self) -> bool {
+        self.recurrence.is_recurring() || !self.has_master
+    }
+
+    /// Whether the master component is present (not only overrides).
+    #[must_use]
+    pub fn has_master(&self) -> bool {
+        self.has_master
+    }
+
+    /// The recurrence data: rules, RDATEs, EXDATEs, overrides.
+    #[must_use]
+    pub fn recurrence(&self) -> &Recurrence {
+        &self.recurrence
+    }
+
+    /// The start of the last occurrence; see [`LastStart`].
+    #[must_use]
+    pub fn last_start(&self) -> LastStart {
+        self.recurrence.last_start(&self.start)
+    }
+
+    /// The content hash.
+    #[must_use]
+    pub fn content_hash(&self) -> ContentHash {
+        self.hash
+    }
+
+    /// The canonical text the hash is computed from.
+    #[must_use]
+    pub fn canonical_text(&self) -> String {
+        self.object.canonical_text()
+    }
+
+    /// The complete `.ics` text of this item.
+    #[must_use]
+    pub fn to_ics(&self) -> String {
+        self.object.to_ics()
+    }
+}

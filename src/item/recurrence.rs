@@ -1,0 +1,336 @@
+//! What the filters need to know about a recurring schedule item, computed
+//! without expanding the series into memory.
+//!
+//! Words used here:
+//! - **rule**: an `RRULE`. It ends after `COUNT` occurrences, at `UNTIL`
+//!   (inclusive: an occurrence starting exactly at `UNTIL` belongs to the
+//!   series), or never.
+//! - **RDATE** / **EXDATE**: extra occurrence starts added to, or removed from,
+//!   what the rule yields.
+//! - **override** (overridden instance): a component with the same UID and a
+//!   `RECURRENCE-ID`, replacing one occurrence (its time, title, …).
+//! - **last start**: the start of the last occurrence of the series — see
+//!   [`LastStart`] for exactly what counts.
+
+use calcard::icalendar::{ICalendarFrequency, ICalendarRecurrenceRule, ICalendarWeekday};
+use chrono::{DateTime, Month, TimeZone, Utc, Weekday};
+
+use super::time::ItemTime;
+
+/// Past this many occurrences, `last_start` stops iterating a rule: a
+/// secondly rule over a century would otherwise take minutes. What it then
+/// answers is documented on [`LastStart`].
+const MAX_STEPS: u32 = 1_000_000;
+
+/// The start of the last occurrence of a schedule item, as the recurrence
+/// filter reads it (DESIGN 2.2).
+///
+/// It is the latest of: the first start; the last occurrence each rule yields
+/// with `COUNT` or `UNTIL`; every `RDATE`; and the start of every overridden
+/// instance (a moved instance really happens then). `EXDATE`s never shorten
+/// it. Values of different natures are compared as instants read in UTC.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LastStart {
+    /// The series has a last occurrence, starting then.
+    At(ItemTime),
+    /// A rule has neither `COUNT` nor `UNTIL`, so the series never ends.
+    /// Also answered, on the safe side (the item is kept in scope), for a rule
+    /// snapsync cannot evaluate (an invalid rule, a non-Gregorian `RSCALE`) or
+    /// one with `COUNT` whose occurrences exceed one million.
+    Unbounded,
+}
+
+/// How a rule ends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RuleEnd {
+    /// After this many occurrences (`COUNT`).
+    Count(u32),
+    /// At this time, inclusive (`UNTIL`), read with the nature of the first
+    /// start: a date `UNTIL` on a timed series means the end of that day.
+    Until(ItemTime),
+    /// Never.
+    Never,
+}
+
+/// One `RRULE` of a schedule item.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RecurrenceRule {
+    /// `None` when calcard could not parse the rule (it is kept as text in
+    /// the item and written back as it was).
+    rule: Option<ICalendarRecurrenceRule>,
+    end: RuleEnd,
+}
+
+impl RecurrenceRule {
+    /// Wraps a parsed rule; `first_start` gives `UNTIL` its nature.
+    pub(crate) fn new(rule: Option<ICalendarRecurrenceRule>, first_start: &ItemTime) -> Self {
+        let end = match rule.as_ref().map(|r| (r.count, r.until.as_ref())) {
+            Some((Some(count), _)) => RuleEnd::Count(count),
+            Some((None, Some(until))) => {
+                until_time(until, first_start).map_or(RuleEnd::Never, RuleEnd::Until)
+            }
+            _ => RuleEnd::Never,
+        };
+        RecurrenceRule { rule, end }
+    }
+
+    /// How the rule ends.
+    #[must_use]
+    pub fn end(&self) -> RuleEnd {
+        self.end
+    }
+
+    /// Whether the rule could be parsed; an unparsable rule never ends.
+    #[must_use]
+    pub fn is_valid(&self) -> bool {
+        self.rule.is_some()
+    }
+
+    /// The rule as written in iCalendar (`FREQ=DAILY;COUNT=10`), if parsed.
+    #[must_use]
+    pub fn to_ical(&self) -> Option<String> {
+        self.rule.as_ref().map(ToString::to_string)
+    }
+
+    /// The start of the last occurrence this rule yields from `first_start`,
+    /// or `None` when it has no end (or cannot be evaluated).
+    fn last_occurrence(&self, first_start: &ItemTime) -> Option<ItemTime> {
+        if matches!(self.end, RuleEnd::Never) {
+            return None;
+        }
+        let dt_start = to_rrule_time(first_start);
+        let mut rule = build_rule(self.rule.as_ref()?)?;
+        if let RuleEnd::Until(until) = self.end {
+            let until = to_rrule_time(&until);
+            // An UNTIL before the first start leaves only the first start.
+            if until < dt_start {
+                return Some(*first_start);
+            }
+            // The rrule crate wants UNTIL in UTC whatever the start's zone.
+            rule = rule.until(until.with_timezone(&rrule::Tz::Tz(chrono_tz::UTC)));
+        }
+        let set = rule.build(dt_start).ok()?;
+        let mut last = None;
+        let mut steps = 0u32;
+        for occurrence in &set {
+            last = Some(occurrence);
+            steps += 1;
+            if steps >= MAX_STEPS {
+                // UNTIL bounds the series even where we stop counting; COUNT
+                // does not tell us where it ends without iterating.
+                return match self.end {
+                    RuleEnd::Until(until) => Some(until),
+                    _ => None,
+                };
+            }
+        }
+        Some(last.map_or(*first_start, |t| from_rrule_time(t, first_start)))
+    }
+}
+
+/// An overridden instance: a `RECURRENCE-ID` component of the series.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct OverriddenInstance {
+    /// Which occurrence it replaces (the `RECURRENCE-ID`).
+    pub recurrence_id: ItemTime,
+    /// When that occurrence now starts (its `DTSTART`), if given.
+    pub start: Option<ItemTime>,
+    /// `RANGE=THISANDFUTURE`: it also changes every later occurrence.
+    pub this_and_future: bool,
+}
+
+/// The recurrence data of a schedule item.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recurrence {
+    pub(crate) rules: Vec<RecurrenceRule>,
+    pub(crate) rdates: Vec<ItemTime>,
+    pub(crate) exdates: Vec<ItemTime>,
+    pub(crate) overrides: Vec<OverriddenInstance>,
+}
+
+impl Recurrence {
+    /// Whether the item recurs (has a rule or extra dates).
+    #[must_use]
+    pub fn is_recurring(&self) -> bool {
+        !self.rules.is_empty() || !self.rdates.is_empty()
+    }
+
+    /// The `RRULE`s (RFC 5545 allows one; some writers repeat it).
+    #[must_use]
+    pub fn rules(&self) -> &[RecurrenceRule] {
+        &self.rules
+    }
+
+    /// The `RDATE` starts (a `PERIOD` counts by its start).
+    #[must_use]
+    pub fn rdates(&self) -> &[ItemTime] {
+        &self.rdates
+    }
+
+    /// The `EXDATE`s.
+    #[must_use]
+    pub fn exdates(&self) -> &[ItemTime] {
+        &self.exdates
+    }
+
+    /// The overridden instances, in `RECURRENCE-ID` order.
+    #[must_use]
+    pub fn overrides(&self) -> &[OverriddenInstance] {
+        &self.overrides
+    }
+
+    /// The start of the last occurrence; see [`LastStart`].
+    #[must_use]
+    pub fn last_start(&self, first_start: &ItemTime) -> LastStart {
+        let mut last = *first_start;
+        let mut consider = |candidate: ItemTime| {
+            if utc_key(&candidate) > utc_key(&last) {
+                last = candidate;
+            }
+        };
+        for rule in &self.rules {
+            match rule.last_occurrence(first_start) {
+                Some(t) => consider(t),
+                None => return LastStart::Unbounded,
+            }
+        }
+        for rdate in &self.rdates {
+            consider(*rdate);
+        }
+        for instance in &self.overrides {
+            if let Some(start) = instance.start {
+                consider(start);
+            }
+        }
+        LastStart::At(last)
+    }
+}
+
+/// Mixed natures are compared as if floating times were in UTC.
+fn utc_key(t: &ItemTime) -> DateTime<Utc> {
+    t.instant_in(chrono_tz::UTC)
+}
+
+/// Reads a rule's `UNTIL` with the nature of the series' first start.
+fn until_time(
+    until: &calcard::common::PartialDateTime,
+    first_start: &ItemTime,
+) -> Option<ItemTime> {
+    let date = chrono::NaiveDate::from_ymd_opt(
+        i32::from(until.year?),
+        u32::from(until.month?),
+        u32::from(until.day?),
+    )?;
+    let local = match until.hour {
+        None if first_start.is_date() => return Some(ItemTime::Date(date)),
+        // A date UNTIL on a timed series: the whole day is included.
+        None => date.and_hms_opt(23, 59, 59)?,
+        Some(hour) => date.and_hms_opt(
+            u32::from(hour),
+            u32::from(until.minute.unwrap_or(0)),
+            u32::from(until.second.unwrap_or(0).min(59)),
+        )?,
+    };
+    if until.hour.is_some() && until.tz_hour.is_some() {
+        // UTC (or an offset): an instant, shown in the first start's nature.
+        let secs = i32::from(until.tz_hour.unwrap_or(0)) * 3600
+            + i32::from(until.tz_minute.unwrap_or(0)) * 60;
+        let secs = if until.tz_minus { -secs } else { secs };
+        let instant = local - chrono::Duration::seconds(i64::from(secs));
+        let instant = instant.and_utc();
+        return Some(match first_start {
+            ItemTime::Zoned(t) => ItemTime::Zoned(instant.with_timezone(&t.timezone())),
+            ItemTime::Floating(_) => ItemTime::Floating(instant.naive_utc()),
+            ItemTime::Date(_) => ItemTime::Date(instant.date_naive()),
+            ItemTime::Utc(_) => ItemTime::Utc(instant),
+        });
+    }
+    Some(first_start.with_local(local))
+}
+
+/// The time the `rrule` crate iterates in: zoned times in their zone, every
+/// other nature on a UTC clock (floating times and dates have no DST).
+fn to_rrule_time(t: &ItemTime) -> DateTime<rrule::Tz> {
+    match t {
+        ItemTime::Zoned(z) => z.with_timezone(&rrule::Tz::Tz(z.timezone())),
+        ItemTime::Utc(u) => u.with_timezone(&rrule::Tz::Tz(chrono_tz::UTC)),
+        ItemTime::Floating(_) | ItemTime::Date(_) => {
+            rrule::Tz::Tz(chrono_tz::UTC).from_utc_datetime(&t.naive_local())
+        }
+    }
+}
+
+/// Back from the `rrule` crate's time to the first start's nature.
+fn from_rrule_time(t: DateTime<rrule::Tz>, like: &ItemTime) -> ItemTime {
+    match like {
+        ItemTime::Zoned(z) => ItemTime::Zoned(t.with_timezone(&z.timezone())),
+        ItemTime::Utc(_) => ItemTime::Utc(t.with_timezone(&Utc)),
+        ItemTime::Floating(_) => ItemTime::Floating(t.naive_local()),
+        ItemTime::Date(_) => ItemTime::Date(t.date_naive()),
+    }
+}
+
+/// Translates calcard's parsed rule into the `rrule` crate's, without its end.
+fn build_rule(rule: &ICalendarRecurrenceRule) -> Option<rrule::RRule<rrule::Unvalidated>> {
+    if rule
+        .rscale
+        .as_ref()
+        .is_some_and(|scale| *scale != calcard::common::CalendarScale::Gregorian)
+    {
+        return None;
+    }
+    let freq = match rule.freq {
+        ICalendarFrequency::Yearly => rrule::Frequency::Yearly,
+        ICalendarFrequency::Monthly => rrule::Frequency::Monthly,
+        ICalendarFrequency::Weekly => rrule::Frequency::Weekly,
+        ICalendarFrequency::Daily => rrule::Frequency::Daily,
+        ICalendarFrequency::Hourly => rrule::Frequency::Hourly,
+        ICalendarFrequency::Minutely => rrule::Frequency::Minutely,
+        ICalendarFrequency::Secondly => rrule::Frequency::Secondly,
+    };
+    let mut months = Vec::with_capacity(rule.bymonth.len());
+    for month in &rule.bymonth {
+        if month.is_leap() {
+            return None;
+        }
+        months.push(Month::try_from(month.month()).ok()?);
+    }
+    let mut out = rrule::RRule::new(freq)
+        .interval(rule.interval.unwrap_or(1).max(1))
+        .by_set_pos(rule.bysetpos.clone())
+        .by_month(&months)
+        .by_month_day(rule.bymonthday.clone())
+        .by_year_day(rule.byyearday.clone())
+        .by_week_no(rule.byweekno.clone())
+        .by_weekday(
+            rule.byday
+                .iter()
+                .map(|day| match day.ordwk {
+                    Some(n) => rrule::NWeekday::Nth(n, weekday(day.weekday)),
+                    None => rrule::NWeekday::Every(weekday(day.weekday)),
+                })
+                .collect(),
+        )
+        .by_hour(rule.byhour.clone())
+        .by_minute(rule.byminute.clone())
+        .by_second(rule.bysecond.clone());
+    if let Some(count) = rule.count {
+        out = out.count(count);
+    }
+    if let Some(wkst) = rule.wkst {
+        out = out.week_start(weekday(wkst));
+    }
+    Some(out)
+}
+
+fn weekday(day: ICalendarWeekday) -> Weekday {
+    match day {
+        ICalendarWeekday::Sunday => Weekday::Sun,
+        ICalendarWeekday::Monday => Weekday::Mon,
+        ICalendarWeekday::Tuesday => Weekday::Tue,
+        ICalendarWeekday::Wednesday => Weekday::Wed,
+        ICalendarWeekday::Thursday => Weekday::Thu,
+        ICalendarWeekday::Friday => Weekday::Fri,
+        ICalendarWeekday::Saturday => Weekday::Sat,
+    }
+}

@@ -1,0 +1,11 @@
+//! snapsync: declarative snapshots between a CRM and groupware servers.
+//!
+//! Specs (YAML) are loaded and validated by [`spec`], compiled into plans and
+//! applied. The library never prints: rendering takes a writer, and only the
+//! binary touches stdout, stderr and exit codes.
+#![forbid(unsafe_code)]
+#![forbid(clippy::print_stdout, clippy::print_stderr)]
+
+pub mod filter;
+pub mod item;
+pub mod spec;

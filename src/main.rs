@@ -1,0 +1,99 @@
+//! The `snapsync` binary: parse the command line, set up logging, dispatch,
+//! and map outcomes to exit codes in one place.
+
+use std::io::{self, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::Parser;
+
+mod cli;
+
+use cli::{Cli, ColorChoice, Command, LogFormat, OutputFormat, ValidateArgs};
+use snapsync::spec::diagnostic::TextStyle;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_tracing(&cli);
+    match run(&cli) {
+        Ok(code) => code,
+        Err(error) => {
+            let _ = writeln!(io::stderr(), "error: {error:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
+    match &cli.command {
+        Command::Validate(args) => validate(cli, args),
+        Command::Schema => {
+            let schema = snapsync::spec::schema::json_schema();
+            let mut out = io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &schema)?;
+            writeln!(out)?;
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn validate(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
+    let now = args.now.unwrap_or_else(chrono::Utc::now);
+    let validation = snapsync::spec::validate(&args.paths, now).context("cannot validate")?;
+    match args.format {
+        OutputFormat::Json => {
+            let mut out = io::stdout().lock();
+            validation.render_json(&mut out)?;
+        }
+        OutputFormat::Text => {
+            let style = text_style(cli, &io::stderr());
+            if validation.has_errors() || cli.quiet == 0 {
+                validation.render_diagnostics(style, &mut io::stderr().lock())?;
+            }
+            if validation.has_errors() {
+                validation.render_summary(&mut io::stderr().lock())?;
+            } else if cli.quiet == 0 {
+                validation.render_summary(&mut io::stdout().lock())?;
+            }
+        }
+    }
+    Ok(if validation.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn text_style(cli: &Cli, stream: &impl IsTerminal) -> TextStyle {
+    let color = match cli.color {
+        ColorChoice::Always => true,
+        ColorChoice::Never => false,
+        ColorChoice::Auto => stream.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(100);
+    TextStyle { color, width }
+}
+
+fn init_tracing(cli: &Cli) {
+    let level = match (cli.quiet, cli.verbose) {
+        (q, _) if q > 0 => "error",
+        (_, 0) => "warn",
+        (_, 1) => "info",
+        (_, 2) => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SNAPSYNC_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(io::stderr);
+    match cli.log_format {
+        LogFormat::Json => builder.json().init(),
+        LogFormat::Text => builder
+            .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+            .init(),
+    }
+}
