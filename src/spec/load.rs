@@ -28,6 +28,21 @@ pub struct LoadedResource {
     pub resource: Resource,
 }
 
+/// A document whose `apiVersion` and `kind` are right but which breaks the
+/// schema. It is kept so that the checks that need only part of it (a time
+/// zone, a range, a reference) can still run and report every problem.
+#[derive(Debug, Clone)]
+pub struct RejectedDocument {
+    /// The file it came from.
+    pub file: FileId,
+    /// Where its nodes are.
+    pub index: SpanIndex,
+    /// Its kind.
+    pub kind: String,
+    /// The document as JSON.
+    pub value: serde_json::Value,
+}
+
 /// What loading found.
 #[derive(Debug, Default)]
 pub struct Loaded {
@@ -35,6 +50,8 @@ pub struct Loaded {
     pub sources: Sources,
     /// The documents that passed the schema check.
     pub resources: Vec<LoadedResource>,
+    /// The documents that did not.
+    pub rejected: Vec<RejectedDocument>,
     /// How many files were found, readable or not.
     pub files: usize,
     /// How many documents were read, valid or not.
@@ -312,7 +329,16 @@ fn load_document(
                 .with_hint_opt(problem.hint),
         );
     }
-    if !(schema_ok && header_ok) {
+    if !header_ok {
+        return;
+    }
+    if !schema_ok {
+        loaded.rejected.push(RejectedDocument {
+            file,
+            index,
+            kind,
+            value,
+        });
         return;
     }
     match serde_json::from_value::<Resource>(value) {

@@ -13,18 +13,20 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
+use serde_json::Value;
 
 use super::diagnostic::{self, Diagnostic, FileId, Severity, Sources, Span};
-use super::load::{self, LoadedResource};
+use super::load::{self, LoadedResource, RejectedDocument};
 use super::model::{
     CaldavLocation, Catalog, ContactFilter, Credentials, FilterSet, LinkSpec, Origin,
     ScheduleItemFilter, Scope, SecretSource, Snapshot, Stores, Target, TargetLocation, TaskFilter,
 };
 use super::schema::{SchemaBuildError, SchemaChecker, did_you_mean};
 use super::types::{
-    DateRange, Direction, LinkFlag, Resource, SnapshotResource, StoresResource, TargetResource,
-    TargetType, TaskDateOption,
+    Direction, LinkFlag, Resource, SnapshotResource, StoresResource, TargetResource, TargetType,
+    TaskDateOption,
 };
+use super::yaml::SpanIndex;
 use crate::filter::range::{Bound, RangeSpec};
 use crate::item::ItemType;
 
@@ -61,12 +63,24 @@ impl Validation {
 pub fn validate(paths: &[PathBuf], now: DateTime<Utc>) -> Result<Validation, SchemaBuildError> {
     let checker = SchemaChecker::new()?;
     let loaded = load::load(paths, &checker);
+    let invalid_targets = loaded
+        .rejected
+        .iter()
+        .filter(|d| d.kind == "Target")
+        .filter_map(|d| {
+            d.value
+                .pointer("/metadata/name")?
+                .as_str()
+                .map(ToOwned::to_owned)
+        })
+        .collect();
     let mut checks = Checks {
         sources: &loaded.sources,
         now,
         diagnostics: loaded.diagnostics,
+        invalid_targets,
     };
-    let catalog = checks.catalog(&loaded.resources);
+    let catalog = checks.catalog(&loaded.resources, &loaded.rejected);
     let mut diagnostics = checks.diagnostics;
     diagnostic::sort(&mut diagnostics);
     let (errors, warnings) = diagnostic::summary(&diagnostics);
@@ -91,6 +105,8 @@ struct Checks<'a> {
     sources: &'a Sources,
     now: DateTime<Utc>,
     diagnostics: Vec<Diagnostic>,
+    /// Names of targets that broke the schema: known, but not checkable.
+    invalid_targets: Vec<String>,
 }
 
 /// A resource with its place, for the checks.
@@ -108,6 +124,28 @@ impl<T> At<'_, T> {
     }
     fn value(&self, pointer: &str) -> Span {
         self.loaded.index.value_span(pointer)
+    }
+    fn place(&self) -> Place<'_> {
+        Place {
+            file: self.loaded.file,
+            index: &self.loaded.index,
+        }
+    }
+}
+
+/// Where a document's nodes are, for checks that read raw values.
+#[derive(Clone, Copy)]
+struct Place<'a> {
+    file: FileId,
+    index: &'a SpanIndex,
+}
+
+impl Place<'_> {
+    fn key(&self, pointer: &str) -> Span {
+        self.index.key_span(pointer)
+    }
+    fn value(&self, pointer: &str) -> Span {
+        self.index.value_span(pointer)
     }
 }
 
@@ -135,7 +173,7 @@ impl Checks<'_> {
             .unwrap_or_default()
     }
 
-    fn catalog(&mut self, resources: &[LoadedResource]) -> Catalog {
+    fn catalog(&mut self, resources: &[LoadedResource], rejected: &[RejectedDocument]) -> Catalog {
         let mut targets = Vec::new();
         let mut snapshots = Vec::new();
         let mut stores = Vec::new();
@@ -208,6 +246,9 @@ impl Checks<'_> {
             if let Some(valid) = self.snapshot(snapshot, &raw_targets) {
                 catalog.snapshots.push(valid);
             }
+        }
+        for document in rejected.iter().filter(|d| d.kind == "Snapshot") {
+            self.rejected_snapshot(document, &raw_targets);
         }
         catalog
     }
@@ -651,32 +692,13 @@ impl Checks<'_> {
     ) -> Option<Snapshot> {
         let errors_before = self.error_count();
         let spec = &at.resource.spec;
-        let file = at.file();
-        let timezone = self.timezone(at);
-        let target = targets.get(spec.target.as_str()).copied();
-        if target.is_none() {
-            let hint = match did_you_mean(&spec.target, targets.keys().copied()) {
-                Some(near) => format!("did you mean `{near}`?"),
-                None if targets.is_empty() => {
-                    "no Target is defined in the files read; pass the file or folder that defines it".to_owned()
-                }
-                None => format!("the targets are {}", sorted_list(targets.keys().copied())),
-            };
-            self.push(
-                Diagnostic::error(
-                    "spec::unknown-target",
-                    format!("unknown target `{}`", spec.target),
-                    file,
-                    at.value("/spec/target"),
-                )
-                .with_label("no Target has this name")
-                .with_hint(hint),
-            );
-        }
+        let timezone = self.timezone(at.place(), spec.timezone.as_deref());
+        let target = self.find_target(at.place(), &spec.target, targets);
         if let (Some(links), Some(target)) = (&spec.links, target) {
-            self.selected_links(at, links, target);
+            let names: Vec<&str> = links.iter().map(String::as_str).collect();
+            self.selected_links(at.place(), &names, Some(spec.direction), target);
         } else if spec.links.as_ref().is_some_and(Vec::is_empty) {
-            self.push(empty_links(at));
+            self.push(empty_links(at.place()));
         }
         let scope = self.scope(at, timezone);
         if let (Some(target), Some(scope), Some(links)) = (target, &scope, &spec.links) {
@@ -697,8 +719,88 @@ impl Checks<'_> {
         })
     }
 
-    fn timezone(&mut self, at: &At<'_, SnapshotResource>) -> Tz {
-        let Some(name) = &at.resource.spec.timezone else {
+    /// Finds the target a snapshot names, reporting an unknown one. A target
+    /// that failed its own checks is known but not returned: its errors are
+    /// reported already.
+    fn find_target<'t>(
+        &mut self,
+        place: Place<'_>,
+        name: &str,
+        targets: &HashMap<&str, &'t At<'t, TargetResource>>,
+    ) -> Option<&'t At<'t, TargetResource>> {
+        if let Some(target) = targets.get(name) {
+            return Some(target);
+        }
+        if self.invalid_targets.iter().any(|t| t == name) {
+            return None;
+        }
+        let known = targets
+            .keys()
+            .copied()
+            .chain(self.invalid_targets.iter().map(String::as_str));
+        let hint = match did_you_mean(name, known.clone()) {
+            Some(near) => format!("did you mean `{near}`?"),
+            None if targets.is_empty() && self.invalid_targets.is_empty() => {
+                "no Target is defined in the files read; pass the file or folder that defines it"
+                    .to_owned()
+            }
+            None => format!("the targets are {}", sorted_list(known)),
+        };
+        self.push(
+            Diagnostic::error(
+                "spec::unknown-target",
+                format!("unknown target `{name}`"),
+                place.file,
+                place.value("/spec/target"),
+            )
+            .with_label("no Target has this name")
+            .with_hint(hint),
+        );
+        None
+    }
+
+    /// The checks that need only part of a snapshot, on one that broke the
+    /// schema: its time zone, its ranges, its target and links.
+    fn rejected_snapshot(
+        &mut self,
+        document: &RejectedDocument,
+        targets: &HashMap<&str, &At<'_, TargetResource>>,
+    ) {
+        let place = Place {
+            file: document.file,
+            index: &document.index,
+        };
+        let text = |pointer: &str| document.value.pointer(pointer).and_then(Value::as_str);
+        let timezone = self.timezone(place, text("/spec/timezone"));
+        let target = text("/spec/target").and_then(|name| self.find_target(place, name, targets));
+        let direction = document
+            .value
+            .pointer("/spec/direction")
+            .and_then(|d| serde_json::from_value::<Direction>(d.clone()).ok());
+        let links = document
+            .value
+            .pointer("/spec/links")
+            .and_then(Value::as_array);
+        if let (Some(target), Some(links)) = (target, links) {
+            let names: Vec<&str> = links.iter().filter_map(Value::as_str).collect();
+            if names.len() == links.len() {
+                self.selected_links(place, &names, direction, target);
+            }
+        }
+        for item_type in ItemType::ALL {
+            let pointer = format!("/spec/filters/{item_type}/range");
+            let Some(range) = document.value.pointer(&pointer).and_then(Value::as_object) else {
+                continue;
+            };
+            let bound = |field: &str| range.get(field).and_then(Value::as_str);
+            if range.values().all(Value::is_string) && !range.is_empty() {
+                self.range(place, &pointer, bound("from"), bound("to"), timezone);
+            }
+        }
+    }
+
+    fn timezone(&mut self, place: Place<'_>, name: Option<&str>) -> Tz {
+        let Some(name) = name else {
             return Tz::UTC;
         };
         if let Ok(tz) = name.parse::<Tz>() {
@@ -721,8 +823,8 @@ impl Checks<'_> {
             Diagnostic::error(
                 "spec::unknown-timezone",
                 format!("unknown time zone `{name}`"),
-                at.file(),
-                at.value("/spec/timezone"),
+                place.file,
+                place.value("/spec/timezone"),
             )
             .with_label("not an IANA time zone")
             .with_hint(hint),
@@ -730,17 +832,19 @@ impl Checks<'_> {
         Tz::UTC
     }
 
+    /// Checks the links a snapshot names: each exists once, and is enabled
+    /// for the direction (when the direction is known).
     fn selected_links(
         &mut self,
-        at: &At<'_, SnapshotResource>,
-        links: &[String],
+        at: Place<'_>,
+        links: &[&str],
+        direction: Option<Direction>,
         target: &At<'_, TargetResource>,
     ) {
-        let file = at.file();
+        let file = at.file;
         if links.is_empty() {
             self.push(empty_links(at));
         }
-        let direction = at.resource.spec.direction;
         let known: Vec<&str> = target
             .resource
             .spec
@@ -749,7 +853,7 @@ impl Checks<'_> {
             .map(|l| l.name.as_str())
             .collect();
         let mut seen: HashMap<&str, usize> = HashMap::new();
-        for (i, name) in links.iter().enumerate() {
+        for (i, &name) in links.iter().enumerate() {
             let pointer = format!("/spec/links/{i}");
             if let Some(first) = seen.insert(name, i) {
                 self.push(
@@ -775,7 +879,7 @@ impl Checks<'_> {
                 .links
                 .iter()
                 .enumerate()
-                .find(|(_, l)| l.name == *name)
+                .find(|(_, l)| l.name == name)
             else {
                 let hint = match did_you_mean(name, known.iter().copied()) {
                     Some(near) => format!("did you mean `{near}`?"),
@@ -803,6 +907,7 @@ impl Checks<'_> {
                 );
                 continue;
             };
+            let Some(direction) = direction else { continue };
             let (flag, flag_name) = match direction {
                 Direction::Get => (link.inbound, "inbound"),
                 Direction::Send => (link.outbound, "outbound"),
@@ -932,7 +1037,13 @@ impl Checks<'_> {
         }
         let mut set = FilterSet::default();
         if let Some(f) = &filters.schedule_items {
-            let range = self.range(at, "/spec/filters/scheduleItems/range", &f.range, tz);
+            let range = self.range(
+                at.place(),
+                "/spec/filters/scheduleItems/range",
+                f.range.from.as_deref(),
+                f.range.to.as_deref(),
+                tz,
+            );
             ok &= range.is_some();
             set.schedule_items = range.map(|range| ScheduleItemFilter {
                 date_option: f.date_option,
@@ -958,7 +1069,13 @@ impl Checks<'_> {
                     .with_hint("remove `includeUndated`, or filter by `start` or `due`"),
                 );
             }
-            let range = self.range(at, "/spec/filters/tasks/range", &f.range, tz);
+            let range = self.range(
+                at.place(),
+                "/spec/filters/tasks/range",
+                f.range.from.as_deref(),
+                f.range.to.as_deref(),
+                tz,
+            );
             ok &= range.is_some();
             set.tasks = range.map(|range| TaskFilter {
                 date_option: f.date_option,
@@ -967,7 +1084,13 @@ impl Checks<'_> {
             });
         }
         if let Some(f) = &filters.contacts {
-            let range = self.range(at, "/spec/filters/contacts/range", &f.range, tz);
+            let range = self.range(
+                at.place(),
+                "/spec/filters/contacts/range",
+                f.range.from.as_deref(),
+                f.range.to.as_deref(),
+                tz,
+            );
             ok &= range.is_some();
             set.contacts = range.map(|range| ContactFilter { range });
         }
@@ -976,19 +1099,20 @@ impl Checks<'_> {
 
     fn range(
         &mut self,
-        at: &At<'_, SnapshotResource>,
+        at: Place<'_>,
         pointer: &str,
-        range: &DateRange,
+        from: Option<&str>,
+        to: Option<&str>,
         tz: Tz,
     ) -> Option<RangeSpec> {
-        let mut parse = |field: &str, text: &Option<String>| -> Result<Option<Bound>, ()> {
+        let mut parse = |field: &str, text: Option<&str>| -> Result<Option<Bound>, ()> {
             let Some(text) = text else { return Ok(None) };
             Bound::parse(text).map(Some).map_err(|error| {
                 self.push(
                     Diagnostic::error(
                         "spec::invalid-date",
                         error.message,
-                        at.file(),
+                        at.file,
                         at.value(&format!("{pointer}/{field}")),
                     )
                     .with_label("invalid bound")
@@ -996,8 +1120,8 @@ impl Checks<'_> {
                 );
             })
         };
-        let from = parse("from", &range.from);
-        let to = parse("to", &range.to);
+        let from = parse("from", from);
+        let to = parse("to", to);
         let spec = RangeSpec {
             from: from.ok()?,
             to: to.ok()?,
@@ -1009,7 +1133,7 @@ impl Checks<'_> {
                     Diagnostic::error(
                         "spec::invalid-date",
                         error.to_string(),
-                        at.file(),
+                        at.file,
                         at.key(pointer),
                     )
                     .with_label("cannot be resolved")
@@ -1038,9 +1162,9 @@ impl Checks<'_> {
             } else {
                 "ends before it starts".to_owned()
             };
-            let diagnostic = Diagnostic::error("spec::empty-range", message, at.file(), at.value(&format!("{pointer}/to")))
+            let diagnostic = Diagnostic::error("spec::empty-range", message, at.file, at.value(&format!("{pointer}/to")))
                 .with_label(label)
-                .with_secondary(at.file(), at.value(&format!("{pointer}/from")), "starts here")
+                .with_secondary(at.file, at.value(&format!("{pointer}/from")), "starts here")
                 .with_hint("swap `from` and `to`, or fix the one that is wrong; a date `to` includes its whole day");
             self.push(diagnostic);
             return None;
@@ -1056,11 +1180,11 @@ impl Checks<'_> {
     }
 }
 
-fn empty_links(at: &At<'_, SnapshotResource>) -> Diagnostic {
+fn empty_links(at: Place<'_>) -> Diagnostic {
     Diagnostic::error(
         "spec::empty-links",
         "`links` is empty: no link would be processed",
-        at.file(),
+        at.file,
         at.key("/spec/links"),
     )
     .with_label("empty list")
