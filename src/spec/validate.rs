@@ -23,8 +23,8 @@ use super::model::{
 };
 use super::schema::{SchemaBuildError, SchemaChecker, did_you_mean};
 use super::types::{
-    Direction, LinkFlag, Resource, SnapshotResource, StoresResource, TargetResource, TargetType,
-    TaskDateOption,
+    DateRange, Direction, LinkFlag, Resource, SnapshotResource, StoresResource, TargetResource,
+    TargetType, TaskDateOption,
 };
 use super::yaml::SpanIndex;
 use crate::filter::range::{Bound, RangeSpec};
@@ -759,6 +759,24 @@ impl Checks<'_> {
         None
     }
 
+    /// Reads and checks the range of one item type's filter.
+    fn filter_range(
+        &mut self,
+        place: Place<'_>,
+        item_type: ItemType,
+        range: &DateRange,
+        tz: Tz,
+    ) -> Option<RangeSpec> {
+        let pointer = format!("/spec/filters/{item_type}/range");
+        self.range(
+            place,
+            &pointer,
+            range.from.as_deref(),
+            range.to.as_deref(),
+            tz,
+        )
+    }
+
     /// The checks that need only part of a snapshot, on one that broke the
     /// schema: its time zone, its ranges, its target and links.
     fn rejected_snapshot(
@@ -1037,13 +1055,7 @@ impl Checks<'_> {
         }
         let mut set = FilterSet::default();
         if let Some(f) = &filters.schedule_items {
-            let range = self.range(
-                at.place(),
-                "/spec/filters/scheduleItems/range",
-                f.range.from.as_deref(),
-                f.range.to.as_deref(),
-                tz,
-            );
+            let range = self.filter_range(at.place(), ItemType::ScheduleItems, &f.range, tz);
             ok &= range.is_some();
             set.schedule_items = range.map(|range| ScheduleItemFilter {
                 date_option: f.date_option,
@@ -1069,13 +1081,7 @@ impl Checks<'_> {
                     .with_hint("remove `includeUndated`, or filter by `start` or `due`"),
                 );
             }
-            let range = self.range(
-                at.place(),
-                "/spec/filters/tasks/range",
-                f.range.from.as_deref(),
-                f.range.to.as_deref(),
-                tz,
-            );
+            let range = self.filter_range(at.place(), ItemType::Tasks, &f.range, tz);
             ok &= range.is_some();
             set.tasks = range.map(|range| TaskFilter {
                 date_option: f.date_option,
@@ -1084,13 +1090,7 @@ impl Checks<'_> {
             });
         }
         if let Some(f) = &filters.contacts {
-            let range = self.range(
-                at.place(),
-                "/spec/filters/contacts/range",
-                f.range.from.as_deref(),
-                f.range.to.as_deref(),
-                tz,
-            );
+            let range = self.filter_range(at.place(), ItemType::Contacts, &f.range, tz);
             ok &= range.is_some();
             set.contacts = range.map(|range| ContactFilter { range });
         }
