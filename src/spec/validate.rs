@@ -120,10 +120,10 @@ impl<T> At<'_, T> {
         self.loaded.file
     }
     fn key(&self, pointer: &str) -> Span {
-        self.loaded.index.key_span(pointer)
+        self.place().key(pointer)
     }
     fn value(&self, pointer: &str) -> Span {
-        self.loaded.index.value_span(pointer)
+        self.place().value(pointer)
     }
     fn place(&self) -> Place<'_> {
         Place {
