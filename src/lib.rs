@@ -6,6 +6,8 @@
 #![forbid(unsafe_code)]
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod endpoint;
 pub mod filter;
 pub mod item;
 pub mod spec;
+pub mod sqlite;

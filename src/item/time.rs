@@ -162,6 +162,72 @@ impl fmt::Display for ItemTime {
     }
 }
 
+impl ItemTime {
+    /// The value in the stable text form stores and plan files keep:
+    /// `2026-11-03T10:00:00Z` (UTC), `2026-11-03T10:00:00[Europe/Berlin]`
+    /// (zoned, RFC 9557 style), `2026-11-03T10:00:00` (floating),
+    /// `2026-11-03` (date). [`ItemTime::decode`] reads it back.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        match self {
+            ItemTime::Utc(t) => t.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+            ItemTime::Zoned(t) => {
+                format!("{}[{}]", t.format("%Y-%m-%dT%H:%M:%S"), t.timezone().name())
+            }
+            ItemTime::Floating(t) => t.format("%Y-%m-%dT%H:%M:%S").to_string(),
+            ItemTime::Date(d) => d.format("%Y-%m-%d").to_string(),
+        }
+    }
+
+    /// Reads the form [`ItemTime::encode`] writes.
+    #[must_use]
+    pub fn decode(text: &str) -> Option<ItemTime> {
+        const LOCAL: &str = "%Y-%m-%dT%H:%M:%S";
+        if let Some(utc) = text.strip_suffix('Z') {
+            let naive = NaiveDateTime::parse_from_str(utc, LOCAL).ok()?;
+            return Some(ItemTime::Utc(naive.and_utc()));
+        }
+        if let Some((local, zone)) = text.strip_suffix(']').and_then(|t| t.split_once('[')) {
+            let naive = NaiveDateTime::parse_from_str(local, LOCAL).ok()?;
+            let tz = Tz::from_str(zone).ok()?;
+            return Some(ItemTime::Zoned(local_to_zoned(tz, naive)));
+        }
+        if text.len() == 10 {
+            return NaiveDate::parse_from_str(text, "%Y-%m-%d")
+                .ok()
+                .map(ItemTime::Date);
+        }
+        NaiveDateTime::parse_from_str(text, LOCAL)
+            .ok()
+            .map(ItemTime::Floating)
+    }
+
+    /// Seconds since the epoch, reading floating times and dates as UTC: an
+    /// index key that is within 14 hours of the instant in any time zone.
+    #[must_use]
+    pub fn approximate_timestamp(&self) -> i64 {
+        match self {
+            ItemTime::Utc(t) => t.timestamp(),
+            ItemTime::Zoned(t) => t.timestamp(),
+            ItemTime::Floating(_) | ItemTime::Date(_) => self.naive_local().and_utc().timestamp(),
+        }
+    }
+}
+
+impl serde::Serialize for ItemTime {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.encode())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ItemTime {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        ItemTime::decode(&text)
+            .ok_or_else(|| serde::de::Error::custom(format!("not a date or time: {text:?}")))
+    }
+}
+
 /// Places a wall-clock time in a zone the way RFC 5545 (3.3.5) says: a time
 /// that occurs twice (DST ends) means the first one; a time that does not
 /// exist (DST starts) is moved forward by the length of the gap.

@@ -1,0 +1,1 @@
+//! vdir targets.

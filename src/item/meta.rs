@@ -1,0 +1,120 @@
+//! What plans and filters need to know of an item without holding it: its
+//! identity, content hash, label and the dates the filters read. Stores keep
+//! it in columns so a listing does not parse every item again.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::{ContentHash, Item, ItemTime, ItemType, LastStart};
+
+/// The dates the filters read (DESIGN 2.2), each with its nature kept, so
+/// floating times and dates can be read in the spec's time zone later.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ItemDates {
+    /// `LAST-MODIFIED` (or `DTSTAMP`), or a contact's `REV`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub modified: Option<DateTime<Utc>>,
+    /// A schedule item's first start, a task's `DTSTART`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub start: Option<ItemTime>,
+    /// A task's due date.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub due: Option<ItemTime>,
+    /// For a recurring schedule item only: the start of its last occurrence,
+    /// `None` (in [`RecurrenceEnd::Unbounded`]) when the series never ends.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recurrence: Option<RecurrenceEnd>,
+}
+
+/// How a recurring series ends, as the recurrence filter reads it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub enum RecurrenceEnd {
+    /// The last occurrence starts then.
+    LastStart(ItemTime),
+    /// The series has no end.
+    Unbounded,
+}
+
+impl From<LastStart> for RecurrenceEnd {
+    fn from(last: LastStart) -> Self {
+        match last {
+            LastStart::At(t) => RecurrenceEnd::LastStart(t),
+            LastStart::Unbounded => RecurrenceEnd::Unbounded,
+        }
+    }
+}
+
+impl RecurrenceEnd {
+    /// The stable text form: the last start as [`ItemTime::encode`] writes
+    /// it, or `unbounded`.
+    #[must_use]
+    pub fn encode(&self) -> String {
+        match self {
+            RecurrenceEnd::LastStart(t) => t.encode(),
+            RecurrenceEnd::Unbounded => "unbounded".to_owned(),
+        }
+    }
+
+    /// Reads the form [`RecurrenceEnd::encode`] writes.
+    #[must_use]
+    pub fn decode(text: &str) -> Option<RecurrenceEnd> {
+        if text == "unbounded" {
+            Some(RecurrenceEnd::Unbounded)
+        } else {
+            ItemTime::decode(text).map(RecurrenceEnd::LastStart)
+        }
+    }
+}
+
+/// An item's identity, content hash, label and filter dates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ItemMeta {
+    /// The item's type.
+    pub item_type: ItemType,
+    /// The UID.
+    pub uid: String,
+    /// The content hash (DESIGN 2.3's "same content").
+    pub hash: ContentHash,
+    /// Summary or name, for plans.
+    pub label: Option<String>,
+    /// The dates the filters read.
+    pub dates: ItemDates,
+}
+
+impl ItemMeta {
+    /// Reads the metadata of an item. For a recurring schedule item this
+    /// walks its rules once to find the last start (bounded; see
+    /// [`LastStart`]).
+    #[must_use]
+    pub fn of(item: &Item) -> ItemMeta {
+        let dates = match item {
+            Item::ScheduleItem(event) => ItemDates {
+                modified: event.modified(),
+                start: Some(*event.start()),
+                due: None,
+                recurrence: event
+                    .is_recurring()
+                    .then(|| RecurrenceEnd::from(event.last_start())),
+            },
+            Item::Task(task) => ItemDates {
+                modified: task.modified(),
+                start: task.start().copied(),
+                due: task.due().copied(),
+                recurrence: None,
+            },
+            Item::Contact(contact) => ItemDates {
+                modified: contact.rev(),
+                ..ItemDates::default()
+            },
+        };
+        ItemMeta {
+            item_type: item.item_type(),
+            uid: item.uid().to_owned(),
+            hash: item.content_hash(),
+            label: item.label().map(str::to_owned),
+            dates,
+        }
+    }
+}

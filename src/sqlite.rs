@@ -1,0 +1,217 @@
+//! Opening the embedded SQLite stores (the CRM store and the state store):
+//! one file each, in WAL mode, with schema migrations from the first release.
+//!
+//! A migration is a batch of SQL; the file's `user_version` counts those
+//! applied. Migrations are only ever appended: a released one never changes,
+//! so a store written by any earlier release opens with this one.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+
+/// How long a statement waits for another process's write lock before it
+/// fails as busy.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// A store that cannot be opened or read.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// The file cannot be opened or created.
+    #[error("cannot open {}: {source}", path.display())]
+    Open {
+        /// The store's file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+    /// The folder for a new store cannot be created.
+    #[error("cannot create the folder {}: {source}", path.display())]
+    Folder {
+        /// The folder.
+        path: PathBuf,
+        /// What the system said.
+        source: std::io::Error,
+    },
+    /// The file was written by a newer snapsync.
+    #[error(
+        "{} has schema version {found}, but this snapsync knows only up to {known}; upgrade snapsync",
+        path.display()
+    )]
+    TooNew {
+        /// The store's file.
+        path: PathBuf,
+        /// The file's schema version.
+        found: i64,
+        /// The newest this build knows.
+        known: usize,
+    },
+    /// A statement failed.
+    #[error("{}: {source}", path.display())]
+    Sql {
+        /// The store's file.
+        path: PathBuf,
+        /// What SQLite said.
+        source: rusqlite::Error,
+    },
+}
+
+impl StoreError {
+    /// Wraps a SQLite error of the store at `path`.
+    pub fn sql(path: &Path) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        move |source| StoreError::Sql {
+            path: path.to_owned(),
+            source,
+        }
+    }
+
+    /// Whether the store was busy (locked by another process) rather than
+    /// broken: worth a retry.
+    #[must_use]
+    pub fn is_busy(&self) -> bool {
+        let source = match self {
+            StoreError::Open { source, .. } | StoreError::Sql { source, .. } => source,
+            _ => return false,
+        };
+        matches!(
+            source.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+        )
+    }
+}
+
+/// Opens (creating it and its folder if needed) the store at `path` and
+/// brings its schema up to date with `migrations`.
+///
+/// # Errors
+/// The file cannot be opened, is not a SQLite database, was written by a
+/// newer release, or a migration fails.
+pub fn open(path: &Path, migrations: &[&str]) -> Result<Connection, StoreError> {
+    if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+            path: folder.to_owned(),
+            source,
+        })?;
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
+        | OpenFlags::SQLITE_OPEN_CREATE
+        | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    configure(&conn).map_err(StoreError::sql(path))?;
+    migrate(&conn, path, migrations)?;
+    Ok(conn)
+}
+
+/// WAL lets readers go on while one process writes; `synchronous=NORMAL` in
+/// WAL mode keeps every commit atomic and durable across a process crash
+/// (only a power loss can drop the last commits, never corrupt the file).
+fn configure(conn: &Connection) -> rusqlite::Result<()> {
+    conn.busy_timeout(BUSY_TIMEOUT)?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    conn.pragma_update(None, "synchronous", "NORMAL")?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(())
+}
+
+fn migrate(conn: &Connection, path: &Path, migrations: &[&str]) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(StoreError::sql(path))?;
+    let applied = usize::try_from(version).unwrap_or(usize::MAX);
+    if applied > migrations.len() {
+        return Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            known: migrations.len(),
+        });
+    }
+    for (index, migration) in migrations.iter().enumerate().skip(applied) {
+        // Each migration and its version bump commit together, so a crash
+        // mid-upgrade leaves the store at the previous version.
+        let batch = format!(
+            "BEGIN IMMEDIATE;\n{migration}\nPRAGMA user_version = {};\nCOMMIT;",
+            index + 1
+        );
+        if let Err(source) = conn.execute_batch(&batch) {
+            let _ = conn.execute_batch("ROLLBACK");
+            return Err(StoreError::Sql {
+                path: path.to_owned(),
+                source,
+            });
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const V1: &str = "CREATE TABLE t (a INTEGER);";
+    const V2: &str = "ALTER TABLE t ADD COLUMN b TEXT;";
+
+    #[test]
+    fn migrations_apply_once_and_in_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/store.sqlite");
+        let conn = open(&path, &[V1]).unwrap();
+        conn.execute("INSERT INTO t (a) VALUES (1)", []).unwrap();
+        drop(conn);
+        let conn = open(&path, &[V1, V2]).unwrap();
+        let (a, b): (i64, Option<String>) = conn
+            .query_row("SELECT a, b FROM t", [], |r| Ok((r.get(0)?, r.get(1)?)))
+            .unwrap();
+        assert_eq!((a, b), (1, None));
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 2);
+        let mode: String = conn
+            .pragma_query_value(None, "journal_mode", |r| r.get(0))
+            .unwrap();
+        assert_eq!(mode, "wal");
+    }
+
+    #[test]
+    fn a_store_from_a_newer_release_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        drop(open(&path, &[V1, V2]).unwrap());
+        let err = open(&path, &[V1]).unwrap_err();
+        assert!(matches!(
+            err,
+            StoreError::TooNew {
+                found: 2,
+                known: 1,
+                ..
+            }
+        ));
+        assert!(err.to_string().contains("upgrade snapsync"), "{err}");
+    }
+
+    #[test]
+    fn a_failing_migration_leaves_the_previous_version() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        drop(open(&path, &[V1]).unwrap());
+        let err = open(&path, &[V1, "ALTER TABLE missing ADD COLUMN c;"]).unwrap_err();
+        assert!(matches!(err, StoreError::Sql { .. }), "{err:?}");
+        let conn = open(&path, &[V1]).unwrap();
+        let version: i64 = conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .unwrap();
+        assert_eq!(version, 1);
+    }
+
+    #[test]
+    fn a_file_that_is_not_sqlite_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        std::fs::write(&path, "this is not a database, but it is long enough to look like one....................................................").unwrap();
+        let err = open(&path, &[V1]).unwrap_err();
+        assert!(err.to_string().contains("store.sqlite"), "{err}");
+    }
+}
