@@ -69,9 +69,8 @@ impl StoreError {
     /// broken: worth a retry.
     #[must_use]
     pub fn is_busy(&self) -> bool {
-        let source = match self {
-            StoreError::Open { source, .. } | StoreError::Sql { source, .. } => source,
-            _ => return false,
+        let (StoreError::Open { source, .. } | StoreError::Sql { source, .. }) = self else {
+            return false;
         };
         matches!(
             source.sqlite_error_code(),
