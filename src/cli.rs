@@ -21,6 +21,10 @@ pub struct Cli {
     /// When to use colour: auto (on a terminal, unless `NO_COLOR` is set), always, never.
     #[arg(long, value_enum, default_value_t = ColorChoice::Auto, global = true)]
     pub color: ColorChoice,
+    /// The CRM store (a SQLite file). Default: the `Stores` resource of the
+    /// specs, else `.snapsync/crm.sqlite`.
+    #[arg(long, value_name = "PATH", env = "SNAPSYNC_CRM", global = true)]
+    pub crm: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -33,6 +37,112 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of spec documents (draft 2020-12).
     Schema,
+    /// Work with the CRM store: import and export items, list users.
+    #[command(subcommand)]
+    Crm(CrmCommand),
+    /// Write seeded test data (for benchmarks): events, a share of them
+    /// recurring, tasks with and without dates, and contacts.
+    #[command(hide = true)]
+    Generate(GenerateArgs),
+}
+
+/// `snapsync generate`.
+#[derive(Debug, clap::Args)]
+pub struct GenerateArgs {
+    /// How many items.
+    #[arg(long, default_value_t = 1000)]
+    pub items: u64,
+    /// The seed: the same seed gives the same items.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// The folder to write into (created if needed).
+    #[arg(long, short)]
+    pub out: PathBuf,
+    /// `files`: calendar-NNNNN.ics and contacts-NNNNN.vcf holding many
+    /// items each; `vdir`: one file per item in scheduleItems/, tasks/, contacts/.
+    #[arg(long, value_enum, default_value_t = GenerateLayout::Files)]
+    pub layout: GenerateLayout,
+    /// Items per file with `--layout files`.
+    #[arg(long, default_value_t = 1000)]
+    pub per_file: u64,
+}
+
+/// How `generate` lays out its files.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum GenerateLayout {
+    /// Many items per file.
+    Files,
+    /// One file per item, a folder per type.
+    Vdir,
+}
+
+/// `snapsync crm …`.
+#[derive(Debug, Subcommand)]
+pub enum CrmCommand {
+    /// Load .ics and .vcf files (or folders of them) into a user's items.
+    ///
+    /// A calendar file may hold many events and tasks, a .vcf many cards. A
+    /// UID the user already has is updated when its content changed. Bad
+    /// items are reported with their file and the reason; the rest is
+    /// imported. Exit code 3 when some items could not be imported.
+    Import(CrmImportArgs),
+    /// Write a user's items out, one file per item, in vdir folders
+    /// (`scheduleItems/`, `tasks/`, `contacts/`) that khal, todoman and khard read.
+    Export(CrmExportArgs),
+    /// List the store's users and how many items of each type they have.
+    Users(CrmUsersArgs),
+}
+
+/// Where the CRM commands find the `Stores` resource.
+#[derive(Debug, clap::Args)]
+pub struct SpecsArg {
+    /// Spec files or folders whose `Stores` resource names the CRM store
+    /// (used when `--crm` is not given and the path exists).
+    #[arg(long, value_name = "PATH", default_value = "snapshots.d")]
+    pub specs: PathBuf,
+}
+
+/// `snapsync crm import`.
+#[derive(Debug, clap::Args)]
+pub struct CrmImportArgs {
+    /// The CRM user who receives the items (created if new).
+    #[arg(long, short)]
+    pub user: String,
+    /// Files and folders to import (folders are read recursively for .ics and .vcf).
+    #[arg(required = true, value_name = "FILE|DIR")]
+    pub paths: Vec<PathBuf>,
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub specs: SpecsArg,
+}
+
+/// `snapsync crm export`.
+#[derive(Debug, clap::Args)]
+pub struct CrmExportArgs {
+    /// The CRM user whose items are written.
+    #[arg(long, short)]
+    pub user: String,
+    /// The folder to write into (created if needed). Existing files of the
+    /// same items are replaced; other files are left alone.
+    #[arg(long, short, value_name = "DIR")]
+    pub out: PathBuf,
+    /// Output format of the report.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub specs: SpecsArg,
+}
+
+/// `snapsync crm users`.
+#[derive(Debug, clap::Args)]
+pub struct CrmUsersArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub specs: SpecsArg,
 }
 
 /// `snapsync validate`.

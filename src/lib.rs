@@ -8,6 +8,7 @@
 
 pub mod endpoint;
 pub mod filter;
+pub mod generate;
 pub mod item;
 pub mod spec;
 pub mod sqlite;

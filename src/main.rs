@@ -8,6 +8,7 @@ use anyhow::Context;
 use clap::Parser;
 
 mod cli;
+mod cmd;
 
 use cli::{Cli, ColorChoice, Command, LogFormat, OutputFormat, ValidateArgs};
 use snapsync::spec::diagnostic::TextStyle;
@@ -34,6 +35,8 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
             writeln!(out)?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Crm(command) => cmd::crm::run(cli, command),
+        Command::Generate(args) => cmd::generate::run(args),
     }
 }
 

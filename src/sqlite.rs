@@ -112,6 +112,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    // 64 MiB of page cache (the default is 2 MiB): indexes of 100,000 items
+    // stay in memory instead of being read back page by page.
+    conn.pragma_update(None, "cache_size", -65_536)?;
     Ok(())
 }
 

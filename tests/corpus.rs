@@ -437,3 +437,86 @@ fn a_newer_version_of_an_event_supersedes_the_older_one() {
     assert_eq!(parsed.skipped[0].line, 2);
     assert_eq!(event.to_ics().matches("BEGIN:VEVENT").count(), 1);
 }
+
+/// The whole corpus through `crm import`: every parsable item is stored with
+/// the same hash and filter metadata it had in its file (for a UID that
+/// several files hold, the file read last), every malformed one is reported
+/// with its file, and the rest of the import goes on.
+#[test]
+fn the_corpus_goes_through_crm_import() {
+    use snapsync::endpoint::Collection;
+    use snapsync::endpoint::crm::{CrmStore, import, import_sources};
+    use snapsync::item::{ItemMeta, ItemType};
+    use std::collections::BTreeMap;
+
+    let dir = tempfile::tempdir().unwrap();
+    let store = CrmStore::open(&dir.path().join("crm.sqlite")).unwrap();
+    let sources = import_sources(&[corpus_dir()]).unwrap();
+    assert_eq!(sources.len(), corpus_files().len());
+    let report = import(&store, "corpus", &sources, |_| {}).unwrap();
+
+    // What each file says, the later file winning, as the import promises.
+    let mut expected: BTreeMap<(ItemType, String), ItemMeta> = BTreeMap::new();
+    let mut malformed_files = Vec::new();
+    for path in corpus_files() {
+        let parsed = parse_file(&path);
+        if !parsed.errors.is_empty() {
+            malformed_files.push(path.clone());
+        }
+        for item in &parsed.items {
+            expected.insert(
+                (item.item_type(), item.uid().to_owned()),
+                ItemMeta::of(item),
+            );
+        }
+    }
+    assert!(
+        !malformed_files.is_empty(),
+        "the corpus holds malformed files on purpose"
+    );
+    for file in &malformed_files {
+        assert!(
+            report
+                .problems
+                .iter()
+                .any(|p| &p.file == file && p.message.len() > 10),
+            "{} is malformed but was not reported: {:?}",
+            file.display(),
+            report.problems
+        );
+    }
+    assert!(
+        report
+            .problems
+            .iter()
+            .all(|p| malformed_files.contains(&p.file))
+    );
+
+    let mut stored = 0;
+    for item_type in ItemType::ALL {
+        let collection = store.collection("corpus", item_type);
+        let listing = collection.list().unwrap();
+        let hrefs: Vec<_> = listing.iter().map(|l| l.href.clone()).collect();
+        let fetched = collection.fetch(&hrefs).unwrap();
+        for (entry, fetched) in listing.iter().zip(fetched) {
+            let meta = entry.meta.as_ref().expect("the CRM lists metadata");
+            let want = &expected[&(item_type, meta.uid.clone())];
+            assert_eq!(
+                meta, want,
+                "{item_type} {} lost metadata in the store",
+                meta.uid
+            );
+            let item = fetched.unwrap_or_else(|e| panic!("{e}")).item;
+            assert_eq!(
+                item.content_hash(),
+                want.hash,
+                "{} changed in the store",
+                meta.uid
+            );
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, expected.len());
+    let counted: u64 = report.counts.values().map(|c| c.created).sum();
+    assert_eq!(counted, expected.len() as u64);
+}

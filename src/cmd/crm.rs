@@ -1,0 +1,262 @@
+//! `snapsync crm import | export | users`.
+
+use std::io::{self, IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Instant;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use crate::cli::{Cli, CrmCommand, CrmImportArgs, CrmUsersArgs, OutputFormat, SpecsArg};
+use snapsync::endpoint::crm::{self, CrmStore, ImportReport};
+use snapsync::item::ItemType;
+
+/// Exit code when some items could not be imported or exported.
+const PARTIAL: u8 = 3;
+
+/// Runs a `crm` subcommand.
+pub fn run(cli: &Cli, command: &CrmCommand) -> anyhow::Result<ExitCode> {
+    match command {
+        CrmCommand::Import(args) => import(cli, args),
+        CrmCommand::Export(_) => bail!("crm export is not available yet"),
+        CrmCommand::Users(args) => users(cli, args),
+    }
+}
+
+/// Where the CRM store is: `--crm` (or `SNAPSYNC_CRM`), else the `Stores`
+/// resource of the specs when they exist, else the default.
+pub fn crm_path(cli: &Cli, specs: &SpecsArg) -> anyhow::Result<PathBuf> {
+    if let Some(path) = &cli.crm {
+        return Ok(path.clone());
+    }
+    if specs.specs.exists() {
+        let validation =
+            snapsync::spec::validate(std::slice::from_ref(&specs.specs), chrono::Utc::now())
+                .context("cannot read the specs")?;
+        let Some(catalog) = validation.catalog else {
+            bail!(
+                "the specs in {} are not valid, so the CRM store they name is unknown; \
+                 run `snapsync validate {}`, or pass --crm PATH",
+                specs.specs.display(),
+                specs.specs.display()
+            );
+        };
+        return Ok(catalog.stores.crm);
+    }
+    Ok(snapsync::spec::model::Stores::default().crm)
+}
+
+fn open(cli: &Cli, specs: &SpecsArg) -> anyhow::Result<CrmStore> {
+    let path = crm_path(cli, specs)?;
+    tracing::info!(store = %path.display(), "opening the CRM store");
+    CrmStore::open(&path).context("cannot open the CRM store")
+}
+
+fn import(cli: &Cli, args: &CrmImportArgs) -> anyhow::Result<ExitCode> {
+    let store = open(cli, &args.specs)?;
+    let sources = crm::import_sources(&args.paths).map_err(|p| anyhow::anyhow!("{p}"))?;
+    if sources.is_empty() {
+        bail!(
+            "no .ics or .vcf file found in {}",
+            args.paths
+                .iter()
+                .map(|p| p.display().to_string())
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    let started = Instant::now();
+    let bar = progress_bar(cli, sources.len() as u64, "files");
+    let report = crm::import(&store, &args.user, &sources, |done| {
+        if let Some(bar) = &bar {
+            bar.set_position(done as u64);
+        }
+    })
+    .context("the import stopped")?;
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let seconds = started.elapsed().as_secs_f64();
+    match args.format {
+        OutputFormat::Json => write_import_json(&store, &args.user, &report, seconds)?,
+        OutputFormat::Text => write_import_text(cli, &store, &args.user, &report, seconds)?,
+    }
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(PARTIAL)
+    })
+}
+
+fn progress_bar(cli: &Cli, len: u64, unit: &str) -> Option<indicatif::ProgressBar> {
+    if cli.quiet > 0 || !io::stderr().is_terminal() {
+        return None;
+    }
+    let bar = indicatif::ProgressBar::new(len);
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{per_sec}}, {{eta}} left)");
+    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
+        bar.set_style(style);
+    }
+    Some(bar)
+}
+
+fn write_import_text(
+    cli: &Cli,
+    store: &CrmStore,
+    user: &str,
+    report: &ImportReport,
+    seconds: f64,
+) -> io::Result<()> {
+    let mut err = io::stderr().lock();
+    for path in &report.latin1 {
+        writeln!(
+            err,
+            "warning: {}: not UTF-8; read as Latin-1",
+            path.display()
+        )?;
+    }
+    for problem in &report.problems {
+        writeln!(err, "error: {problem}")?;
+    }
+    // Test calendars and merged exports repeat UIDs often; a few examples
+    // say what happened, -v lists them all.
+    let shown = if cli.verbose > 0 { usize::MAX } else { 5 };
+    for duplicate in report.duplicates.iter().take(shown) {
+        writeln!(err, "warning: {duplicate}")?;
+    }
+    if report.duplicates.len() > shown {
+        writeln!(
+            err,
+            "warning: {} more UIDs were held by more than one file (-v lists them)",
+            report.duplicates.len() - shown
+        )?;
+    }
+    if cli.verbose > 0 {
+        for (path, skipped) in &report.skipped {
+            writeln!(err, "note: {}: {skipped}", path.display())?;
+        }
+    }
+    if cli.quiet > 0 {
+        return Ok(());
+    }
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "Imported {} items from {} files for CRM user {user} into {} in {seconds:.2} s",
+        report.items(),
+        report.files,
+        store.path().display(),
+    )?;
+    for item_type in ItemType::ALL {
+        let counts = report.counts.get(&item_type).copied().unwrap_or_default();
+        writeln!(
+            out,
+            "  {:<14} {:>7} created  {:>7} updated  {:>7} unchanged",
+            item_type.as_str(),
+            counts.created,
+            counts.updated,
+            counts.unchanged
+        )?;
+    }
+    if !report.skipped.is_empty() {
+        writeln!(
+            out,
+            "{} components that are not events, tasks or contacts were skipped (-v lists them)",
+            report.skipped.len()
+        )?;
+    }
+    if !report.problems.is_empty() {
+        writeln!(
+            out,
+            "{} items or files could not be imported (listed above)",
+            report.problems.len()
+        )?;
+    }
+    Ok(())
+}
+
+fn write_import_json(
+    store: &CrmStore,
+    user: &str,
+    report: &ImportReport,
+    seconds: f64,
+) -> io::Result<()> {
+    let counts: serde_json::Map<String, serde_json::Value> = ItemType::ALL
+        .iter()
+        .map(|t| {
+            let c = report.counts.get(t).copied().unwrap_or_default();
+            (
+                t.as_str().to_owned(),
+                json!({"created": c.created, "updated": c.updated, "unchanged": c.unchanged}),
+            )
+        })
+        .collect();
+    let value = json!({
+        "formatVersion": 1,
+        "store": store.path(),
+        "user": user,
+        "files": report.files,
+        "items": counts,
+        "problems": report.problems.iter().map(|p| json!({"file": p.file, "message": p.message})).collect::<Vec<_>>(),
+        "duplicates": report.duplicates.iter().map(|p| json!({"file": p.file, "message": p.message})).collect::<Vec<_>>(),
+        "skipped": report.skipped.iter().map(|(f, s)| json!({"file": f, "message": s.to_string()})).collect::<Vec<_>>(),
+        "latin1": report.latin1,
+        "seconds": seconds,
+    });
+    let mut out = io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, &value)?;
+    writeln!(out)
+}
+
+fn users(cli: &Cli, args: &CrmUsersArgs) -> anyhow::Result<ExitCode> {
+    let store = open(cli, &args.specs)?;
+    let users = store.users().context("cannot list the users")?;
+    let mut out = io::stdout().lock();
+    match args.format {
+        OutputFormat::Json => {
+            let value = json!({
+                "formatVersion": 1,
+                "store": store.path(),
+                "users": users.iter().map(|u| {
+                    let mut entry = serde_json::Map::new();
+                    entry.insert("name".into(), json!(u.name));
+                    for t in ItemType::ALL {
+                        entry.insert(t.as_str().into(), json!(u.counts.get(&t).copied().unwrap_or(0)));
+                    }
+                    serde_json::Value::Object(entry)
+                }).collect::<Vec<_>>(),
+            });
+            serde_json::to_writer_pretty(&mut out, &value)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => {
+            if users.is_empty() {
+                writeln!(
+                    out,
+                    "{} holds no user yet; add items with `snapsync crm import --user NAME FILE…`",
+                    store.path().display()
+                )?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let width = users.iter().map(|u| u.name.len()).max().unwrap_or(4).max(4);
+            writeln!(
+                out,
+                "{:<width$}  {:>13}  {:>7}  {:>8}",
+                "USER", "SCHEDULEITEMS", "TASKS", "CONTACTS"
+            )?;
+            for user in &users {
+                let n = |t| user.counts.get(&t).copied().unwrap_or(0);
+                writeln!(
+                    out,
+                    "{:<width$}  {:>13}  {:>7}  {:>8}",
+                    user.name,
+                    n(ItemType::ScheduleItems),
+                    n(ItemType::Tasks),
+                    n(ItemType::Contacts)
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}

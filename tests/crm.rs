@@ -1,0 +1,187 @@
+//! `snapsync crm import | users`, driven through the real binary.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn snapsync_in(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_snapsync"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("SNAPSYNC_LOG")
+        .env_remove("SNAPSYNC_CRM")
+        .output()
+        .expect("snapsync runs")
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+}
+
+const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:ev-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20261103T100000Z\r\nSUMMARY:Kickoff\r\nEND:VEVENT\r\nBEGIN:VTODO\r\nUID:todo-1\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Follow up\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
+const BROKEN: &str = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:no-start\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
+const CARD: &str =
+    "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:card-1\r\nFN:Jane Doe\r\nN:Doe;Jane;;;\r\nEND:VCARD\r\n";
+
+fn folder() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let input = dir.path().join("in");
+    std::fs::create_dir_all(input.join("sub")).expect("folder");
+    std::fs::write(input.join("work.ics"), EVENT).expect("write");
+    std::fs::write(input.join("sub/people.vcf"), CARD).expect("write");
+    dir
+}
+
+#[test]
+fn import_reports_counts_and_the_store_has_the_items() {
+    let dir = folder();
+    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with(
+            "Imported 3 items from 2 files for CRM user jdoe into .snapsync/crm.sqlite in "
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("scheduleItems        1 created"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("tasks                1 created"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("contacts             1 created"),
+        "{stdout}"
+    );
+
+    let users = snapsync_in(dir.path(), &["crm", "users"]);
+    assert_eq!(
+        text(&users.stdout),
+        "USER  SCHEDULEITEMS    TASKS  CONTACTS\njdoe              1        1         1\n"
+    );
+    // Importing again changes nothing.
+    let again = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
+    assert!(
+        text(&again.stdout)
+            .contains("scheduleItems        0 created        0 updated        1 unchanged")
+    );
+}
+
+#[test]
+fn a_malformed_item_is_reported_with_its_file_and_the_rest_is_imported() {
+    let dir = folder();
+    std::fs::write(dir.path().join("in/broken.ics"), BROKEN).unwrap();
+    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
+    assert_eq!(out.status.code(), Some(3));
+    let stderr = text(&out.stderr);
+    let broken = Path::new("in").join("broken.ics");
+    assert!(
+        stderr.contains(&format!(
+            "error: {}: line 2: VEVENT no-start: DTSTART is missing",
+            broken.display()
+        )),
+        "{stderr}"
+    );
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("Imported 3 items from 3 files"), "{stdout}");
+    assert!(
+        stdout.contains("1 items or files could not be imported"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn import_json_is_a_versioned_report() {
+    let dir = folder();
+    std::fs::write(dir.path().join("in/broken.ics"), BROKEN).unwrap();
+    let out = snapsync_in(
+        dir.path(),
+        &["crm", "import", "--user", "jdoe", "--format", "json", "in"],
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["formatVersion"], 1);
+    assert_eq!(report["user"], "jdoe");
+    assert_eq!(report["files"], 3);
+    assert_eq!(report["items"]["scheduleItems"]["created"], 1);
+    assert_eq!(report["items"]["contacts"]["created"], 1);
+    assert_eq!(report["problems"][0]["file"], "in/broken.ics");
+    assert!(
+        report["problems"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("DTSTART is missing")
+    );
+}
+
+#[test]
+fn import_of_a_missing_path_or_an_empty_folder_fails_before_writing() {
+    let dir = folder();
+    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).starts_with("error: nope: cannot read: "),
+        "{}",
+        text(&out.stderr)
+    );
+
+    std::fs::create_dir_all(dir.path().join("empty")).unwrap();
+    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "empty"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: no .ics or .vcf file found in empty\n"
+    );
+}
+
+#[test]
+fn the_crm_store_comes_from_the_specs_stores_resource() {
+    let dir = folder();
+    let specs = dir.path().join("snapshots.d");
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::write(
+        specs.join("stores.yaml"),
+        "apiVersion: snapsync/v1\nkind: Stores\nmetadata:\n  name: stores\nspec:\n  crm:\n    sqlite: ../data/crm.sqlite\n",
+    )
+    .unwrap();
+    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(dir.path().join("data/crm.sqlite").is_file());
+    assert!(
+        text(&out.stdout).contains("into snapshots.d/../data/crm.sqlite"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // --crm wins over the specs.
+    let out = snapsync_in(dir.path(), &["crm", "users", "--crm", "other.sqlite"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert!(
+        text(&out.stdout).starts_with("other.sqlite holds no user yet"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn invalid_specs_do_not_silently_pick_another_store() {
+    let dir = folder();
+    let specs = dir.path().join("snapshots.d");
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::write(
+        specs.join("bad.yaml"),
+        "apiVersion: snapsync/v1\nkind: Stores\n",
+    )
+    .unwrap();
+    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: the specs in snapshots.d are not valid, so the CRM store they name is unknown; \
+         run `snapsync validate snapshots.d`, or pass --crm PATH\n"
+    );
+    assert!(!dir.path().join(".snapsync").exists());
+}
