@@ -46,6 +46,21 @@ pub enum StoreError {
         /// The newest this build knows.
         known: usize,
     },
+    /// The file was written by an older snapsync and needs migrations that
+    /// only a command allowed to write may run.
+    #[error(
+        "{} has schema version {found}, older than this snapsync's {known}; \
+         a command that writes (such as `snapsync apply`) upgrades it",
+        path.display()
+    )]
+    Outdated {
+        /// The store's file.
+        path: PathBuf,
+        /// The file's schema version.
+        found: i64,
+        /// The version this build writes.
+        known: usize,
+    },
     /// A statement failed.
     #[error("{}: {source}", path.display())]
     Sql {
@@ -102,6 +117,45 @@ pub fn open(path: &Path, migrations: &[&str]) -> Result<Connection, StoreError> 
     configure(&conn).map_err(StoreError::sql(path))?;
     migrate(&conn, path, migrations)?;
     Ok(conn)
+}
+
+/// Opens the store at `path` for reading only, for commands that must not
+/// write (a dry run): nothing is created, migrated or changed. `None` when
+/// there is no file yet, that is when nothing was ever recorded.
+///
+/// # Errors
+/// The file cannot be opened or is not a SQLite database, or its schema is
+/// not exactly the one `migrations` leads to (newer, or older and not yet
+/// upgraded).
+pub fn open_read_only(path: &Path, migrations: &[&str]) -> Result<Option<Connection>, StoreError> {
+    // When the file's existence cannot be told, opening it reports why.
+    if matches!(path.try_exists(), Ok(false)) {
+        return Ok(None);
+    }
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
+        path: path.to_owned(),
+        source,
+    })?;
+    conn.busy_timeout(BUSY_TIMEOUT)
+        .map_err(StoreError::sql(path))?;
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .map_err(StoreError::sql(path))?;
+    let known = migrations.len();
+    match usize::try_from(version) {
+        Ok(v) if v == known => Ok(Some(conn)),
+        Ok(v) if v < known => Err(StoreError::Outdated {
+            path: path.to_owned(),
+            found: version,
+            known,
+        }),
+        _ => Err(StoreError::TooNew {
+            path: path.to_owned(),
+            found: version,
+            known,
+        }),
+    }
 }
 
 /// WAL lets readers go on while one process writes; `synchronous=NORMAL` in
@@ -206,6 +260,44 @@ mod tests {
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
         assert_eq!(version, 1);
+    }
+
+    #[test]
+    fn read_only_opening_creates_and_migrates_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("nested/store.sqlite");
+        assert!(open_read_only(&path, &[V1]).unwrap().is_none());
+        assert!(!path.exists() && !path.parent().unwrap().exists());
+
+        drop(open(&path, &[V1]).unwrap());
+        let conn = open_read_only(&path, &[V1]).unwrap().unwrap();
+        let err = conn
+            .execute("INSERT INTO t (a) VALUES (1)", [])
+            .unwrap_err();
+        assert_eq!(
+            err.sqlite_error_code(),
+            Some(rusqlite::ErrorCode::ReadOnly),
+            "{err}"
+        );
+        drop(conn);
+
+        let err = open_read_only(&path, &[V1, V2]).unwrap_err();
+        assert!(
+            matches!(
+                err,
+                StoreError::Outdated {
+                    found: 1,
+                    known: 2,
+                    ..
+                }
+            ),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("store.sqlite"), "{err}");
+        let err = open_read_only(&path, &[]).unwrap_err();
+        assert!(matches!(err, StoreError::TooNew { .. }), "{err:?}");
+        // Still at version 1: the refused reads migrated nothing.
+        drop(open_read_only(&path, &[V1]).unwrap().unwrap());
     }
 
     #[test]
