@@ -12,3 +12,4 @@ pub mod generate;
 pub mod item;
 pub mod spec;
 pub mod sqlite;
+pub mod state;
