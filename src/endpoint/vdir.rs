@@ -1,1 +1,645 @@
-//! vdir targets.
+//! vdir targets: one folder per collection, one file per item.
+//!
+//! Words used here:
+//! - **vdir**: the storage format of vdirsyncer, khal, todoman and khard. A
+//!   collection is a folder; each item is one file in it, `.ics` (a
+//!   `VCALENDAR` holding one event or task, with its overridden instances)
+//!   or `.vcf` (one vCard). Files whose names start with a dot, files with
+//!   another extension (compared exactly, as those tools do) and subfolders
+//!   are not items.
+//! - **href**: the item's file name, without a folder (`standup@example.com.ics`).
+//!   A file snapsync creates is named after the item's UID, so two creates
+//!   of one UID meet at the same file and the second fails with
+//!   [`ErrorKind::Exists`] instead of duplicating the item (see
+//!   [`file_name_for_uid`]). Files written by other tools keep the names
+//!   they were given.
+//! - **version**: `{mtime seconds}.{mtime nanoseconds}-{size}-{inode}` of the
+//!   file, as `std::fs::metadata` gives them (vdirsyncer uses the mtime and
+//!   the inode the same way). A write replaces the file by a new one (a new
+//!   inode), and snapsync makes its modification time strictly later than the
+//!   one it replaces, even when the clock has not ticked since (file
+//!   timestamps on Linux advance in steps of a few milliseconds): so every
+//!   write by snapsync gives a new version. A change by another tool that
+//!   rewrites a file in place, within one clock tick and to the same size,
+//!   is not seen; that is the limit of what a file system can tell.
+//!
+//! Writes are atomic: the text goes to a hidden temporary file in the same
+//! folder (`.{name}.{pid}.{counter}.tmp`), which is flushed to the disk
+//! (unless [`VdirCollection::with_fsync`] turned that off) and then takes the
+//! item's name in one step. A create links the temporary file to the final
+//! name, which fails if a file is already there (create-only, even against
+//! another writer); an update renames it over the old file. A crash leaves
+//! either the old file or the new one, never half of one; at worst a hidden
+//! temporary file stays behind, which listings ignore.
+//!
+//! Updates and deletes compare the file's current version with the expected
+//! one first. The check and the write are two steps: another program that
+//! replaces the file in between is not detected (a file system offers no
+//! compare-and-swap on names).
+
+use std::fs::{self, File, Metadata, OpenOptions};
+use std::io::{self, Read, Write};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, UNIX_EPOCH};
+
+use super::{
+    Collection, EndpointError, ErrorKind, FetchResult, Fetched, Href, Listing, Version, Written,
+};
+use crate::item::{Item, ItemType, parse_calendar, parse_vcards};
+
+/// The longest UID used as a file name as it is; longer ones are hashed.
+/// File names may have 255 bytes; this leaves room for the extension and
+/// for the temporary file's prefix and suffix.
+const MAX_PLAIN_UID_BYTES: usize = 200;
+
+/// Fetches of at least this many hrefs are spread over threads.
+const PARALLEL_FETCH_MIN: usize = 32;
+
+/// At most this many threads read files for one fetch.
+const MAX_FETCH_THREADS: usize = 8;
+
+/// How far a replacement's modification time is moved past the old one's,
+/// tried in order until the file system keeps the difference (ext4, XFS,
+/// Btrfs and tmpfs keep nanoseconds; some network file systems keep
+/// microseconds, FAT two seconds).
+const MTIME_STEPS: [Duration; 4] = [
+    Duration::from_micros(1),
+    Duration::from_millis(1),
+    Duration::from_secs(1),
+    Duration::from_secs(2),
+];
+
+/// Makes temporary file names unique within the process.
+static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The file name snapsync gives to a new item with this UID: the UID itself
+/// plus `.{extension}` when it is safe as a file name (ASCII letters,
+/// digits and `-_.@+=`, not starting with a dot, at most 200 bytes), else
+/// the 64 hex digits of the BLAKE3 hash of the UID plus `.{extension}`.
+///
+/// Deterministic, so that every create of one UID goes to the same file.
+#[must_use]
+pub fn file_name_for_uid(uid: &str, extension: &str) -> String {
+    let safe = !uid.is_empty()
+        && uid.len() <= MAX_PLAIN_UID_BYTES
+        && !uid.starts_with('.')
+        && uid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.@+=".contains(&b));
+    if safe {
+        format!("{uid}.{extension}")
+    } else {
+        format!("{}.{extension}", blake3::hash(uid.as_bytes()).to_hex())
+    }
+}
+
+/// One vdir folder holding items of one type: a calendar (`.ics` files of
+/// events), a task list (`.ics` files of tasks) or an address book (`.vcf`
+/// files).
+#[derive(Debug, Clone)]
+pub struct VdirCollection {
+    /// The collection's folder; it may not exist yet.
+    folder: PathBuf,
+    /// What the collection holds for the snapshot.
+    item_type: ItemType,
+    /// How messages name the collection.
+    label: String,
+    /// Whether each written file is flushed to the disk before it takes its
+    /// name (see [`VdirCollection::with_fsync`]).
+    fsync: bool,
+}
+
+impl VdirCollection {
+    /// The collection in `folder`, holding items of `item_type`; `label`
+    /// names it in messages (`vdir office: calendars/jdoe`).
+    ///
+    /// Nothing is checked here: a missing folder lists as empty and is
+    /// created, with its parents, by the first create. (Whether the
+    /// target's own folder exists is for the caller to check: a missing
+    /// target folder is more likely a wrong path than an empty target.)
+    #[must_use]
+    pub fn open(folder: PathBuf, item_type: ItemType, label: String) -> Self {
+        VdirCollection {
+            folder,
+            item_type,
+            label,
+            fsync: true,
+        }
+    }
+
+    /// Whether every written file is flushed to the disk (`fsync`) before it
+    /// takes its name; on by default. Without it a power cut shortly after
+    /// a write can leave an empty or partial file under the item's name on
+    /// some file systems; with it, each write waits for the disk (see the
+    /// measurements in the issue that added this collection).
+    #[must_use]
+    pub fn with_fsync(mut self, fsync: bool) -> Self {
+        self.fsync = fsync;
+        self
+    }
+
+    /// The collection's folder.
+    #[must_use]
+    pub fn folder(&self) -> &Path {
+        &self.folder
+    }
+
+    /// The href a create of an item with this UID writes to.
+    #[must_use]
+    pub fn href_for_uid(&self, uid: &str) -> Href {
+        Href(file_name_for_uid(uid, self.item_type.file_extension()))
+    }
+
+    /// The path of an item's file, refusing hrefs that are not plain file
+    /// names of this collection (a plan file is input, and `../x.ics` must
+    /// never reach the file system).
+    fn path_of(&self, href: &Href) -> Result<PathBuf, EndpointError> {
+        let name = href.0.as_str();
+        if is_item_file_name(name, self.item_type.file_extension()) {
+            Ok(self.folder.join(name))
+        } else {
+            Err(EndpointError::new(
+                ErrorKind::Invalid,
+                format!(
+                    "{}: {name:?} is not the name of an item file of this collection \
+                     (a file name ending in .{}, not starting with a dot, in {})",
+                    self.label,
+                    self.item_type.file_extension(),
+                    self.folder.display()
+                ),
+            ))
+        }
+    }
+
+    /// An error about a file-system operation on `path`.
+    fn io_error(&self, operation: &str, path: &Path, error: &io::Error) -> EndpointError {
+        let kind = match error.kind() {
+            io::ErrorKind::Interrupted
+            | io::ErrorKind::WouldBlock
+            | io::ErrorKind::TimedOut
+            | io::ErrorKind::ResourceBusy => ErrorKind::Transient,
+            _ => ErrorKind::Other,
+        };
+        EndpointError::new(
+            kind,
+            format!(
+                "{}: cannot {operation} {}: {error}",
+                self.label,
+                path.display()
+            ),
+        )
+    }
+
+    /// An error of `kind` about the file at `path`.
+    fn file_error(&self, kind: ErrorKind, path: &Path, reason: &str) -> EndpointError {
+        EndpointError::new(
+            kind,
+            format!("{}: {}: {reason}", self.label, path.display()),
+        )
+    }
+
+    /// The current metadata of an item's file, for a write that expects it
+    /// at `expected`: `DoesNotExist` if it is gone, `PreconditionFailed` if
+    /// it changed.
+    fn check_version(
+        &self,
+        path: &Path,
+        expected: &Version,
+        operation: &str,
+    ) -> Result<Metadata, EndpointError> {
+        let metadata = match fs::metadata(path) {
+            Ok(metadata) if metadata.is_file() => metadata,
+            Ok(_) => {
+                return Err(self.file_error(ErrorKind::Invalid, path, "is not a regular file"));
+            }
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                return Err(self.file_error(
+                    ErrorKind::DoesNotExist,
+                    path,
+                    &format!("cannot {operation} it: the file does not exist"),
+                ));
+            }
+            Err(error) => return Err(self.io_error(operation, path, &error)),
+        };
+        let current = version_of(&metadata);
+        if current == *expected {
+            Ok(metadata)
+        } else {
+            Err(self.file_error(
+                ErrorKind::PreconditionFailed,
+                path,
+                &format!(
+                    "cannot {operation} it: it changed since it was read \
+                     (version {expected} was expected, it is now {current})"
+                ),
+            ))
+        }
+    }
+
+    /// Writes `text` to a new hidden temporary file beside `target`. When it
+    /// replaces a file (`replaced`), its modification time is made strictly
+    /// later than that file's, so that the version changes.
+    fn write_temp(
+        &self,
+        target: &Path,
+        text: &str,
+        replaced: Option<&Metadata>,
+    ) -> Result<TempFile, EndpointError> {
+        let name = target
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let path = self.folder.join(format!(
+            ".{name}.{}.{}.tmp",
+            std::process::id(),
+            TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        let file = OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&path)
+            .map_err(|error| self.io_error("write", target, &error))?;
+        // From here on, dropping `temp` removes the temporary file.
+        let mut temp = TempFile { path, file };
+        let written = temp
+            .file
+            .write_all(text.as_bytes())
+            .and_then(|()| temp.file.flush());
+        written.map_err(|error| self.io_error("write", target, &error))?;
+        if let Some(replaced) = replaced {
+            later_than(&temp.file, replaced)
+                .map_err(|error| self.io_error("set the modification time of", target, &error))?;
+        }
+        if self.fsync {
+            temp.file
+                .sync_all()
+                .map_err(|error| self.io_error("write", target, &error))?;
+        }
+        Ok(temp)
+    }
+
+    /// The version of a file just written, read from its open handle (so it
+    /// is the version of what was written, whatever happened to the name
+    /// since).
+    fn written(&self, href: Href, path: &Path, file: &File) -> Result<Written, EndpointError> {
+        let metadata = file
+            .metadata()
+            .map_err(|error| self.io_error("read the metadata of", path, &error))?;
+        Ok(Written {
+            href,
+            version: version_of(&metadata),
+        })
+    }
+
+    /// Reads and parses one item's file.
+    fn fetch_one(&self, href: &Href) -> FetchResult {
+        let path = self.path_of(href)?;
+        // The version must be that of the bytes read: compare the metadata
+        // of the open file before and after reading it, and read again once
+        // if another program wrote to it meanwhile.
+        for _ in 0..2 {
+            let mut file = match File::open(&path) {
+                Ok(file) => file,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {
+                    return Err(self.file_error(
+                        ErrorKind::DoesNotExist,
+                        &path,
+                        "the file does not exist (deleted since it was listed?)",
+                    ));
+                }
+                Err(error) => return Err(self.io_error("read", &path, &error)),
+            };
+            let before = file
+                .metadata()
+                .map_err(|error| self.io_error("read", &path, &error))?;
+            if !before.is_file() {
+                return Err(self.file_error(ErrorKind::Invalid, &path, "is not a regular file"));
+            }
+            let mut bytes = Vec::with_capacity(usize::try_from(before.len()).unwrap_or(0));
+            file.read_to_end(&mut bytes)
+                .map_err(|error| self.io_error("read", &path, &error))?;
+            let after = file
+                .metadata()
+                .map_err(|error| self.io_error("read", &path, &error))?;
+            let version = version_of(&after);
+            if version == version_of(&before) {
+                let item = self.parse(&path, bytes)?;
+                return Ok(Fetched {
+                    href: href.clone(),
+                    version,
+                    item,
+                });
+            }
+        }
+        Err(self.file_error(
+            ErrorKind::Transient,
+            &path,
+            "the file changed while it was read, twice in a row",
+        ))
+    }
+
+    /// The one item a file holds.
+    fn parse(&self, path: &Path, bytes: Vec<u8>) -> Result<Item, EndpointError> {
+        let text = String::from_utf8(bytes).map_err(|error| {
+            self.file_error(
+                ErrorKind::Invalid,
+                path,
+                &format!(
+                    "is not UTF-8 text (invalid byte at offset {})",
+                    error.utf8_error().valid_up_to()
+                ),
+            )
+        })?;
+        let parsed = match self.item_type {
+            ItemType::Contacts => parse_vcards(&text),
+            ItemType::ScheduleItems | ItemType::Tasks => parse_calendar(&text),
+        };
+        if !parsed.errors.is_empty() {
+            let reasons: Vec<String> = parsed.errors.iter().map(ToString::to_string).collect();
+            return Err(self.file_error(ErrorKind::Invalid, path, &reasons.join("; ")));
+        }
+        let mut items = parsed.items;
+        match items.len() {
+            1 => Ok(items.remove(0)),
+            0 => {
+                let mut reason = String::from("holds no event, task or contact");
+                for skipped in &parsed.skipped {
+                    reason.push_str(" (");
+                    reason.push_str(&skipped.to_string());
+                    reason.push(')');
+                }
+                Err(self.file_error(ErrorKind::Invalid, path, &reason))
+            }
+            count => {
+                let uids: Vec<&str> = items.iter().map(Item::uid).collect();
+                Err(self.file_error(
+                    ErrorKind::Invalid,
+                    path,
+                    &format!(
+                        "holds {count} items (UIDs {}), but a vdir file holds one",
+                        uids.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+
+    /// Refuses an item this collection must not hold.
+    fn check_item_type(&self, item: &Item) -> Result<(), EndpointError> {
+        if item.item_type() == self.item_type {
+            Ok(())
+        } else {
+            Err(EndpointError::new(
+                ErrorKind::Invalid,
+                format!(
+                    "{}: item {} is one of {}, but this collection holds {}",
+                    self.label,
+                    item.uid(),
+                    item.item_type(),
+                    self.item_type
+                ),
+            ))
+        }
+    }
+}
+
+impl Collection for VdirCollection {
+    fn item_type(&self) -> ItemType {
+        self.item_type
+    }
+
+    fn describe(&self) -> String {
+        self.label.clone()
+    }
+
+    fn list(&self) -> Result<Vec<Listing>, EndpointError> {
+        let entries = match fs::read_dir(&self.folder) {
+            Ok(entries) => entries,
+            Err(error) if error.kind() == io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(error) => return Err(self.io_error("list", &self.folder, &error)),
+        };
+        let extension = self.item_type.file_extension();
+        let mut listing = Vec::new();
+        for entry in entries {
+            let entry = entry.map_err(|error| self.io_error("list", &self.folder, &error))?;
+            let file_name = entry.file_name();
+            let Some(name) = file_name.to_str() else {
+                tracing::warn!(
+                    collection = %self.label,
+                    file = %entry.path().display(),
+                    "skipping a file whose name is not UTF-8"
+                );
+                continue;
+            };
+            if !is_item_file_name(name, extension) {
+                continue;
+            }
+            // Follows symbolic links, as reading the file will.
+            let metadata = match fs::metadata(entry.path()) {
+                Ok(metadata) => metadata,
+                // Deleted since the folder was read, or a dangling link.
+                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+                Err(error) => return Err(self.io_error("read", &entry.path(), &error)),
+            };
+            if metadata.is_file() {
+                listing.push(Listing {
+                    href: Href(name.to_string()),
+                    version: version_of(&metadata),
+                    meta: None,
+                });
+            }
+        }
+        listing.sort_by(|a, b| a.href.cmp(&b.href));
+        Ok(listing)
+    }
+
+    fn fetch(&self, hrefs: &[Href]) -> Result<Vec<FetchResult>, EndpointError> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZero::get)
+            .min(MAX_FETCH_THREADS);
+        if hrefs.len() < PARALLEL_FETCH_MIN || threads < 2 {
+            return Ok(hrefs.iter().map(|href| self.fetch_one(href)).collect());
+        }
+        // Parsing costs more than reading: spread both over the cores.
+        let chunk = hrefs.len().div_ceil(threads);
+        let results = std::thread::scope(|scope| {
+            let workers: Vec<_> = hrefs
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .map(|href| self.fetch_one(href))
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            let mut results = Vec::with_capacity(hrefs.len());
+            for worker in workers {
+                match worker.join() {
+                    Ok(part) => results.extend(part),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                }
+            }
+            results
+        });
+        Ok(results)
+    }
+
+    fn create(&self, item: &Item) -> Result<Written, EndpointError> {
+        self.check_item_type(item)?;
+        let href = self.href_for_uid(item.uid());
+        let path = self.folder.join(&href.0);
+        let exists = || {
+            self.file_error(
+                ErrorKind::Exists,
+                &path,
+                &format!("cannot create item {}: the file already exists", item.uid()),
+            )
+        };
+        match fs::symlink_metadata(&path) {
+            Ok(_) => return Err(exists()),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => return Err(self.io_error("create", &path, &error)),
+        }
+        fs::create_dir_all(&self.folder)
+            .map_err(|error| self.io_error("create the folder", &self.folder, &error))?;
+        let temp = self.write_temp(&path, &item.to_text(), None)?;
+        // A hard link fails if the name is taken: create-only even against a
+        // writer that got there since the check above.
+        match fs::hard_link(&temp.path, &path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Err(exists()),
+            Err(error) => {
+                // Some file systems (FAT, some network shares) have no hard
+                // links: fall back to check-then-rename.
+                tracing::debug!(
+                    file = %path.display(),
+                    %error,
+                    "hard link refused, renaming instead"
+                );
+                if fs::symlink_metadata(&path).is_ok() {
+                    return Err(exists());
+                }
+                fs::rename(&temp.path, &path)
+                    .map_err(|error| self.io_error("create", &path, &error))?;
+            }
+        }
+        let written = self.written(href, &path, &temp.file);
+        drop(temp);
+        written
+    }
+
+    fn update(
+        &self,
+        href: &Href,
+        version: &Version,
+        item: &Item,
+    ) -> Result<Written, EndpointError> {
+        self.check_item_type(item)?;
+        let path = self.path_of(href)?;
+        let current = self.check_version(&path, version, "update")?;
+        let temp = self.write_temp(&path, &item.to_text(), Some(&current))?;
+        // Check again right before the rename: it narrows the window in which
+        // another program's change could be overwritten.
+        self.check_version(&path, version, "update")?;
+        fs::rename(&temp.path, &path).map_err(|error| self.io_error("write", &path, &error))?;
+        let written = self.written(href.clone(), &path, &temp.file);
+        drop(temp);
+        written
+    }
+
+    fn delete(&self, href: &Href, version: &Version) -> Result<(), EndpointError> {
+        let path = self.path_of(href)?;
+        self.check_version(&path, version, "delete")?;
+        match fs::remove_file(&path) {
+            Ok(()) => Ok(()),
+            Err(error) if error.kind() == io::ErrorKind::NotFound => Err(self.file_error(
+                ErrorKind::DoesNotExist,
+                &path,
+                "cannot delete it: the file does not exist",
+            )),
+            Err(error) => Err(self.io_error("delete", &path, &error)),
+        }
+    }
+}
+
+/// Whether `name` names an item file: ends in `.{extension}` after a
+/// non-empty stem, is not hidden (temporary files are), and is a single
+/// path component.
+fn is_item_file_name(name: &str, extension: &str) -> bool {
+    let Some(stem) = name
+        .strip_suffix(extension)
+        .and_then(|rest| rest.strip_suffix('.'))
+    else {
+        return false;
+    };
+    !stem.is_empty() && !name.starts_with('.') && !name.contains(['/', '\0'])
+}
+
+/// A file's version: see the module docs.
+fn version_of(metadata: &Metadata) -> Version {
+    let (sign, since_epoch) = match metadata.modified() {
+        Ok(modified) => match modified.duration_since(UNIX_EPOCH) {
+            Ok(after) => ("", after),
+            Err(before) => ("-", before.duration()),
+        },
+        Err(_) => ("", Duration::ZERO),
+    };
+    Version(format!(
+        "{sign}{}.{:09}-{}-{}",
+        since_epoch.as_secs(),
+        since_epoch.subsec_nanos(),
+        metadata.len(),
+        inode(metadata)
+    ))
+}
+
+#[cfg(unix)]
+fn inode(metadata: &Metadata) -> u64 {
+    std::os::unix::fs::MetadataExt::ino(metadata)
+}
+
+#[cfg(not(unix))]
+fn inode(_metadata: &Metadata) -> u64 {
+    0
+}
+
+/// Makes `file`'s modification time strictly later than `replaced`'s.
+fn later_than(file: &File, replaced: &Metadata) -> io::Result<()> {
+    let Ok(old) = replaced.modified() else {
+        return Ok(());
+    };
+    for step in MTIME_STEPS {
+        if file.metadata()?.modified()? > old {
+            return Ok(());
+        }
+        file.set_modified(old + step)?;
+    }
+    // A file system that keeps none of the steps: the inode still changed.
+    Ok(())
+}
+
+/// A temporary file being written; removed when dropped (after a rename it
+/// is gone already, after a hard link its second name goes).
+struct TempFile {
+    path: PathBuf,
+    file: File,
+}
+
+impl Drop for TempFile {
+    fn drop(&mut self) {
+        match fs::remove_file(&self.path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+            Err(error) => tracing::warn!(
+                file = %self.path.display(),
+                %error,
+                "cannot remove a temporary file"
+            ),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
