@@ -154,7 +154,10 @@ pub type FetchResult = Result<Fetched, EndpointError>;
 pub trait Collection: Send + Sync {
     /// The type of items this collection holds for the snapshot. Items of
     /// another type found in it (a task in a calendar that also holds
-    /// events) are left out of listings and fetches.
+    /// events) are left out of listings when the endpoint can tell without
+    /// reading them (the CRM store); an endpoint that cannot (a vdir folder,
+    /// where both are `.ics` files) lists them, and [`Collection::fetch`]
+    /// returns them as they are: callers check [`Item::item_type`].
     fn item_type(&self) -> ItemType;
 
     /// Names the collection in messages (`vdir office: calendars/jdoe`).
