@@ -264,11 +264,23 @@ fn fifty_rapid_updates_give_fifty_distinct_versions() {
     let item = event("rapid", "Same size every time");
     let mut written = c.create(&item).unwrap();
     let mut versions = BTreeSet::from([written.version.0.clone()]);
+    let mtime = |v: &Version| {
+        let (secs, rest) = v.0.split_once('.').unwrap();
+        let nanos = rest.split_once('-').unwrap().0;
+        (secs.parse::<u64>().unwrap(), nanos.parse::<u32>().unwrap())
+    };
     for _ in 0..50 {
+        let previous = written.version.clone();
         written = c.update(&written.href, &written.version, &item).unwrap();
         assert!(
             versions.insert(written.version.0.clone()),
             "version {} came twice",
+            written.version
+        );
+        // Not only the inode: the modification time moves forward too.
+        assert!(
+            mtime(&written.version) > mtime(&previous),
+            "{previous} -> {}",
             written.version
         );
         assert_eq!(c.list().unwrap()[0].version, written.version);
@@ -294,6 +306,38 @@ fn create_of_an_existing_uid_fails_with_exists() {
     let fetched = fetch_one(&c, &first.href).unwrap();
     assert_eq!(fetched.item.label(), Some("Original"));
     assert_eq!(names(c.folder()), BTreeSet::from(["dup.ics".to_string()]));
+}
+
+#[test]
+fn concurrent_creates_of_one_uid_give_one_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = calendars(dir.path());
+    let barrier = std::sync::Barrier::new(8);
+    let results: Vec<Result<Written, EndpointError>> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..8)
+            .map(|i| {
+                let (c, barrier) = (&c, &barrier);
+                scope.spawn(move || {
+                    let item = event("contended", &format!("writer {i}"));
+                    barrier.wait();
+                    c.create(&item)
+                })
+            })
+            .collect();
+        workers.into_iter().map(|w| w.join().unwrap()).collect()
+    });
+    let created: Vec<&Written> = results.iter().filter_map(|r| r.as_ref().ok()).collect();
+    assert_eq!(created.len(), 1, "{results:?}");
+    for result in &results {
+        if let Err(error) = result {
+            assert_eq!(error.kind, ErrorKind::Exists, "{error}");
+        }
+    }
+    assert_eq!(
+        names(c.folder()),
+        BTreeSet::from(["contended.ics".to_string()])
+    );
+    assert_eq!(c.list().unwrap()[0].version, created[0].version);
 }
 
 #[test]
