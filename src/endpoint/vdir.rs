@@ -129,10 +129,15 @@ impl VdirCollection {
     }
 
     /// Whether every written file is flushed to the disk (`fsync`) before it
-    /// takes its name; on by default. Without it a power cut shortly after
-    /// a write can leave an empty or partial file under the item's name on
-    /// some file systems; with it, each write waits for the disk (see the
-    /// measurements in the issue that added this collection).
+    /// takes its name; on by default, because the files are other people's
+    /// data. Without it a power cut shortly after a write can leave an empty
+    /// or partial file under the item's name on some file systems; with it,
+    /// each write waits for the disk: about 0.3 ms more per small file on
+    /// the project's 2-core machine (0.03 ms without, when the disk is idle).
+    ///
+    /// The folder itself is not flushed: after a power cut the last writes
+    /// may be lost whole (the old file is still there, or no file), which
+    /// the next run repairs, but no file is ever half written.
     #[must_use]
     pub fn with_fsync(mut self, fsync: bool) -> Self {
         self.fsync = fsync;
