@@ -78,12 +78,14 @@ const LAST_NAMES: &[&str] = &[
     "Schmidt", "Dupont", "Rossi", "García", "Novak", "Larsen", "Okafor", "Tanaka", "Müller",
 ];
 const ZONES: &[&str] = &["Europe/Berlin", "America/Toronto", "Asia/Tokyo", "UTC"];
-const RULES: &[&str] = &[
-    "FREQ=WEEKLY;BYDAY=MO,WE",
-    "FREQ=DAILY;COUNT=10",
-    "FREQ=MONTHLY;UNTIL=20271231T235959Z",
-    "FREQ=YEARLY",
-    "FREQ=WEEKLY;INTERVAL=2;COUNT=20",
+/// Recurrence rules, each with the number of days after the first start
+/// at which it surely has an occurrence (for an `EXDATE`), if it has one.
+const RULES: &[(&str, Option<i64>)] = &[
+    ("FREQ=WEEKLY;BYDAY=MO,WE", None),
+    ("FREQ=DAILY;COUNT=10", Some(2)),
+    ("FREQ=MONTHLY;UNTIL=20271231T235959Z", None),
+    ("FREQ=YEARLY", None),
+    ("FREQ=WEEKLY;INTERVAL=2;COUNT=20", Some(14)),
 ];
 
 /// One generated item: its type and its text (a whole `.ics` or `.vcf`).
@@ -180,9 +182,10 @@ fn event(rng: &mut Rng, seed: u64, n: u64) -> Generated {
         );
     }
     if rng.chance(20) {
-        let _ = write!(body, "RRULE:{}\r\n", rng.pick(RULES));
-        if rng.chance(30) {
-            let skipped = start + Duration::days(7);
+        let (rule, occurrence) = *rng.pick(RULES);
+        let _ = write!(body, "RRULE:{rule}\r\n");
+        if let Some(days) = occurrence.filter(|_| rng.chance(50)) {
+            let skipped = start + Duration::days(days);
             let value = if style < 2 {
                 format!(";VALUE=DATE:{}", skipped.format("%Y%m%d"))
             } else {

@@ -1,7 +1,15 @@
-//! `snapsync crm import | users`, driven through the real binary.
+//! `snapsync crm import | export | users`, driven through the real binary,
+//! and the round trip through khal, todoman and khard.
 
+mod support;
+
+use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
+
+use snapsync::endpoint::Collection;
+use snapsync::endpoint::crm::CrmStore;
+use snapsync::item::{ContentHash, ItemType};
 
 fn snapsync_in(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_snapsync"))
@@ -184,4 +192,137 @@ fn invalid_specs_do_not_silently_pick_another_store() {
          run `snapsync validate snapshots.d`, or pass --crm PATH\n"
     );
     assert!(!dir.path().join(".snapsync").exists());
+}
+
+/// Every item of a user in a CRM store: (type, UID) → (hash, label).
+fn contents(store: &Path, user: &str) -> BTreeMap<(ItemType, String), (ContentHash, String)> {
+    let store = CrmStore::open(store).expect("the store opens");
+    let mut out = BTreeMap::new();
+    for item_type in ItemType::ALL {
+        for entry in store.collection(user, item_type).list().expect("listing") {
+            let meta = entry.meta.expect("the CRM lists metadata");
+            out.insert(
+                (item_type, meta.uid),
+                (meta.hash, meta.label.unwrap_or_default()),
+            );
+        }
+    }
+    out
+}
+
+/// Import, export, import the export: every item keeps its hash; and khal,
+/// todoman and khard read the export and list exactly the same items.
+#[test]
+fn round_trip_through_export_and_the_pim_tools() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let run = |args: &[&str]| {
+        let out = snapsync_in(dir.path(), args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        out
+    };
+    run(&[
+        "generate",
+        "--items",
+        "400",
+        "--seed",
+        "42",
+        "--per-file",
+        "150",
+        "--out",
+        "in",
+    ]);
+    run(&[
+        "crm",
+        "import",
+        "--user",
+        "jdoe",
+        "--crm",
+        "first.sqlite",
+        "in",
+    ]);
+    let exported = run(&[
+        "crm",
+        "export",
+        "--user",
+        "jdoe",
+        "--crm",
+        "first.sqlite",
+        "--out",
+        "out",
+    ]);
+    assert!(
+        text(&exported.stdout).starts_with("Exported 400 items of CRM user jdoe to out in "),
+        "{}",
+        text(&exported.stdout)
+    );
+    run(&[
+        "crm",
+        "import",
+        "--user",
+        "jdoe",
+        "--crm",
+        "second.sqlite",
+        "out",
+    ]);
+
+    let first = contents(&dir.path().join("first.sqlite"), "jdoe");
+    let second = contents(&dir.path().join("second.sqlite"), "jdoe");
+    assert_eq!(first.len(), 400);
+    assert_eq!(first, second, "an item changed on the round trip");
+
+    let expect = |item_type: ItemType| -> Vec<(String, String)> {
+        first
+            .iter()
+            .filter(|((t, _), _)| *t == item_type)
+            .map(|((_, uid), (_, label))| (uid.clone(), label.clone()))
+            .collect()
+    };
+    let out = dir.path().join("out");
+    let mut events = support::khal_events(&out.join("scheduleItems"));
+    events.sort();
+    assert_eq!(events, expect(ItemType::ScheduleItems), "khal");
+    let mut tasks = support::todoman_tasks(&out.join("tasks"));
+    tasks.sort();
+    assert_eq!(tasks, expect(ItemType::Tasks), "todoman");
+    let mut contacts = support::khard_contacts(&out.join("contacts"));
+    contacts.sort();
+    assert_eq!(contacts, expect(ItemType::Contacts), "khard");
+}
+
+#[test]
+fn export_replaces_its_own_files_and_names_a_missing_user() {
+    let dir = folder();
+    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
+    assert_eq!(out.status.code(), Some(0));
+    for round in 0..2 {
+        let out = snapsync_in(
+            dir.path(),
+            &["crm", "export", "--user", "jdoe", "--out", "x"],
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let stdout = text(&out.stdout);
+        assert!(
+            stdout.contains("scheduleItems        1 files in x/scheduleItems"),
+            "{stdout}"
+        );
+        assert_eq!(
+            stdout.contains("3 existing files were replaced"),
+            round == 1,
+            "{stdout}"
+        );
+    }
+    let out = snapsync_in(
+        dir.path(),
+        &["crm", "export", "--user", "nobody", "--out", "x"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: .snapsync/crm.sqlite has no user nobody; `snapsync crm users` lists them\n"
+    );
 }

@@ -8,7 +8,9 @@ use std::time::Instant;
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::cli::{Cli, CrmCommand, CrmImportArgs, CrmUsersArgs, OutputFormat, SpecsArg};
+use crate::cli::{
+    Cli, CrmCommand, CrmExportArgs, CrmImportArgs, CrmUsersArgs, OutputFormat, SpecsArg,
+};
 use snapsync::endpoint::crm::{self, CrmStore, ImportReport};
 use snapsync::item::ItemType;
 
@@ -19,7 +21,7 @@ const PARTIAL: u8 = 3;
 pub fn run(cli: &Cli, command: &CrmCommand) -> anyhow::Result<ExitCode> {
     match command {
         CrmCommand::Import(args) => import(cli, args),
-        CrmCommand::Export(_) => bail!("crm export is not available yet"),
+        CrmCommand::Export(args) => export(cli, args),
         CrmCommand::Users(args) => users(cli, args),
     }
 }
@@ -81,6 +83,70 @@ fn import(cli: &Cli, args: &CrmImportArgs) -> anyhow::Result<ExitCode> {
     match args.format {
         OutputFormat::Json => write_import_json(&store, &args.user, &report, seconds)?,
         OutputFormat::Text => write_import_text(cli, &store, &args.user, &report, seconds)?,
+    }
+    Ok(if report.problems.is_empty() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(PARTIAL)
+    })
+}
+
+fn export(cli: &Cli, args: &CrmExportArgs) -> anyhow::Result<ExitCode> {
+    let store = open(cli, &args.specs)?;
+    if !store.users()?.iter().any(|u| u.name == args.user) {
+        bail!(
+            "{} has no user {}; `snapsync crm users` lists them",
+            store.path().display(),
+            args.user
+        );
+    }
+    let started = Instant::now();
+    let report = crm::export(&store, &args.user, &args.out).context("the export stopped")?;
+    let seconds = started.elapsed().as_secs_f64();
+    match args.format {
+        OutputFormat::Json => {
+            let value = json!({
+                "formatVersion": 1,
+                "store": store.path(),
+                "user": args.user,
+                "out": args.out,
+                "files": ItemType::ALL.iter().map(|t| (t.as_str().to_owned(), json!(report.written.get(t).copied().unwrap_or(0)))).collect::<serde_json::Map<_, _>>(),
+                "replaced": report.replaced,
+                "problems": report.problems.iter().map(|p| json!({"itemType": p.item_type, "uid": p.uid, "message": p.message})).collect::<Vec<_>>(),
+                "seconds": seconds,
+            });
+            let mut out = io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &value)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => {
+            let mut err = io::stderr().lock();
+            for problem in &report.problems {
+                writeln!(err, "error: {problem}")?;
+            }
+            if cli.quiet == 0 {
+                let mut out = io::stdout().lock();
+                writeln!(
+                    out,
+                    "Exported {} items of CRM user {} to {} in {seconds:.2} s",
+                    report.files(),
+                    args.user,
+                    args.out.display()
+                )?;
+                for t in ItemType::ALL {
+                    let n = report.written.get(&t).copied().unwrap_or(0);
+                    writeln!(
+                        out,
+                        "  {:<14} {n:>7} files in {}",
+                        t.as_str(),
+                        crm::export_folder(&args.out, t).display()
+                    )?;
+                }
+                if report.replaced > 0 {
+                    writeln!(out, "{} existing files were replaced", report.replaced)?;
+                }
+            }
+        }
     }
     Ok(if report.problems.is_empty() {
         ExitCode::SUCCESS

@@ -19,7 +19,10 @@
 //! threads. A network endpoint drives its own async client inside.
 
 pub mod crm;
+mod open;
 pub mod vdir;
+
+pub use open::{Endpoints, StoreEndpoints};
 
 use std::fmt;
 

@@ -13,6 +13,7 @@
 //! fields the filters read in indexed columns (see [`crate::item::meta`]), so
 //! a listing never parses an item.
 
+mod export;
 mod import;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, params};
 
+pub use export::{ExportProblem, ExportReport, export, export_folder};
 pub use import::{ImportProblem, ImportReport, ImportSource, import, import_sources};
 
 use super::{

@@ -1,0 +1,99 @@
+//! Opening the collections of a snapshot: the CRM store's for a user, and a
+//! target's for a link.
+
+use super::crm::CrmStore;
+use super::vdir::VdirCollection;
+use super::{Collection, EndpointError, ErrorKind};
+use crate::item::ItemType;
+use crate::spec::model::{LinkSpec, Target, TargetLocation};
+
+/// Opens the collections a plan reads and an apply writes.
+pub trait Endpoints: Sync {
+    /// A CRM user's collection of one item type.
+    fn crm(&self, user: &str, item_type: ItemType) -> Box<dyn Collection>;
+
+    /// A link's collection of one item type on a target.
+    ///
+    /// # Errors
+    /// The target cannot be reached, or is of a type this build cannot open.
+    fn target(
+        &self,
+        target: &Target,
+        link: &LinkSpec,
+        item_type: ItemType,
+    ) -> Result<Box<dyn Collection>, EndpointError>;
+}
+
+/// The endpoints of this machine: a CRM store and the targets the specs
+/// declare.
+pub struct StoreEndpoints {
+    crm: CrmStore,
+    fsync: bool,
+}
+
+impl StoreEndpoints {
+    /// Endpoints over `crm`.
+    #[must_use]
+    pub fn new(crm: CrmStore) -> Self {
+        StoreEndpoints { crm, fsync: true }
+    }
+
+    /// Whether vdir writes are flushed to the disk one by one (on by default).
+    #[must_use]
+    pub fn with_fsync(mut self, fsync: bool) -> Self {
+        self.fsync = fsync;
+        self
+    }
+}
+
+impl Endpoints for StoreEndpoints {
+    fn crm(&self, user: &str, item_type: ItemType) -> Box<dyn Collection> {
+        Box::new(self.crm.collection(user, item_type))
+    }
+
+    fn target(
+        &self,
+        target: &Target,
+        link: &LinkSpec,
+        item_type: ItemType,
+    ) -> Result<Box<dyn Collection>, EndpointError> {
+        let Some(collection) = link.collections.get(&item_type) else {
+            return Err(EndpointError::new(
+                ErrorKind::DoesNotExist,
+                format!(
+                    "target {}: link {} has no {item_type} collection",
+                    target.name, link.name
+                ),
+            ));
+        };
+        match &target.location {
+            TargetLocation::Vdir { path } => {
+                // A missing root is a wrong path, not an empty target: saying
+                // so keeps a typo from looking like "delete everything".
+                if !path.is_dir() {
+                    return Err(EndpointError::new(
+                        ErrorKind::DoesNotExist,
+                        format!(
+                            "target {}: the vdir folder {} does not exist (create it, or fix spec.path in {})",
+                            target.name,
+                            path.display(),
+                            target.origin
+                        ),
+                    ));
+                }
+                let label = format!("vdir {}: {collection}", target.name);
+                Ok(Box::new(
+                    VdirCollection::open(path.join(collection), item_type, label)
+                        .with_fsync(self.fsync),
+                ))
+            }
+            TargetLocation::Caldav(_) => Err(EndpointError::new(
+                ErrorKind::Other,
+                format!(
+                    "target {}: CalDAV/CardDAV targets are not supported by this build yet",
+                    target.name
+                ),
+            )),
+        }
+    }
+}
