@@ -18,8 +18,8 @@ use std::str::FromStr;
 use calcard::common::PartialDateTime;
 use calcard::icalendar::ICalendarComponent;
 use chrono::{
-    DateTime, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, TimeZone,
-    Utc,
+    DateTime, Duration, FixedOffset, LocalResult, NaiveDate, NaiveDateTime, NaiveTime, Offset,
+    TimeZone, Utc,
 };
 use chrono_tz::Tz;
 
@@ -236,12 +236,15 @@ pub fn local_to_zoned(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
     match tz.from_local_datetime(&local) {
         LocalResult::Single(t) | LocalResult::Ambiguous(t, _) => t,
         LocalResult::None => {
-            // Gaps are at most a few hours; step forward until the clock exists.
-            for minutes in (30..=240).step_by(30) {
-                if let LocalResult::Single(t) | LocalResult::Ambiguous(t, _) =
-                    tz.from_local_datetime(&(local + Duration::minutes(minutes)))
+            // Read the time with the UTC offset in force before the gap, which
+            // moves it forward by the gap's length (02:30 in a one-hour gap is
+            // 03:30). Gaps last at most a day; look back until the clock exists.
+            for hours in 1..=25 {
+                if let LocalResult::Single(before) | LocalResult::Ambiguous(before, _) =
+                    tz.from_local_datetime(&(local - Duration::hours(hours)))
                 {
-                    return t;
+                    let offset = i64::from(before.offset().fix().local_minus_utc());
+                    return tz.from_utc_datetime(&(local - Duration::seconds(offset)));
                 }
             }
             tz.from_utc_datetime(&local)
@@ -367,9 +370,24 @@ mod tests {
     #[test]
     fn dst_gap_moves_forward_and_overlap_takes_the_first() {
         let berlin = chrono_tz::Europe::Berlin;
-        // 2026-03-29 02:30 does not exist in Berlin.
+        // 2026-03-29 02:30 does not exist in Berlin: RFC 5545 (3.3.5) reads it
+        // with the offset before the gap (UTC+1), which is 03:30 CEST.
         let gap = local_to_zoned(berlin, dt(2026, 3, 29, 2, 30));
-        assert_eq!(gap.naive_local(), dt(2026, 3, 29, 3, 0));
+        assert_eq!(gap.naive_local(), dt(2026, 3, 29, 3, 30));
+        assert_eq!(
+            gap.with_timezone(&Utc),
+            Utc.with_ymd_and_hms(2026, 3, 29, 1, 30, 0).unwrap()
+        );
+        let gap = local_to_zoned(berlin, dt(2026, 3, 29, 2, 45));
+        assert_eq!(gap.naive_local(), dt(2026, 3, 29, 3, 45));
+        // RFC 5545's own example.
+        let new_york = chrono_tz::America::New_York;
+        let gap = local_to_zoned(new_york, dt(2007, 3, 11, 2, 30));
+        assert_eq!(gap.naive_local(), dt(2007, 3, 11, 3, 30));
+        // A 30-minute gap (Lord Howe Island) moves a time by 30 minutes.
+        let lord_howe = chrono_tz::Australia::Lord_Howe;
+        let gap = local_to_zoned(lord_howe, dt(2026, 10, 4, 2, 15));
+        assert_eq!(gap.naive_local(), dt(2026, 10, 4, 2, 45));
         // 2026-10-25 02:30 happens twice; the first is still CEST (UTC+2).
         let twice = local_to_zoned(berlin, dt(2026, 10, 25, 2, 30));
         assert_eq!(
