@@ -467,3 +467,5 @@ fn task_date_name(option: TaskDateOption) -> &'static str {
 #[cfg(test)]
 mod tests;
 
+#[cfg(test)]
+mod reference_tests;
