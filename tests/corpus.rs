@@ -230,6 +230,7 @@ fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> chrono::DateTime<Utc> {
 fn last_utc(event: &ScheduleItem) -> chrono::DateTime<Utc> {
     match event.last_start() {
         LastStart::At(t) => t.instant_in(chrono_tz::UTC),
+        LastStart::LaterOf(..) => panic!("{} mixes floating and fixed times", event.uid()),
         LastStart::Unbounded => panic!("{} is unbounded", event.uid()),
     }
 }

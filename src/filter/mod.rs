@@ -382,17 +382,13 @@ impl TypeFilter {
     fn overlaps(&self, first: &ItemTime, end: &RecurrenceEnd) -> Verdict {
         let first_at = first.instant_in(self.tz);
         // The last start is never before the first, whatever its nature.
-        let last = match end {
-            RecurrenceEnd::LastStart(last) => {
-                let at = last.instant_in(self.tz);
-                Some(if at < first_at {
-                    (first, first_at)
-                } else {
-                    (last, at)
-                })
+        let last = end.last_start_in(self.tz).map(|(last, at)| {
+            if at < first_at {
+                (*first, first_at)
+            } else {
+                (last, at)
             }
-            RecurrenceEnd::Unbounded => None,
-        };
+        });
         let starts_after = self.range.end.is_some_and(|e| first_at >= e);
         let ends_before = match (self.range.start, last) {
             (Some(s), Some((_, last_at))) => last_at < s,
@@ -414,7 +410,7 @@ impl TypeFilter {
         let last_text = match last {
             Some((last, at)) => {
                 decided_by.push(("recurrenceEnd", at));
-                self.show_item_time(last)
+                self.show_item_time(&last)
             }
             None => "unbounded".to_owned(),
         };

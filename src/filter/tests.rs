@@ -971,3 +971,31 @@ fn a_verdict_in_json_names_the_deciding_instants() {
         r#"{"matched":true,"reason":"recurrence 2026-01-05 10:00 → 2026-12-28 10:00 overlaps range","decidedBy":{"recurrenceStart":"2026-01-05T10:00:00Z","recurrenceEnd":"2026-12-28T10:00:00Z"}}"#
     );
 }
+
+#[test]
+fn a_series_mixing_floating_and_utc_starts_ends_at_the_later_in_the_spec_zone() {
+    // Daily at 10:00 floating, 1–3 May, plus an RDATE at 05:00 UTC on 3 May.
+    let dates =
+        event("DTSTART:20260501T100000\nRRULE:FREQ=DAILY;COUNT=3\nRDATE:20260503T050000Z\n");
+    // In Tokyo the RDATE (14:00 local) is the last start: it is in a range
+    // from 12:00 local, though the floating 10:00 is not.
+    let tokyo = chrono_tz::Asia::Tokyo;
+    assert_verdict(
+        &by_start(Some("2026-05-03T12:00"), None, tokyo).check(&dates),
+        true,
+        "recurrence 2026-05-01 10:00 → 2026-05-03 14:00 overlaps range",
+    );
+    // In Los Angeles the floating 10:00 (17:00 UTC) is later than the RDATE
+    // (22:00 the day before, local).
+    let los_angeles = chrono_tz::America::Los_Angeles;
+    assert_verdict(
+        &by_start(Some("2026-05-03T10:00"), None, los_angeles).check(&dates),
+        true,
+        "recurrence 2026-05-01 10:00 → 2026-05-03 10:00 overlaps range",
+    );
+    assert!(
+        !by_start(Some("2026-05-03T10:01"), None, los_angeles)
+            .check(&dates)
+            .matched
+    );
+}

@@ -3,6 +3,7 @@
 //! it in columns so a listing does not parse every item again.
 
 use chrono::{DateTime, Utc};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::{ContentHash, Item, ItemTime, ItemType, LastStart};
@@ -33,6 +34,10 @@ pub struct ItemDates {
 pub enum RecurrenceEnd {
     /// The last occurrence starts then.
     LastStart(ItemTime),
+    /// The last occurrence starts at the later of a UTC or zoned time and a
+    /// floating time or date, which depends on the spec's time zone (see
+    /// [`LastStart::LaterOf`]).
+    LaterOf(ItemTime, ItemTime),
     /// The series has no end.
     Unbounded,
 }
@@ -41,18 +46,36 @@ impl From<LastStart> for RecurrenceEnd {
     fn from(last: LastStart) -> Self {
         match last {
             LastStart::At(t) => RecurrenceEnd::LastStart(t),
+            LastStart::LaterOf(a, b) => RecurrenceEnd::LaterOf(a, b),
             LastStart::Unbounded => RecurrenceEnd::Unbounded,
         }
     }
 }
 
 impl RecurrenceEnd {
+    /// The start of the last occurrence with floating times and dates read
+    /// in `tz` (the spec's time zone): the value and the instant it stands
+    /// for. `None` when the series has no end.
+    #[must_use]
+    pub fn last_start_in(&self, tz: Tz) -> Option<(ItemTime, DateTime<Utc>)> {
+        match self {
+            RecurrenceEnd::LastStart(t) => Some((*t, t.instant_in(tz))),
+            RecurrenceEnd::LaterOf(a, b) => {
+                let (at_a, at_b) = (a.instant_in(tz), b.instant_in(tz));
+                Some(if at_b > at_a { (*b, at_b) } else { (*a, at_a) })
+            }
+            RecurrenceEnd::Unbounded => None,
+        }
+    }
+
     /// The stable text form: the last start as [`ItemTime::encode`] writes
-    /// it, or `unbounded`.
+    /// it, both values separated by a space for [`RecurrenceEnd::LaterOf`],
+    /// or `unbounded`.
     #[must_use]
     pub fn encode(&self) -> String {
         match self {
             RecurrenceEnd::LastStart(t) => t.encode(),
+            RecurrenceEnd::LaterOf(a, b) => format!("{} {}", a.encode(), b.encode()),
             RecurrenceEnd::Unbounded => "unbounded".to_owned(),
         }
     }
@@ -62,6 +85,11 @@ impl RecurrenceEnd {
     pub fn decode(text: &str) -> Option<RecurrenceEnd> {
         if text == "unbounded" {
             Some(RecurrenceEnd::Unbounded)
+        } else if let Some((a, b)) = text.split_once(' ') {
+            Some(RecurrenceEnd::LaterOf(
+                ItemTime::decode(a)?,
+                ItemTime::decode(b)?,
+            ))
         } else {
             ItemTime::decode(text).map(RecurrenceEnd::LastStart)
         }

@@ -28,11 +28,21 @@ const MAX_STEPS: u32 = 1_000_000;
 /// It is the latest of: the first start; the last occurrence each rule yields
 /// with `COUNT` or `UNTIL`; every `RDATE`; and the start of every overridden
 /// instance (a moved instance really happens then). `EXDATE`s never shorten
-/// it. Values of different natures are compared as instants read in UTC.
+/// it.
+///
+/// UTC and zoned values are instants; floating times and dates become
+/// instants only in the spec's time zone, which an item does not know. When a
+/// series mixes both and the zone decides which is later, both are kept
+/// ([`LastStart::LaterOf`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LastStart {
     /// The series has a last occurrence, starting then.
     At(ItemTime),
+    /// The last occurrence starts at the later of a UTC or zoned time (the
+    /// first) and a floating time or date (the second), which are less than
+    /// 14 hours apart read in UTC: which one is later depends on the zone
+    /// the floating one is read in.
+    LaterOf(ItemTime, ItemTime),
     /// A rule has neither `COUNT` nor `UNTIL`, so the series never ends.
     /// Also answered, on the safe side (the item is kept in scope), for a rule
     /// snapsync cannot evaluate (an invalid rule, a non-Gregorian `RSCALE`) or
@@ -182,32 +192,85 @@ impl Recurrence {
     /// The start of the last occurrence; see [`LastStart`].
     #[must_use]
     pub fn last_start(&self, first_start: &ItemTime) -> LastStart {
-        let mut last = *first_start;
-        let mut consider = |candidate: ItemTime| {
-            if utc_key(&candidate) > utc_key(&last) {
-                last = candidate;
-            }
-        };
+        let mut latest = Latest::new(*first_start);
         for rule in &self.rules {
             match rule.last_occurrence(first_start) {
-                Some(t) => consider(t),
+                Some(t) => latest.consider(t),
                 None => return LastStart::Unbounded,
             }
         }
         for rdate in &self.rdates {
-            consider(*rdate);
+            latest.consider(*rdate);
         }
         for instance in &self.overrides {
             if let Some(start) = instance.start {
-                consider(start);
+                latest.consider(start);
             }
         }
-        LastStart::At(last)
+        latest.finish()
     }
 }
 
-/// Mixed natures are compared as if floating times were in UTC.
-fn utc_key(t: &ItemTime) -> DateTime<Utc> {
+/// The latest value of each kind: instants (UTC, zoned) are ordered on the
+/// time line, floating times and dates by their wall clock, which keeps
+/// their order in whatever zone they are later read in.
+struct Latest {
+    instant: Option<ItemTime>,
+    wall_clock: Option<ItemTime>,
+}
+
+/// How far a wall-clock time can be from its UTC reading, in any zone.
+const MAX_ZONE_OFFSET_HOURS: i64 = 14;
+
+impl Latest {
+    fn new(first: ItemTime) -> Self {
+        let mut latest = Latest {
+            instant: None,
+            wall_clock: None,
+        };
+        latest.consider(first);
+        latest
+    }
+
+    fn consider(&mut self, candidate: ItemTime) {
+        if candidate.is_floating_or_date() {
+            if self
+                .wall_clock
+                .is_none_or(|w| candidate.naive_local() > w.naive_local())
+            {
+                self.wall_clock = Some(candidate);
+            }
+        } else if self
+            .instant
+            .is_none_or(|i| utc_instant(&candidate) > utc_instant(&i))
+        {
+            self.instant = Some(candidate);
+        }
+    }
+
+    fn finish(self) -> LastStart {
+        match (self.instant, self.wall_clock) {
+            (Some(instant), Some(wall_clock)) => {
+                let at = utc_instant(&instant);
+                let read_in_utc = wall_clock.naive_local().and_utc();
+                let margin = chrono::Duration::hours(MAX_ZONE_OFFSET_HOURS);
+                if at >= read_in_utc + margin {
+                    LastStart::At(instant)
+                } else if read_in_utc - margin > at {
+                    LastStart::At(wall_clock)
+                } else {
+                    LastStart::LaterOf(instant, wall_clock)
+                }
+            }
+            (Some(t), None) | (None, Some(t)) => LastStart::At(t),
+            // `new` considers the first start, so one side is always set.
+            (None, None) => LastStart::Unbounded,
+        }
+    }
+}
+
+/// The instant of a UTC or zoned value (the zone is not needed for them).
+fn utc_instant(t: &ItemTime) -> DateTime<Utc> {
     t.instant_in(chrono_tz::UTC)
 }
 

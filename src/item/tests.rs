@@ -672,3 +672,63 @@ fn extreme_rules_do_not_panic() {
         }
     }
 }
+
+fn last_start_of(properties: &str) -> LastStart {
+    let text = format!(
+        "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nDTSTAMP:20250101T000000Z\n{properties}END:VEVENT\nEND:VCALENDAR\n"
+    );
+    let Item::ScheduleItem(event) = one(parse_calendar(&text)) else {
+        panic!("not an event");
+    };
+    event.last_start()
+}
+
+#[test]
+fn a_last_start_of_mixed_natures_keeps_both_when_the_zone_decides() {
+    let floating = |d, h| {
+        ItemTime::Floating(
+            NaiveDate::from_ymd_opt(2026, 5, d)
+                .unwrap()
+                .and_hms_opt(h, 0, 0)
+                .unwrap(),
+        )
+    };
+    let utc = |d, h| ItemTime::Utc(Utc.with_ymd_and_hms(2026, 5, d, h, 0, 0).unwrap());
+    // The rule's last occurrence is 3 May 10:00 floating; the RDATE is 3 May
+    // 05:00 UTC. In Tokyo (UTC+9) the RDATE is later (14:00 local), in Los
+    // Angeles the floating time is (17:00 UTC): keep both.
+    let last = last_start_of(
+        "DTSTART:20260501T100000\nRRULE:FREQ=DAILY;COUNT=3\nRDATE:20260503T050000Z\n",
+    );
+    assert_eq!(last, LastStart::LaterOf(utc(3, 5), floating(3, 10)));
+    let end = RecurrenceEnd::from(last);
+    assert_eq!(
+        end.last_start_in(chrono_tz::Asia::Tokyo),
+        Some((
+            utc(3, 5),
+            Utc.with_ymd_and_hms(2026, 5, 3, 5, 0, 0).unwrap()
+        ))
+    );
+    assert_eq!(
+        end.last_start_in(chrono_tz::America::Los_Angeles),
+        Some((
+            floating(3, 10),
+            Utc.with_ymd_and_hms(2026, 5, 3, 17, 0, 0).unwrap()
+        ))
+    );
+    assert_eq!(end.encode(), "2026-05-03T05:00:00Z 2026-05-03T10:00:00");
+    assert_eq!(RecurrenceEnd::decode(&end.encode()), Some(end));
+    // More than 14 hours apart, one is later in every zone.
+    assert_eq!(
+        last_start_of(
+            "DTSTART:20260501T100000\nRRULE:FREQ=DAILY;COUNT=3\nRDATE:20260504T010000Z\n"
+        ),
+        LastStart::At(utc(4, 1))
+    );
+    assert_eq!(
+        last_start_of(
+            "DTSTART:20260501T100000\nRRULE:FREQ=DAILY;COUNT=3\nRDATE:20260502T190000Z\n"
+        ),
+        LastStart::At(floating(3, 10))
+    );
+}
