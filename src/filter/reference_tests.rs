@@ -2,17 +2,21 @@
 //! starts: random series are written as iCalendar, read through the codec
 //! and [`ItemMeta::of`], and checked by [`TypeFilter::check`]; the reference
 //! builds the same series with the `rrule` crate directly, expands every
-//! occurrence up to 2100, adds `DTSTART` and the `RDATE`s, and says the
-//! series overlaps a range when its earliest start is before the range's end
-//! and its latest start at or after the range's start.
+//! occurrence (up to 2100 for a rule without end), and says the series
+//! overlaps a range when its earliest start (`DTSTART` or what the rule
+//! yields) is before the range's end and its latest start (of those and the
+//! `RDATE`s, which extend the recurrence range but do not move its start) at
+//! or after the range's start.
 //!
-//! Start times are kept between 09:00 and 20:59, and `UNTIL` times after
+//! Start times are kept between 09:00 and 20:59, and `UNTIL` and `RDATE` times after
 //! 04:00, so no value falls in a DST change of the zones used here; the unit
 //! tests cover those.
 
 use std::fmt::Write as _;
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Utc, Weekday};
+use chrono::{
+    DateTime, Duration, NaiveDate, NaiveDateTime, NaiveTime, TimeZone, Timelike, Utc, Weekday,
+};
 use chrono_tz::Tz;
 use proptest::prelude::*;
 
@@ -58,8 +62,9 @@ struct Series {
     end: End,
     nature: Nature,
     start: NaiveDateTime,
-    /// Extra starts, as wall-clock times of the series' nature.
-    rdates: Vec<NaiveDateTime>,
+    /// Extra starts, as wall-clock times of their nature (mostly the
+    /// series' own, sometimes another one).
+    rdates: Vec<(NaiveDateTime, Nature)>,
 }
 
 const WEEKDAYS: [Weekday; 7] = [
@@ -104,9 +109,9 @@ impl Series {
         }
     }
 
-    /// The value of a time property in the series' nature, from `;` on.
-    fn value(&self, t: NaiveDateTime) -> String {
-        match self.nature {
+    /// The value of a time property in a nature, from `;` on.
+    fn value(nature: Nature, t: NaiveDateTime) -> String {
+        match nature {
             Nature::Utc => format!(":{}Z", stamp(t)),
             Nature::Zoned(tz) => format!(";TZID={}:{}", tz.name(), stamp(t)),
             Nature::Floating => format!(":{}", stamp(t)),
@@ -146,37 +151,37 @@ impl Series {
         let mut text = format!(
             "BEGIN:VCALENDAR\nVERSION:2.0\nPRODID:-//snapsync//tests//EN\nBEGIN:VEVENT\n\
              UID:reference@example.com\nDTSTAMP:20250101T000000Z\nDTSTART{}\nRRULE:{rule}\n",
-            self.value(self.start)
+            Self::value(self.nature, self.start)
         );
-        for rdate in &self.rdates {
-            let _ = writeln!(text, "RDATE{}", self.value(*rdate));
+        for (rdate, nature) in &self.rdates {
+            let _ = writeln!(text, "RDATE{}", Self::value(*nature, *rdate));
         }
         text.push_str("END:VEVENT\nEND:VCALENDAR\n");
         text
     }
 
-    /// The zone the reference expands in: floating times and dates are
-    /// wall-clock times of the spec's zone.
-    fn zone(&self, spec_zone: Tz) -> Tz {
-        match self.nature {
+    /// The zone the reference reads a nature in: floating times and dates
+    /// are wall-clock times of the spec's zone.
+    fn zone(nature: Nature, spec_zone: Tz) -> Tz {
+        match nature {
             Nature::Utc => Tz::UTC,
             Nature::Zoned(tz) => tz,
             Nature::Floating | Nature::Date => spec_zone,
         }
     }
 
-    fn local(&self, t: NaiveDateTime) -> NaiveDateTime {
-        match self.nature {
+    fn local(nature: Nature, t: NaiveDateTime) -> NaiveDateTime {
+        match nature {
             Nature::Date => t.date().and_time(NaiveTime::MIN),
             _ => t,
         }
     }
 
-    /// Every start (up to 2100 for a rule without end): `DTSTART`, what the
-    /// rule yields, the RDATEs.
-    fn occurrences(&self, spec_zone: Tz) -> Vec<DateTime<Utc>> {
-        let zone = self.zone(spec_zone);
-        let first = in_zone(zone, self.local(self.start));
+    /// Every start (up to 2100 for a rule without end): `DTSTART` and what
+    /// the rule yields, then the RDATEs.
+    fn occurrences(&self, spec_zone: Tz) -> (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) {
+        let zone = Self::zone(self.nature, spec_zone);
+        let first = in_zone(zone, Self::local(self.nature, self.start));
         let mut starts = vec![first.with_timezone(&Utc)];
         let mut rule = rrule::RRule::new(self.freq)
             .interval(self.interval)
@@ -190,7 +195,7 @@ impl Series {
         match (self.end, self.until_local()) {
             (End::Count(n), _) => rule = rule.count(n),
             (End::Until(..), Some(until)) => {
-                let until = in_zone(zone, self.local(until));
+                let until = in_zone(zone, Self::local(self.nature, until));
                 // A rule that ends before it starts yields nothing.
                 yields = until >= first;
                 rule = rule.until(until.with_timezone(&rrule::Tz::UTC));
@@ -218,10 +223,15 @@ impl Series {
                     .take_while(|t| *t < horizon),
             );
         }
-        for rdate in &self.rdates {
-            starts.push(in_zone(zone, self.local(*rdate)).with_timezone(&Utc));
-        }
-        starts
+        let rdates = self
+            .rdates
+            .iter()
+            .map(|(rdate, nature)| {
+                let zone = Self::zone(*nature, spec_zone);
+                in_zone(zone, Self::local(*nature, *rdate)).with_timezone(&Utc)
+            })
+            .collect();
+        (starts, rdates)
     }
 }
 
@@ -229,6 +239,15 @@ fn in_zone(tz: Tz, local: NaiveDateTime) -> DateTime<Tz> {
     tz.from_local_datetime(&local)
         .single()
         .unwrap_or_else(|| panic!("{local} is not a single time in {tz}"))
+}
+
+fn nature() -> impl Strategy<Value = Nature> {
+    prop_oneof![
+        Just(Nature::Utc),
+        (0..ZONES.len()).prop_map(|i| Nature::Zoned(ZONES[i])),
+        Just(Nature::Floating),
+        Just(Nature::Date),
+    ]
 }
 
 fn series_strategy() -> impl Strategy<Value = Series> {
@@ -243,20 +262,21 @@ fn series_strategy() -> impl Strategy<Value = Series> {
         (-5i64..=3 * 365, 4u32..=23).prop_map(|(days, hour)| End::Until(days, hour)),
         Just(End::Never),
     ];
-    let nature = prop_oneof![
-        Just(Nature::Utc),
-        (0..ZONES.len()).prop_map(|i| Nature::Zoned(ZONES[i])),
-        Just(Nature::Floating),
-        Just(Nature::Date),
-    ];
+    // An RDATE of another nature than DTSTART, one time in four.
+    let rdate_nature = prop_oneof![3 => Just(None), 1 => nature().prop_map(Some)];
     (
         freq,
         1u16..=3,
         proptest::collection::vec(0usize..7, 0..=3),
         end,
-        nature,
+        nature(),
         (0i64..=3650, 9u32..=20, 0u32..4),
-        proptest::collection::vec((1i64..=2000, 9u32..=20), 0..=3),
+        // Near the first start (where natures compete for the last start,
+        // and before it), or anywhere later.
+        proptest::collection::vec(
+            (prop_oneof![-1i64..=1, 1i64..=2000], 4u32..=23, rdate_nature),
+            0..=3,
+        ),
     )
         .prop_map(
             |(freq, interval, by_day, end, nature, (day, hour, quarter), rdates)| {
@@ -273,10 +293,11 @@ fn series_strategy() -> impl Strategy<Value = Series> {
                 by_day.dedup();
                 let rdates = rdates
                     .into_iter()
-                    .map(|(days, hour)| {
-                        (start.date() + Duration::days(days))
+                    .map(|(days, hour, other)| {
+                        let at = (start.date() + Duration::days(days))
                             .and_hms_opt(hour, 0, 0)
-                            .expect("time")
+                            .expect("time");
+                        (at, other.unwrap_or(nature))
                     })
                     .collect();
                 Series {
@@ -329,11 +350,29 @@ proptest! {
 
     #[test]
     fn the_recurrence_filter_agrees_with_expanding_every_occurrence(
-        series in series_strategy(),
+        mut series in series_strategy(),
         spec_zone in (0..ZONES.len()).prop_map(|i| ZONES[i]),
+        near_the_end in proptest::option::of((-14i64 * 60..=14 * 60, nature())),
         from in bound_strategy(),
         to in bound_strategy(),
     ) {
+        // One more RDATE within 14 hours of the last start, where a UTC or
+        // zoned value and a floating one or a date are later or earlier
+        // depending on the spec's zone.
+        if let (Some((minutes, nature)), false) = (near_the_end, matches!(series.end, End::Never)) {
+            let (starts, rdates) = series.occurrences(spec_zone);
+            let latest = *starts.iter().chain(&rdates).max().expect("DTSTART");
+            let zone = Series::zone(nature, spec_zone);
+            let wall_clock = Series::local(
+                nature,
+                (latest + Duration::minutes(minutes)).with_timezone(&zone).naive_local(),
+            );
+            // Not in a DST change, like every other value here.
+            if (matches!(nature, Nature::Date) || wall_clock.hour() >= 4)
+                && zone.from_local_datetime(&wall_clock).single().is_some() {
+                series.rdates.push((wall_clock, nature));
+            }
+        }
         let text = series.to_ics();
         let parsed = parse_calendar(&text);
         prop_assert!(parsed.errors.is_empty(), "{:?}\n{}", parsed.errors, text);
@@ -341,9 +380,9 @@ proptest! {
         let dates = ItemMeta::of(&parsed.items[0]).dates;
         prop_assert!(dates.recurrence.is_some(), "{}", text);
 
-        let starts = series.occurrences(spec_zone);
+        let (starts, rdates) = series.occurrences(spec_zone);
         let earliest = *starts.iter().min().expect("DTSTART");
-        let latest = *starts.iter().max().expect("DTSTART");
+        let latest = *starts.iter().chain(&rdates).max().expect("DTSTART");
         let first = starts[0];
         // A series without end has no latest start to probe (the horizon is
         // not one): its bounds stay near its start, far before 2100.
@@ -369,6 +408,21 @@ proptest! {
         let filters = ActiveFilters::resolve(&set, first, spec_zone).expect("resolves");
         let filter = filters.for_type(ItemType::ScheduleItems).expect("filter");
         let verdict = filter.check(&dates);
+
+        // The verdict names the recurrence range it decided on: exactly the
+        // reference's, whatever the range.
+        let mut range_of_series = vec![("recurrenceStart", first)];
+        if !unbounded {
+            range_of_series.push(("recurrenceEnd", latest));
+        }
+        prop_assert_eq!(
+            &verdict.decided_by,
+            &range_of_series,
+            "{}\nspec zone {}\nrecurrence: {:?}",
+            text,
+            spec_zone,
+            dates.recurrence,
+        );
 
         let expected = end.is_none_or(|e| earliest < e) && start.is_none_or(|s| latest >= s);
         prop_assert_eq!(
