@@ -27,8 +27,11 @@ const MAX_STEPS: u32 = 1_000_000;
 ///
 /// It is the latest of: the first start; the last occurrence each rule yields
 /// with `COUNT` or `UNTIL`; every `RDATE`; and the start of every overridden
-/// instance (a moved instance really happens then). `EXDATE`s never shorten
-/// it.
+/// instance (a moved instance really happens then). An override with
+/// `RANGE=THISANDFUTURE` moves every later occurrence by as much as it moves
+/// its own, so the rules' last occurrences and the `RDATE`s from its
+/// `RECURRENCE-ID` on count moved by that much too (never earlier than
+/// unmoved). `EXDATE`s never shorten it.
 ///
 /// UTC and zoned values are instants; floating times and dates become
 /// instants only in the spec's time zone, which an item does not know. When a
@@ -193,21 +196,59 @@ impl Recurrence {
     #[must_use]
     pub fn last_start(&self, first_start: &ItemTime) -> LastStart {
         let mut latest = Latest::new(*first_start);
+        let mut lasts = Vec::with_capacity(self.rules.len() + self.rdates.len());
         for rule in &self.rules {
             match rule.last_occurrence(first_start) {
-                Some(t) => latest.consider(t),
+                Some(t) => lasts.push(t),
                 None => return LastStart::Unbounded,
             }
         }
-        for rdate in &self.rdates {
-            latest.consider(*rdate);
+        lasts.extend_from_slice(&self.rdates);
+        for last in &lasts {
+            latest.consider(*last);
         }
         for instance in &self.overrides {
-            if let Some(start) = instance.start {
-                latest.consider(start);
+            let Some(start) = instance.start else {
+                continue;
+            };
+            latest.consider(start);
+            if instance.this_and_future {
+                let shift = shift_between(&instance.recurrence_id, &start);
+                for last in lasts
+                    .iter()
+                    .filter(|t| not_before(t, &instance.recurrence_id))
+                {
+                    latest.consider(last.with_local(last.naive_local() + shift));
+                }
             }
         }
         latest.finish()
+    }
+}
+
+/// How far an override moves its occurrence: on the wall clock when both
+/// values are read on the same one (a move by a day stays a day across a DST
+/// change), else on the time line.
+fn shift_between(from: &ItemTime, to: &ItemTime) -> chrono::Duration {
+    match (from, to) {
+        (ItemTime::Zoned(a), ItemTime::Zoned(b)) if a.timezone() != b.timezone() => {
+            utc_instant(to) - utc_instant(from)
+        }
+        (ItemTime::Zoned(_), ItemTime::Utc(_)) | (ItemTime::Utc(_), ItemTime::Zoned(_)) => {
+            utc_instant(to) - utc_instant(from)
+        }
+        _ => to.naive_local() - from.naive_local(),
+    }
+}
+
+/// Whether `t` is at or after `since`; values of different kinds (an
+/// instant and a wall-clock time) count as after, which can only make the
+/// last start later (the safe side).
+fn not_before(t: &ItemTime, since: &ItemTime) -> bool {
+    match (t.is_floating_or_date(), since.is_floating_or_date()) {
+        (true, true) => t.naive_local() >= since.naive_local(),
+        (false, false) => utc_instant(t) >= utc_instant(since),
+        _ => true,
     }
 }
 

@@ -732,3 +732,63 @@ fn a_last_start_of_mixed_natures_keeps_both_when_the_zone_decides() {
         LastStart::At(floating(3, 10))
     );
 }
+
+#[test]
+fn an_override_of_this_and_future_moves_the_last_start() {
+    let series = |overrides: &str| {
+        format!(
+            "DTSTART;TZID=Europe/Berlin:20260305T100000\nRRULE:FREQ=WEEKLY;COUNT=4\nEND:VEVENT\n\
+             BEGIN:VEVENT\nUID:x\nDTSTAMP:20250101T000000Z\n{overrides}"
+        )
+    };
+    let berlin = |d, h| {
+        ItemTime::Zoned(
+            chrono_tz::Europe::Berlin
+                .with_ymd_and_hms(2026, 3, d, h, 0, 0)
+                .unwrap(),
+        )
+    };
+    // Thursdays 5–26 March at 10:00 Berlin time. From the second on, every
+    // occurrence moves a day later: the last is Friday 27 March.
+    assert_eq!(
+        last_start_of(&series(
+            "RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:20260312T100000\n\
+             DTSTART;TZID=Europe/Berlin:20260313T100000\n"
+        )),
+        LastStart::At(berlin(27, 10))
+    );
+    // The move is on the wall clock: an hour later stays 11:00 after the
+    // switch to summer time on 29 March.
+    let april = |d, h| {
+        ItemTime::Zoned(
+            chrono_tz::Europe::Berlin
+                .with_ymd_and_hms(2026, 4, d, h, 0, 0)
+                .unwrap(),
+        )
+    };
+    assert_eq!(
+        last_start_of(
+            "DTSTART;TZID=Europe/Berlin:20260305T100000\nRRULE:FREQ=WEEKLY;COUNT=5\nEND:VEVENT\n\
+             BEGIN:VEVENT\nUID:x\nDTSTAMP:20250101T000000Z\n\
+             RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:20260312T100000\n\
+             DTSTART;TZID=Europe/Berlin:20260312T110000\n"
+        ),
+        LastStart::At(april(2, 11))
+    );
+    // Without RANGE, only that occurrence moves.
+    assert_eq!(
+        last_start_of(&series(
+            "RECURRENCE-ID;TZID=Europe/Berlin:20260312T100000\n\
+             DTSTART;TZID=Europe/Berlin:20260313T100000\n"
+        )),
+        LastStart::At(berlin(26, 10))
+    );
+    // Moving earlier never makes the last start earlier.
+    assert_eq!(
+        last_start_of(&series(
+            "RECURRENCE-ID;RANGE=THISANDFUTURE;TZID=Europe/Berlin:20260312T100000\n\
+             DTSTART;TZID=Europe/Berlin:20260311T100000\n"
+        )),
+        LastStart::At(berlin(26, 10))
+    );
+}
