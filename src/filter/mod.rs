@@ -14,11 +14,14 @@
 //!   after the range's start and before its end. An all-day date stands for
 //!   its midnight, so an all-day item is in a date range exactly when its day
 //!   is one of the range's days.
-//! - **first start**, **last start**: a recurring schedule item's `DTSTART`,
-//!   and the start of its last occurrence: the last one its rule yields with
-//!   `COUNT` or with `UNTIL` (inclusive), pushed later by `RDATE`s and moved
-//!   instances, never made earlier by `EXDATE`s. A rule with neither `COUNT`
-//!   nor `UNTIL` has no last start (see [`crate::item::LastStart`]).
+//! - **first start**, **last start**: a recurring schedule item's `DTSTART`
+//!   (which `RDATE`s never move: they extend a series, they do not start
+//!   it), and the start of its last occurrence: the last one its rule yields
+//!   with `COUNT` or with `UNTIL` (inclusive), pushed later by `RDATE`s and
+//!   moved instances, never made earlier by `EXDATE`s. A rule with neither
+//!   `COUNT` nor `UNTIL` has no last start (see [`crate::item::LastStart`]).
+//!   When a series mixes floating times or dates with UTC or zoned times,
+//!   the spec's zone decides which of them is last.
 //! - **recurrence range**: from the first start to the last start, both
 //!   included; unbounded when there is no last start. It **overlaps** a range
 //!   when the first start is before the range's end and the last start is at
