@@ -25,6 +25,10 @@ pub struct Cli {
     /// specs, else `.snapsync/crm.sqlite`.
     #[arg(long, value_name = "PATH", env = "SNAPSYNC_CRM", global = true)]
     pub crm: Option<PathBuf>,
+    /// The state store (a SQLite file). Default: the `Stores` resource of the
+    /// specs, else `.snapsync/state.sqlite`.
+    #[arg(long, value_name = "PATH", env = "SNAPSYNC_STATE", global = true)]
+    pub state: Option<PathBuf>,
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -37,6 +41,12 @@ pub enum Command {
     Validate(ValidateArgs),
     /// Print the JSON Schema of spec documents (draft 2020-12).
     Schema,
+    /// Dry run: show what each snapshot would do, item by item, with the reason.
+    ///
+    /// Reads the CRM store, the targets and the state store, and writes
+    /// nothing. Changed items are listed; unchanged ones are counted
+    /// (--show-unchanged lists them).
+    Plan(PlanArgs),
     /// Work with the CRM store: import and export items, list users.
     #[command(subcommand)]
     Crm(CrmCommand),
@@ -74,6 +84,45 @@ pub enum GenerateLayout {
     Files,
     /// One file per item, a folder per type.
     Vdir,
+}
+
+/// `snapsync plan`.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// Spec files or folders (read recursively, *.yaml and *.yml).
+    #[arg(default_value = "snapshots.d")]
+    pub paths: Vec<PathBuf>,
+    /// Plan only these snapshots (by name; repeatable). Default: every
+    /// snapshot in the specs.
+    #[arg(long = "snapshot", short = 's', value_name = "NAME")]
+    pub snapshots: Vec<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    pub format: PlanFormat,
+    /// Also save the plan (JSON) to FILE, for `snapsync apply --plan FILE`.
+    #[arg(long, value_name = "FILE")]
+    pub out: Option<PathBuf>,
+    /// Exit with 0 when nothing would change, 2 when something would, 1 on error.
+    #[arg(long)]
+    pub detailed_exitcode: bool,
+    /// List unchanged items and items the filters do not match too.
+    #[arg(long)]
+    pub show_unchanged: bool,
+    /// The clock that relative bounds (`-30d`, `today`) resolve against, as
+    /// RFC 3339 (default: now).
+    #[arg(long, value_name = "TIME")]
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// How `plan` shows its plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    /// For people: grouped by snapshot, link and item type.
+    Text,
+    /// For pipelines and `apply --plan` (a documented, versioned format).
+    Json,
+    /// For a pull-request comment: a summary table, details folded.
+    Markdown,
 }
 
 /// `snapsync crm …`.

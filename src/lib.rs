@@ -10,6 +10,7 @@ pub mod endpoint;
 pub mod filter;
 pub mod generate;
 pub mod item;
+pub mod plan;
 pub mod spec;
 pub mod sqlite;
 pub mod state;

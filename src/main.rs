@@ -40,6 +40,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         }
         Command::Crm(command) => cmd::crm::run(cli, command),
         Command::Generate(args) => cmd::generate::run(args),
+        Command::Plan(args) => cmd::plan::run(cli, args),
     }
 }
 
@@ -70,7 +71,7 @@ fn validate(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-fn text_style(cli: &Cli, stream: &impl IsTerminal) -> TextStyle {
+pub(crate) fn text_style(cli: &Cli, stream: &impl IsTerminal) -> TextStyle {
     let color = match cli.color {
         ColorChoice::Always => true,
         ColorChoice::Never => false,

@@ -158,6 +158,31 @@ pub fn open_read_only(path: &Path, migrations: &[&str]) -> Result<Option<Connect
     }
 }
 
+/// Like [`open_read_only`], but a store that does not exist yet reads as an
+/// empty one (in memory, with the current schema). Writes fail either way
+/// (`query_only`), so a dry run cannot change anything by mistake.
+///
+/// # Errors
+/// As [`open_read_only`].
+pub fn open_read_only_or_empty(path: &Path, migrations: &[&str]) -> Result<Connection, StoreError> {
+    let conn = if let Some(conn) = open_read_only(path, migrations)? {
+        conn
+    } else {
+        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        for migration in migrations {
+            conn.execute_batch(migration)
+                .map_err(StoreError::sql(path))?;
+        }
+        conn
+    };
+    conn.pragma_update(None, "query_only", true)
+        .map_err(StoreError::sql(path))?;
+    Ok(conn)
+}
+
 /// WAL lets readers go on while one process writes; `synchronous=NORMAL` in
 /// WAL mode keeps every commit atomic and durable across a process crash
 /// (only a power loss can drop the last commits, never corrupt the file).

@@ -1,6 +1,6 @@
 //! `snapsync crm import | export | users`.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
@@ -69,7 +69,7 @@ fn import(cli: &Cli, args: &CrmImportArgs) -> anyhow::Result<ExitCode> {
         );
     }
     let started = Instant::now();
-    let bar = progress_bar(cli, sources.len() as u64, "files");
+    let bar = super::progress_bar(cli, sources.len() as u64, "files");
     let report = crm::import(&store, &args.user, &sources, |done| {
         if let Some(bar) = &bar {
             bar.set_position(done as u64);
@@ -153,18 +153,6 @@ fn export(cli: &Cli, args: &CrmExportArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(PARTIAL)
     })
-}
-
-fn progress_bar(cli: &Cli, len: u64, unit: &str) -> Option<indicatif::ProgressBar> {
-    if cli.quiet > 0 || !io::stderr().is_terminal() {
-        return None;
-    }
-    let bar = indicatif::ProgressBar::new(len);
-    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{per_sec}}, {{eta}} left)");
-    if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
-        bar.set_style(style);
-    }
-    Some(bar)
 }
 
 fn write_import_text(

@@ -645,7 +645,12 @@ impl Checks<'_> {
                 } else {
                     ItemType::ScheduleItems
                 };
-                if let Some((first, first_type)) = collections.get(&(kind, normalized.clone())) {
+                // One link may keep its events and tasks in one calendar (CalDAV
+                // calendars often hold both); each section reads its own type.
+                let shared = collections
+                    .get(&(kind, normalized.clone()))
+                    .filter(|(first, _)| *first != i);
+                if let Some((first, first_type)) = shared {
                     self.push(
                         Diagnostic::error(
                             "spec::shared-collection",
@@ -655,7 +660,7 @@ impl Checks<'_> {
                         )
                         .with_label("second use")
                         .with_secondary(file, at.value(&format!("/spec/links/{first}/{first_type}")), "first use")
-                        .with_hint("each collection belongs to one link and one item type; two would overwrite each other's items"),
+                        .with_hint("a collection belongs to one link (which may keep its events and tasks in one calendar); two links would overwrite each other's items"),
                     );
                 } else {
                     collections.insert((kind, normalized), (i, item_type.as_str()));

@@ -259,22 +259,7 @@ impl StateStore {
     /// The file cannot be opened, is not a SQLite database, or its schema is
     /// not this release's (older ones are upgraded by a command that writes).
     pub fn open_read_only(path: &Path) -> Result<StateStore, StateError> {
-        let conn = if let Some(conn) = crate::sqlite::open_read_only(path, MIGRATIONS)? {
-            conn
-        } else {
-            // Nothing recorded yet: an empty store, in memory.
-            let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
-                path: path.to_owned(),
-                source,
-            })?;
-            for migration in MIGRATIONS {
-                conn.execute_batch(migration).map_err(sql_error(path))?;
-            }
-            conn
-        };
-        // Writes fail here as they do on a file opened read-only.
-        conn.pragma_update(None, "query_only", true)
-            .map_err(sql_error(path))?;
+        let conn = crate::sqlite::open_read_only_or_empty(path, MIGRATIONS)?;
         Ok(StateStore::with(conn, path))
     }
 

@@ -271,3 +271,24 @@ fn json_text(value: &serde_json::Value, key: &str) -> String {
         .unwrap_or_else(|| panic!("no text {key:?} in {value}"))
         .to_string()
 }
+
+/// Runs the snapsync binary in `dir` with `args`, colour off, logs default,
+/// and no store paths from the environment.
+pub fn snapsync_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_snapsync"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env_remove("SNAPSYNC_LOG")
+        .env_remove("SNAPSYNC_CRM")
+        .env_remove("SNAPSYNC_STATE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("snapsync runs")
+}
+
+/// The text of an output stream.
+pub fn text(bytes: &[u8]) -> String {
+    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+}

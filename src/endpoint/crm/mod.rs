@@ -112,6 +112,19 @@ impl CrmStore {
         })
     }
 
+    /// Opens the store at `path` for reading only (for a dry run): nothing
+    /// is created or changed, and a store that does not exist reads as empty.
+    ///
+    /// # Errors
+    /// The file cannot be opened, or its schema is not this build's.
+    pub fn open_read_only(path: &Path) -> Result<CrmStore, StoreError> {
+        let conn = sqlite::open_read_only_or_empty(path, MIGRATIONS)?;
+        Ok(CrmStore {
+            path: path.to_owned(),
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
     /// The store's file.
     #[must_use]
     pub fn path(&self) -> &Path {

@@ -1,0 +1,126 @@
+//! `snapsync plan`: the dry run.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+
+use crate::cli::{Cli, PlanArgs, PlanFormat};
+use snapsync::endpoint::StoreEndpoints;
+use snapsync::endpoint::crm::CrmStore;
+use snapsync::plan::{self, Plan, render};
+use snapsync::spec::model::Catalog;
+use snapsync::state::StateStore;
+
+/// Exit code of `--detailed-exitcode` when the plan has changes.
+const CHANGES: u8 = 2;
+
+/// The validated specs, or the diagnostics and exit code 1.
+pub fn load_catalog(
+    cli: &Cli,
+    paths: &[PathBuf],
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Result<Catalog, ExitCode>> {
+    let validation = snapsync::spec::validate(paths, now).context("cannot validate")?;
+    if validation.has_errors() {
+        let style = crate::text_style(cli, &io::stderr());
+        let mut err = io::stderr().lock();
+        validation.render_diagnostics(style, &mut err)?;
+        validation.render_summary(&mut err)?;
+        return Ok(Err(ExitCode::from(1)));
+    }
+    if cli.verbose > 0 {
+        let style = crate::text_style(cli, &io::stderr());
+        validation.render_diagnostics(style, &mut io::stderr().lock())?;
+    }
+    let Some(catalog) = validation.catalog else {
+        bail!("the specs are valid but hold no resources");
+    };
+    Ok(Ok(catalog))
+}
+
+/// Compiles the plan of `names` (every snapshot when empty), reading the
+/// stores without writing to them.
+pub fn compile(
+    cli: &Cli,
+    catalog: &Catalog,
+    names: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Plan> {
+    for name in names {
+        if !catalog.snapshots.iter().any(|s| &s.name == name) {
+            let known: Vec<&str> = catalog.snapshots.iter().map(|s| s.name.as_str()).collect();
+            bail!(
+                "no snapshot named {name} in the specs (they define: {})",
+                known.join(", ")
+            );
+        }
+    }
+    let snapshots: Vec<_> = catalog
+        .snapshots
+        .iter()
+        .filter(|s| names.is_empty() || names.contains(&s.name))
+        .collect();
+    if snapshots.is_empty() {
+        bail!("the specs define no snapshot to plan");
+    }
+    let crm_path = cli
+        .crm
+        .clone()
+        .unwrap_or_else(|| catalog.stores.crm.clone());
+    let state_path = cli
+        .state
+        .clone()
+        .unwrap_or_else(|| catalog.stores.state.clone());
+    let crm = CrmStore::open_read_only(&crm_path).context("cannot read the CRM store")?;
+    let state = StateStore::open_read_only(&state_path).context("cannot read the state store")?;
+    let endpoints = StoreEndpoints::new(crm);
+    Ok(plan::compile(catalog, &snapshots, &endpoints, &state, now)?)
+}
+
+/// Runs `snapsync plan`.
+pub fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
+    let now = args.now.unwrap_or_else(chrono::Utc::now);
+    let catalog = match load_catalog(cli, &args.paths, now)? {
+        Ok(catalog) => catalog,
+        Err(code) => return Ok(code),
+    };
+    let plan = compile(cli, &catalog, &args.snapshots, now)?;
+    if let Some(path) = &args.out {
+        let mut file = std::io::BufWriter::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot write the plan to {}", path.display()))?,
+        );
+        render::json(&plan, &mut file)?;
+        file.flush()
+            .with_context(|| format!("cannot write the plan to {}", path.display()))?;
+    }
+    let mut out = io::stdout().lock();
+    match args.format {
+        PlanFormat::Json => render::json(&plan, &mut out)?,
+        PlanFormat::Markdown => render::markdown(&plan, &mut out)?,
+        PlanFormat::Text => {
+            let options = render::TextOptions {
+                color: crate::text_style(cli, &io::stdout()).color,
+                show_unchanged: args.show_unchanged,
+            };
+            render::text(&plan, &mut out, options)?;
+            if let Some(path) = &args.out {
+                writeln!(
+                    out,
+                    "Saved the plan to {}; apply it with `snapsync apply --plan {}`.",
+                    path.display(),
+                    path.display()
+                )?;
+            }
+        }
+    }
+    Ok(if plan.has_errors() {
+        ExitCode::from(1)
+    } else if args.detailed_exitcode && plan.has_changes() {
+        ExitCode::from(CHANGES)
+    } else {
+        ExitCode::SUCCESS
+    })
+}

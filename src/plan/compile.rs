@@ -1,0 +1,472 @@
+//! Compiling snapshots into a plan: the three-way comparison of DESIGN 2.3
+//! (source, destination, and the state store's record of earlier syncs),
+//! the filters of DESIGN 2.2 and the link flags of DESIGN 2.4.
+//!
+//! Compiling reads the endpoints and the state store and writes nothing.
+
+use std::collections::{BTreeMap, HashMap};
+
+use chrono::{DateTime, Utc};
+
+use super::{
+    Action, DecidingDate, FilterSummary, ItemState, LinkFlags, LinkPlan, Notice, Operation,
+    PLAN_FORMAT_VERSION, Plan, Section, SnapshotPlan, Totals,
+};
+use crate::endpoint::{Collection, EndpointError, Endpoints, Href, Listing};
+use crate::filter::range::RangeError;
+use crate::filter::{ActiveFilters, TypeFilter, Verdict};
+use crate::item::{ItemMeta, ItemType};
+use crate::spec::model::{Catalog, LinkSpec, Scope, Snapshot, Target};
+use crate::spec::types::{Direction, LinkFlag, OrphanPolicy};
+use crate::state::{StateError, StateStore, SyncedItem};
+
+/// Items fetched per call when a listing lacks metadata: large enough to
+/// keep round trips few, small enough to stay under servers' limits.
+const FETCH_BATCH: usize = 200;
+
+/// What stops a whole plan (problems with single items or collections are
+/// notices in the plan instead).
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    /// The state store cannot be read.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// A snapshot names a target the catalog does not hold.
+    #[error("snapshot {snapshot}: target {target} is not defined")]
+    UnknownTarget {
+        /// The snapshot.
+        snapshot: String,
+        /// The target it names.
+        target: String,
+    },
+    /// A range bound cannot be placed on the time line with this clock.
+    #[error("snapshot {snapshot}: {source}")]
+    Range {
+        /// The snapshot.
+        snapshot: String,
+        /// Why.
+        source: RangeError,
+    },
+}
+
+/// Compiles `snapshots` (from `catalog`) into one plan, reading the
+/// endpoints and the state store, with `now` as the run's clock.
+///
+/// # Errors
+/// The state store cannot be read, or a snapshot cannot be resolved.
+pub fn compile(
+    catalog: &Catalog,
+    snapshots: &[&Snapshot],
+    endpoints: &dyn Endpoints,
+    state: &StateStore,
+    now: DateTime<Utc>,
+) -> Result<Plan, PlanError> {
+    let mut plan = Plan {
+        format_version: PLAN_FORMAT_VERSION,
+        now,
+        snapshots: Vec::with_capacity(snapshots.len()),
+    };
+    for snapshot in snapshots {
+        let target = catalog
+            .target(&snapshot.target)
+            .ok_or_else(|| PlanError::UnknownTarget {
+                snapshot: snapshot.name.clone(),
+                target: snapshot.target.clone(),
+            })?;
+        plan.snapshots
+            .push(compile_snapshot(snapshot, target, endpoints, state, now)?);
+    }
+    Ok(plan)
+}
+
+fn compile_snapshot(
+    snapshot: &Snapshot,
+    target: &Target,
+    endpoints: &dyn Endpoints,
+    state: &StateStore,
+    now: DateTime<Utc>,
+) -> Result<SnapshotPlan, PlanError> {
+    let filters = match &snapshot.scope {
+        Scope::Full(_) => None,
+        Scope::Filtered(set) => Some(ActiveFilters::resolve(set, now, snapshot.timezone).map_err(
+            |source| PlanError::Range {
+                snapshot: snapshot.name.clone(),
+                source,
+            },
+        )?),
+    };
+    let item_types = snapshot.scope.item_types();
+    let mut out = SnapshotPlan {
+        snapshot: snapshot.name.clone(),
+        direction: snapshot.direction,
+        target: target.name.clone(),
+        timezone: snapshot.timezone.name().to_owned(),
+        filtered: filters.is_some(),
+        filters: filters
+            .iter()
+            .flat_map(|f| item_types.iter().filter_map(|t| f.for_type(*t)))
+            .map(|f| FilterSummary {
+                item_type: f.item_type(),
+                description: f.describe(),
+                from: f.range().start,
+                to: f.range().end,
+            })
+            .collect(),
+        orphans: snapshot.orphans,
+        max_deletes: snapshot.max_deletes,
+        origin: snapshot.origin.to_string(),
+        notices: Vec::new(),
+        links: Vec::new(),
+    };
+    let flag_name = match snapshot.direction {
+        Direction::Get => "inbound",
+        Direction::Send => "outbound",
+    };
+    let links: Vec<&LinkSpec> = match &snapshot.links {
+        None => target.links.iter().collect(),
+        Some(names) => names.iter().filter_map(|n| target.link(n)).collect(),
+    };
+    for link in links {
+        if link.flag(snapshot.direction) == LinkFlag::Disabled {
+            out.notices.push(Notice::notice(format!(
+                "link {} skipped: {flag_name} is disabled in target {}",
+                link.name, target.name
+            )));
+            continue;
+        }
+        let mut link_plan = link_plan(snapshot, target, link, state, now, filters.is_some())?;
+        for &item_type in &item_types {
+            if !link.collections.contains_key(&item_type) {
+                link_plan.notices.push(Notice::notice(format!(
+                    "no {item_type} collection on this link: {item_type} skipped"
+                )));
+                continue;
+            }
+            let section = Section::compile(&SectionInput {
+                snapshot,
+                target,
+                link,
+                item_type,
+                filter: filters.as_ref().and_then(|f| f.for_type(item_type)),
+                endpoints,
+                synced: state.synced(&target.name, &link.name, item_type)?,
+            });
+            link_plan.sections.push(section);
+        }
+        out.links.push(link_plan);
+    }
+    Ok(out)
+}
+
+/// The link's flags as the target declares them now, the pending outbound
+/// they would leave in the state store, and what the plan says about it.
+fn link_plan(
+    snapshot: &Snapshot,
+    target: &Target,
+    link: &LinkSpec,
+    state: &StateStore,
+    now: DateTime<Utc>,
+    filtered: bool,
+) -> Result<LinkPlan, PlanError> {
+    let inbound = link.inbound == LinkFlag::Enabled;
+    let outbound = link.outbound == LinkFlag::Enabled;
+    let seen = state.preview_link_flags(&target.name, &link.name, inbound, outbound, now)?;
+    let mut notices = Vec::new();
+    let clears = seen.outbound_pending && snapshot.direction == Direction::Send;
+    if seen.outbound_pending {
+        let since = seen
+            .pending_since
+            .map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M UTC")))
+            .unwrap_or_default();
+        if snapshot.direction == Direction::Send {
+            notices.push(Notice::notice(format!(
+                "outbound is pending{since} (re-enabled after items were synced): \
+                 applying this send snapshot without failures resumes it"
+            )));
+            if filtered {
+                notices.push(Notice::warning(
+                    "this send snapshot is filtered: changes made outside its filters while \
+                     outbound was disabled will not be sent; apply a full send snapshot to send them",
+                ));
+            }
+        } else {
+            notices.push(Notice::notice(format!(
+                "outbound is pending{since}: a send snapshot covering this link must be applied \
+                 before outbound changes flow again"
+            )));
+        }
+    }
+    Ok(LinkPlan {
+        link: link.name.clone(),
+        user: link.user.clone(),
+        flags: LinkFlags {
+            inbound,
+            outbound,
+            outbound_pending: seen.outbound_pending,
+            pending_since: seen.pending_since,
+        },
+        clears_outbound_pending: clears,
+        notices,
+        sections: Vec::new(),
+    })
+}
+
+struct SectionInput<'a> {
+    snapshot: &'a Snapshot,
+    target: &'a Target,
+    link: &'a LinkSpec,
+    item_type: ItemType,
+    filter: Option<&'a TypeFilter>,
+    endpoints: &'a dyn Endpoints,
+    synced: HashMap<String, SyncedItem>,
+}
+
+/// One side's items of the section's type, by UID.
+struct Side {
+    items: BTreeMap<String, (ItemState, ItemMeta)>,
+}
+
+impl Section {
+    fn compile(input: &SectionInput<'_>) -> Section {
+        let crm = input.endpoints.crm(&input.link.user, input.item_type);
+        let target = input
+            .endpoints
+            .target(input.target, input.link, input.item_type);
+        let (source, destination): (Result<Box<dyn Collection>, EndpointError>, _) =
+            match input.snapshot.direction {
+                Direction::Send => (Ok(crm), target),
+                Direction::Get => (target, Ok(crm)),
+            };
+        let describe = |c: &Result<Box<dyn Collection>, EndpointError>| match c {
+            Ok(c) => c.describe(),
+            Err(_) => format!("target {}", input.target.name),
+        };
+        let mut section = Section {
+            item_type: input.item_type,
+            source: describe(&source),
+            destination: describe(&destination),
+            source_items: 0,
+            destination_items: 0,
+            synced_items: input.synced.len() as u64,
+            notices: Vec::new(),
+            totals: Totals::default(),
+            operations: Vec::new(),
+        };
+        let (source, destination) = match (source, destination) {
+            (Ok(s), Ok(d)) => (s, d),
+            (Err(e), _) | (_, Err(e)) => {
+                section.notices.push(Notice::error(e.message));
+                return section;
+            }
+        };
+        let Some(source) = read_side(source.as_ref(), input.item_type, &mut section.notices) else {
+            return section;
+        };
+        let Some(destination) =
+            read_side(destination.as_ref(), input.item_type, &mut section.notices)
+        else {
+            return section;
+        };
+        section.source_items = source.items.len() as u64;
+        section.destination_items = destination.items.len() as u64;
+        section.operations = diff(input, &source, &destination);
+        for op in &section.operations {
+            section.totals.add(op.action, 1);
+        }
+        if source.items.is_empty() && !input.synced.is_empty() {
+            section.notices.push(Notice::warning(format!(
+                "the source lists no {} but {} were synced before: an apply refuses to run \
+                 (a broken server or a wrong path looks exactly like \"delete everything\")",
+                input.item_type,
+                input.synced.len()
+            )));
+        }
+        section
+    }
+}
+
+/// Lists a collection and reads what the listing does not say. `None` when
+/// the collection cannot be listed (the notice says why).
+fn read_side(
+    collection: &dyn Collection,
+    item_type: ItemType,
+    notices: &mut Vec<Notice>,
+) -> Option<Side> {
+    let listing = match collection.list() {
+        Ok(listing) => listing,
+        Err(e) => {
+            notices.push(Notice::error(e.message));
+            return None;
+        }
+    };
+    let mut found: Vec<(ItemState, ItemMeta)> = Vec::with_capacity(listing.len());
+    let mut to_fetch: Vec<&Listing> = Vec::new();
+    for entry in &listing {
+        match &entry.meta {
+            Some(meta) => found.push((state_of(&entry.href, &entry.version, meta), meta.clone())),
+            None => to_fetch.push(entry),
+        }
+    }
+    for batch in to_fetch.chunks(FETCH_BATCH) {
+        let hrefs: Vec<Href> = batch.iter().map(|e| e.href.clone()).collect();
+        let fetched = match collection.fetch(&hrefs) {
+            Ok(fetched) => fetched,
+            Err(e) => {
+                notices.push(Notice::error(e.message));
+                return None;
+            }
+        };
+        for result in fetched {
+            match result {
+                Ok(f) => {
+                    let meta = ItemMeta::of(&f.item);
+                    found.push((state_of(&f.href, &f.version, &meta), meta));
+                }
+                Err(e) => notices.push(Notice::warning(format!(
+                    "{}; the item is left out of this plan",
+                    e.message
+                ))),
+            }
+        }
+    }
+    let mut items = BTreeMap::new();
+    found.sort_by(|a, b| a.0.href.cmp(&b.0.href));
+    for (state, meta) in found {
+        // A collection shared by events and tasks holds both; each section
+        // sees its own type only.
+        if meta.item_type != item_type {
+            continue;
+        }
+        if let Some((first, _)) = items.get(&meta.uid) {
+            let first: &ItemState = first;
+            notices.push(Notice::warning(format!(
+                "{}: UID {} is held by both {} and {}; {} is left out of this plan",
+                collection.describe(),
+                meta.uid,
+                first.href,
+                state.href,
+                state.href
+            )));
+            continue;
+        }
+        items.insert(meta.uid.clone(), (state, meta));
+    }
+    Some(Side { items })
+}
+
+fn state_of(href: &Href, version: &crate::endpoint::Version, meta: &ItemMeta) -> ItemState {
+    ItemState {
+        href: href.clone(),
+        version: version.clone(),
+        hash: meta.hash,
+    }
+}
+
+/// Whether an item is in scope: a full snapshot takes everything.
+fn verdict(filter: Option<&TypeFilter>, meta: &ItemMeta) -> Verdict {
+    match filter {
+        Some(filter) => filter.check(&meta.dates),
+        None => Verdict {
+            matched: true,
+            reason: "full snapshot".to_owned(),
+            decided_by: Vec::new(),
+        },
+    }
+}
+
+fn dates(verdict: &Verdict) -> Vec<DecidingDate> {
+    verdict
+        .decided_by
+        .iter()
+        .map(|(name, at)| DecidingDate {
+            name: (*name).to_owned(),
+            at: *at,
+        })
+        .collect()
+}
+
+/// DESIGN 2.3's table, row by row.
+fn diff(input: &SectionInput<'_>, source: &Side, destination: &Side) -> Vec<Operation> {
+    let mut ops = Vec::with_capacity(source.items.len());
+    for (uid, (src, meta)) in &source.items {
+        let verdict = verdict(input.filter, meta);
+        let dest = destination.items.get(uid).map(|(state, _)| state);
+        let (action, why) = if verdict.matched {
+            match dest {
+                None if input.synced.contains_key(uid) => (
+                    Action::Restore,
+                    "deleted at the destination since the last sync: restored",
+                ),
+                None => (Action::Create, "not at the destination"),
+                Some(d) if d.hash == src.hash => (Action::Keep, "same content"),
+                Some(_) => (
+                    Action::Update,
+                    "content differs at the destination: the source wins",
+                ),
+            }
+        } else {
+            (Action::NotMatched, "not touched")
+        };
+        ops.push(Operation {
+            action,
+            uid: uid.clone(),
+            summary: meta.label.clone(),
+            reason: format!("{}; {why}", verdict.reason),
+            dates: dates(&verdict),
+            source: Some(src.clone()),
+            destination: dest.cloned(),
+        });
+    }
+    for (uid, (dest, meta)) in &destination.items {
+        if source.items.contains_key(uid) {
+            continue;
+        }
+        // For a delete, "in scope" is judged on the destination item.
+        let verdict = verdict(input.filter, meta);
+        if !verdict.matched {
+            continue;
+        }
+        let (action, why) = if input.synced.contains_key(uid) {
+            (Action::Delete, "deleted at the source since the last sync")
+        } else {
+            match input.snapshot.orphans {
+                OrphanPolicy::Keep => (
+                    Action::OrphanKept,
+                    "only at the destination, never synced: kept (orphans: keep)",
+                ),
+                OrphanPolicy::Delete => (
+                    Action::OrphanDeleted,
+                    "only at the destination, never synced: deleted (orphans: delete)",
+                ),
+            }
+        };
+        let reason = if input.filter.is_some() {
+            format!("{}; {why}", verdict.reason)
+        } else {
+            why.to_owned()
+        };
+        ops.push(Operation {
+            action,
+            uid: uid.clone(),
+            summary: meta.label.clone(),
+            reason,
+            dates: dates(&verdict),
+            source: None,
+            destination: Some(dest.clone()),
+        });
+    }
+    ops.sort_by(|a, b| {
+        order(a.action)
+            .cmp(&order(b.action))
+            .then_with(|| a.uid.cmp(&b.uid))
+    });
+    ops
+}
+
+/// Plans list writes first, in the order of [`Action::ALL`].
+fn order(action: Action) -> usize {
+    Action::ALL
+        .iter()
+        .position(|a| *a == action)
+        .unwrap_or(usize::MAX)
+}

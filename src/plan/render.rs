@@ -1,0 +1,297 @@
+//! Showing a plan: text for people, JSON for pipelines (and for `apply
+//! --plan`), Markdown for pull-request comments.
+
+use std::io::{self, Write};
+
+use super::{Action, Level, Notice, Operation, Plan, Section, SnapshotPlan, Totals};
+use crate::spec::types::Direction;
+
+/// How the text form looks.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct TextOptions {
+    /// ANSI colours (on a terminal only).
+    pub color: bool,
+    /// List items kept as they are and items the filters do not match, not
+    /// just count them.
+    pub show_unchanged: bool,
+}
+
+fn paint(color: bool, code: &str, text: &str) -> String {
+    if color {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+/// The sign and colour of an action in the text form.
+fn marker(action: Action) -> (&'static str, &'static str) {
+    match action {
+        Action::Create | Action::Restore => ("+", "32"),
+        Action::Update => ("~", "33"),
+        Action::Delete | Action::OrphanDeleted => ("-", "31"),
+        Action::OrphanKept => ("!", "36"),
+        Action::Keep => ("=", "2"),
+        Action::NotMatched => ("·", "2"),
+    }
+}
+
+fn direction_words(snapshot: &SnapshotPlan) -> String {
+    match snapshot.direction {
+        Direction::Send => format!("send CRM → {}", snapshot.target),
+        Direction::Get => format!("get {} → CRM", snapshot.target),
+    }
+}
+
+fn notice_line(color: bool, notice: &Notice) -> String {
+    match notice.level {
+        Level::Notice => format!("{} {}", paint(color, "36", "note:"), notice.message),
+        Level::Warning => format!("{} {}", paint(color, "33", "warning:"), notice.message),
+        Level::Error => format!("{} {}", paint(color, "31", "error:"), notice.message),
+    }
+}
+
+/// Writes the plan for people: snapshot, link and item type, a line per item
+/// that would change, counts for the rest, totals at the end.
+///
+/// # Errors
+/// Writing fails.
+pub fn text(plan: &Plan, out: &mut impl Write, options: TextOptions) -> io::Result<()> {
+    let color = options.color;
+    for snapshot in &plan.snapshots {
+        let scope = if snapshot.filtered {
+            format!("filtered ({})", snapshot.timezone)
+        } else {
+            "full".to_owned()
+        };
+        writeln!(
+            out,
+            "{} {}: {}, {scope}  [{}]",
+            paint(color, "1", "Snapshot"),
+            paint(color, "1", &snapshot.snapshot),
+            direction_words(snapshot),
+            snapshot.origin
+        )?;
+        for filter in &snapshot.filters {
+            writeln!(out, "  filter {}: {}", filter.item_type, filter.description)?;
+        }
+        for notice in &snapshot.notices {
+            writeln!(out, "  {}", notice_line(color, notice))?;
+        }
+        for link in &snapshot.links {
+            writeln!(out)?;
+            writeln!(out, "  link {} (CRM user {})", link.link, link.user)?;
+            for notice in &link.notices {
+                writeln!(out, "    {}", notice_line(color, notice))?;
+            }
+            for section in &link.sections {
+                section_text(section, out, options)?;
+            }
+        }
+        writeln!(out)?;
+    }
+    writeln!(out, "{}", summary_line(&plan.totals()))?;
+    Ok(())
+}
+
+fn section_text(section: &Section, out: &mut impl Write, options: TextOptions) -> io::Result<()> {
+    let color = options.color;
+    writeln!(
+        out,
+        "    {}: {} → {}",
+        section.item_type, section.source, section.destination
+    )?;
+    for notice in &section.notices {
+        writeln!(out, "      {}", notice_line(color, notice))?;
+    }
+    let shown: Vec<&Operation> = section
+        .operations
+        .iter()
+        .filter(|op| options.show_unchanged || op.action.writes())
+        .collect();
+    let width = shown
+        .iter()
+        .map(|op| op.summary.as_deref().unwrap_or("").chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(40);
+    for op in shown {
+        let (sign, code) = marker(op.action);
+        let summary: String = op
+            .summary
+            .as_deref()
+            .unwrap_or("")
+            .chars()
+            .take(40)
+            .collect();
+        writeln!(
+            out,
+            "      {} {:<14} {summary:<width$}  {}  {}",
+            paint(color, code, sign),
+            paint(color, code, op.action.as_str()),
+            paint(color, "2", &op.uid),
+            op.reason
+        )?;
+    }
+    let kept = section.totals.get(Action::Keep);
+    let not_matched = section.totals.get(Action::NotMatched);
+    let orphans = section.totals.get(Action::OrphanKept);
+    if !options.show_unchanged && kept + not_matched + orphans > 0 {
+        let mut parts = Vec::new();
+        if kept > 0 {
+            parts.push(format!("{kept} unchanged"));
+        }
+        if not_matched > 0 {
+            parts.push(format!("{not_matched} not matched by the filter"));
+        }
+        if orphans > 0 {
+            parts.push(format!(
+                "{orphans} only at the destination and never synced, kept (orphans: keep)"
+            ));
+        }
+        writeln!(
+            out,
+            "      {} (--show-unchanged lists them)",
+            parts.join(", ")
+        )?;
+    } else if section.operations.is_empty() && section.notices.is_empty() {
+        writeln!(out, "      nothing here")?;
+    }
+    Ok(())
+}
+
+/// `Plan: 3 to create, 1 to update, 1 to delete; 2 orphans kept; 12 unchanged; 40 not matched.`
+#[must_use]
+pub fn summary_line(totals: &Totals) -> String {
+    let n = |a| totals.get(a);
+    let mut changes = vec![format!("{} to create", n(Action::Create))];
+    if n(Action::Restore) > 0 {
+        changes.push(format!("{} to restore", n(Action::Restore)));
+    }
+    changes.push(format!("{} to update", n(Action::Update)));
+    changes.push(format!(
+        "{} to delete",
+        n(Action::Delete) + n(Action::OrphanDeleted)
+    ));
+    let mut parts = vec![changes.join(", ")];
+    if n(Action::OrphanKept) > 0 {
+        parts.push(format!("{} orphans kept", n(Action::OrphanKept)));
+    }
+    parts.push(format!("{} unchanged", n(Action::Keep)));
+    if n(Action::NotMatched) > 0 {
+        parts.push(format!("{} not matched", n(Action::NotMatched)));
+    }
+    format!("Plan: {}.", parts.join("; "))
+}
+
+/// Writes the plan as JSON (the format `apply --plan` reads; see
+/// [`super::PLAN_FORMAT_VERSION`]).
+///
+/// # Errors
+/// Writing fails.
+pub fn json(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, plan)?;
+    writeln!(out)
+}
+
+fn cell(text: &str) -> String {
+    text.replace('|', "\\|").replace('\n', " ")
+}
+
+/// Writes the plan as a pull-request comment: a summary table, then the
+/// changes of each snapshot folded in `<details>`.
+///
+/// # Errors
+/// Writing fails.
+pub fn markdown(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
+    writeln!(out, "### snapsync plan\n")?;
+    writeln!(
+        out,
+        "| snapshot | direction | target | create | restore | update | delete | orphans kept | unchanged | not matched |"
+    )?;
+    writeln!(
+        out,
+        "| --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |"
+    )?;
+    for snapshot in &plan.snapshots {
+        let t = snapshot.totals();
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
+            cell(&snapshot.snapshot),
+            match snapshot.direction {
+                Direction::Send => "send",
+                Direction::Get => "get",
+            },
+            cell(&snapshot.target),
+            t.get(Action::Create),
+            t.get(Action::Restore),
+            t.get(Action::Update),
+            t.get(Action::Delete) + t.get(Action::OrphanDeleted),
+            t.get(Action::OrphanKept),
+            t.get(Action::Keep),
+            t.get(Action::NotMatched),
+        )?;
+    }
+    writeln!(out, "\n{}", summary_line(&plan.totals()))?;
+    for snapshot in &plan.snapshots {
+        let changes = snapshot.totals().writes();
+        writeln!(out)?;
+        writeln!(
+            out,
+            "<details><summary>{}: {changes} changes</summary>\n",
+            cell(&snapshot.snapshot)
+        )?;
+        for filter in &snapshot.filters {
+            writeln!(
+                out,
+                "- filter {}: {}",
+                filter.item_type,
+                cell(&filter.description)
+            )?;
+        }
+        let notices = snapshot
+            .notices
+            .iter()
+            .chain(snapshot.links.iter().flat_map(|l| &l.notices))
+            .chain(snapshot.sections().flat_map(|(_, s)| &s.notices));
+        for notice in notices {
+            let word = match notice.level {
+                Level::Notice => "note",
+                Level::Warning => "**warning**",
+                Level::Error => "**error**",
+            };
+            writeln!(out, "- {word}: {}", cell(&notice.message))?;
+        }
+        for (link, section) in snapshot.sections() {
+            let ops: Vec<&Operation> = section
+                .operations
+                .iter()
+                .filter(|op| op.action.writes() || op.action == Action::OrphanKept)
+                .collect();
+            if ops.is_empty() {
+                continue;
+            }
+            writeln!(
+                out,
+                "\n#### link {} · {}\n",
+                cell(&link.link),
+                section.item_type
+            )?;
+            writeln!(out, "| action | item | UID | why |")?;
+            writeln!(out, "| --- | --- | --- | --- |")?;
+            for op in ops {
+                writeln!(
+                    out,
+                    "| {} | {} | `{}` | {} |",
+                    op.action,
+                    cell(op.summary.as_deref().unwrap_or("")),
+                    op.uid.replace('`', "'"),
+                    cell(&op.reason)
+                )?;
+            }
+        }
+        writeln!(out, "\n</details>")?;
+    }
+    Ok(())
+}

@@ -1,0 +1,736 @@
+//! DESIGN 2.3 and 2.4, row by row, on a real CRM store, a real vdir target
+//! and a real state store in a temporary folder.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, TimeZone, Utc};
+
+use super::*;
+use crate::endpoint::crm::CrmStore;
+use crate::endpoint::vdir::VdirCollection;
+use crate::endpoint::{Collection, Href, StoreEndpoints};
+use crate::item::{Item, ItemType, parse_any};
+use crate::spec::model::Catalog;
+use crate::state::{RunStart, StateStore, SyncedItem};
+
+fn now() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
+}
+
+fn event(uid: &str, summary: &str, start: &str) -> Item {
+    one(&format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+         DTSTAMP:20260101T000000Z\r\nLAST-MODIFIED:20261101T000000Z\r\nDTSTART:{start}\r\n\
+         SUMMARY:{summary}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    ))
+}
+
+fn task(uid: &str, summary: &str) -> Item {
+    one(&format!(
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VTODO\r\nUID:{uid}\r\n\
+         DTSTAMP:20260101T000000Z\r\nSUMMARY:{summary}\r\nEND:VTODO\r\nEND:VCALENDAR\r\n"
+    ))
+}
+
+fn one(text: &str) -> Item {
+    let parsed = parse_any(text);
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    parsed.items.into_iter().next().unwrap()
+}
+
+/// A world: specs, a CRM store, a vdir target and a state store.
+struct World {
+    dir: tempfile::TempDir,
+}
+
+const TARGET: &str = "apiVersion: snapsync/v1
+kind: Target
+metadata: { name: office }
+spec:
+  type: vdir
+  path: ../vdir
+  links:
+    - name: jdoe
+      user: jdoe
+      scheduleItems: jdoe/calendar
+      tasks: jdoe/tasks
+    - name: asmith
+      user: asmith
+      scheduleItems: asmith/calendar
+      outbound: OUTBOUND
+";
+
+impl World {
+    fn new() -> World {
+        World::with_outbound("enabled")
+    }
+
+    fn with_outbound(outbound: &str) -> World {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(dir.path().join("specs")).unwrap();
+        std::fs::create_dir_all(dir.path().join("vdir")).unwrap();
+        let world = World { dir };
+        world.spec("target.yaml", &TARGET.replace("OUTBOUND", outbound));
+        world
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn spec(&self, name: &str, text: &str) {
+        std::fs::write(self.path("specs").join(name), text).unwrap();
+    }
+
+    /// A snapshot spec named `name` with extra `spec:` lines.
+    fn snapshot(&self, name: &str, body: &str) {
+        self.spec(
+            &format!("{name}.yaml"),
+            &format!(
+                "apiVersion: snapsync/v1\nkind: Snapshot\nmetadata: {{ name: {name} }}\nspec:\n  target: office\n{body}"
+            ),
+        );
+    }
+
+    fn catalog(&self) -> Catalog {
+        let validation = crate::spec::validate(&[self.path("specs")], now()).unwrap();
+        assert!(!validation.has_errors(), "{:?}", validation.diagnostics);
+        validation.catalog.unwrap()
+    }
+
+    fn crm(&self) -> CrmStore {
+        CrmStore::open(&self.path("crm.sqlite")).unwrap()
+    }
+
+    fn vdir(&self, collection: &str, item_type: ItemType) -> VdirCollection {
+        VdirCollection::open(self.path("vdir").join(collection), item_type, "test".into())
+            .with_fsync(false)
+    }
+
+    /// Records that `item` was synced on link `link`, as an apply would.
+    fn synced(&self, link: &str, item: &Item) {
+        let state = StateStore::open(&self.path("state.sqlite")).unwrap();
+        let run = state
+            .begin_run(&RunStart {
+                snapshot: "earlier".into(),
+                direction: crate::spec::types::Direction::Send,
+                target: "office".into(),
+                actor: "test".into(),
+                plan_digest: None,
+                started: now(),
+            })
+            .unwrap();
+        state
+            .record_synced(&SyncedItem {
+                target: "office".into(),
+                link: link.into(),
+                item_type: item.item_type(),
+                uid: item.uid().into(),
+                crm_href: Href(item.uid().into()),
+                crm_hash: item.content_hash(),
+                target_href: Href(format!("{}.ics", item.uid())),
+                target_hash: item.content_hash(),
+                target_version: crate::endpoint::Version("1".into()),
+                synced_at: now(),
+                run_id: run,
+            })
+            .unwrap();
+        state
+            .finish_run(run, now(), crate::state::RunEnd::Succeeded)
+            .unwrap();
+    }
+
+    fn plan(&self, names: &[&str]) -> Plan {
+        let catalog = self.catalog();
+        let snapshots: Vec<_> = catalog
+            .snapshots
+            .iter()
+            .filter(|s| names.contains(&s.name.as_str()))
+            .collect();
+        assert_eq!(snapshots.len(), names.len());
+        let crm = CrmStore::open_read_only(&self.path("crm.sqlite")).unwrap();
+        let state = StateStore::open_read_only(&self.path("state.sqlite")).unwrap();
+        compile(
+            &catalog,
+            &snapshots,
+            &StoreEndpoints::new(crm),
+            &state,
+            now(),
+        )
+        .unwrap()
+    }
+}
+
+/// The operations of one section, as (action, uid).
+fn ops(plan: &Plan, link: &str, item_type: ItemType) -> Vec<(Action, String)> {
+    section(plan, link, item_type)
+        .operations
+        .iter()
+        .map(|op| (op.action, op.uid.clone()))
+        .collect()
+}
+
+fn section<'p>(plan: &'p Plan, link: &str, item_type: ItemType) -> &'p Section {
+    plan.snapshots[0]
+        .links
+        .iter()
+        .find(|l| l.link == link)
+        .unwrap_or_else(|| panic!("no link {link}"))
+        .sections
+        .iter()
+        .find(|s| s.item_type == item_type)
+        .unwrap_or_else(|| panic!("no section {item_type}"))
+}
+
+fn op<'p>(plan: &'p Plan, uid: &str) -> &'p Operation {
+    plan.snapshots[0]
+        .sections()
+        .flat_map(|(_, s)| &s.operations)
+        .find(|op| op.uid == uid)
+        .unwrap_or_else(|| panic!("no operation for {uid}"))
+}
+
+const FULL_SEND: &str = "  direction: send\n  links: [jdoe]\n  itemTypes: [scheduleItems]\n";
+
+#[test]
+fn present_at_the_source_absent_at_the_destination_never_synced_is_a_create() {
+    let world = World::new();
+    world.snapshot("s", FULL_SEND);
+    let item = event("new", "New", "20261103T100000Z");
+    world
+        .crm()
+        .store_items("jdoe", std::slice::from_ref(&item))
+        .unwrap();
+    let plan = world.plan(&["s"]);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [(Action::Create, "new".into())]
+    );
+    let create = op(&plan, "new");
+    assert_eq!(create.reason, "full snapshot; not at the destination");
+    assert_eq!(create.summary.as_deref(), Some("New"));
+    // Preconditions: the source's hash; no destination (create-only).
+    assert_eq!(create.source.as_ref().unwrap().hash, item.content_hash());
+    assert!(create.destination.is_none());
+    assert!(plan.has_changes());
+}
+
+#[test]
+fn absent_at_the_destination_but_synced_before_is_a_restore() {
+    let world = World::new();
+    world.snapshot("s", FULL_SEND);
+    let item = event("gone", "Gone", "20261103T100000Z");
+    world
+        .crm()
+        .store_items("jdoe", std::slice::from_ref(&item))
+        .unwrap();
+    world.synced("jdoe", &item);
+    let plan = world.plan(&["s"]);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [(Action::Restore, "gone".into())]
+    );
+    assert!(
+        op(&plan, "gone")
+            .reason
+            .contains("deleted at the destination since the last sync")
+    );
+}
+
+#[test]
+fn different_content_is_an_update_and_same_content_a_keep() {
+    let world = World::new();
+    world.snapshot("s", FULL_SEND);
+    let edited_there = event("a", "At the source", "20261103T100000Z");
+    let same = event("b", "Same", "20261104T100000Z");
+    world
+        .crm()
+        .store_items("jdoe", &[edited_there.clone(), same.clone()])
+        .unwrap();
+    let vdir = world.vdir("jdoe/calendar", ItemType::ScheduleItems);
+    let written = vdir
+        .create(&event("a", "Edited at the destination", "20261103T100000Z"))
+        .unwrap();
+    vdir.create(&same).unwrap();
+    let plan = world.plan(&["s"]);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [(Action::Update, "a".into()), (Action::Keep, "b".into())]
+    );
+    let update = op(&plan, "a");
+    assert!(
+        update.reason.contains("the source wins"),
+        "{}",
+        update.reason
+    );
+    // An update carries the destination's version as its precondition.
+    assert_eq!(
+        update.destination.as_ref().unwrap().version,
+        written.version
+    );
+    assert_eq!(plan.snapshots[0].totals().get(Action::Keep), 1);
+}
+
+#[test]
+fn absent_at_the_source_synced_before_is_a_delete_else_an_orphan() {
+    let world = World::new();
+    world.snapshot("s", FULL_SEND);
+    world.snapshot(
+        "purge",
+        &FULL_SEND.replace("send\n", "send\n  orphans: delete\n"),
+    );
+    let deleted_at_source = event("del", "Deleted in the CRM", "20261103T100000Z");
+    let orphan = event("orphan", "Only there", "20261103T100000Z");
+    let vdir = world.vdir("jdoe/calendar", ItemType::ScheduleItems);
+    vdir.create(&deleted_at_source).unwrap();
+    vdir.create(&orphan).unwrap();
+    world.synced("jdoe", &deleted_at_source);
+    let plan = world.plan(&["s"]);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [
+            (Action::Delete, "del".into()),
+            (Action::OrphanKept, "orphan".into())
+        ]
+    );
+    assert_eq!(
+        op(&plan, "del").reason,
+        "deleted at the source since the last sync"
+    );
+    assert_eq!(
+        op(&plan, "orphan").reason,
+        "only at the destination, never synced: kept (orphans: keep)"
+    );
+    assert!(op(&plan, "del").destination.is_some() && op(&plan, "del").source.is_none());
+    let purge = world.plan(&["purge"]);
+    assert_eq!(
+        ops(&purge, "jdoe", ItemType::ScheduleItems),
+        [
+            (Action::Delete, "del".into()),
+            (Action::OrphanDeleted, "orphan".into())
+        ]
+    );
+}
+
+#[test]
+fn a_get_reads_the_target_as_the_source() {
+    let world = World::new();
+    world.snapshot(
+        "g",
+        "  direction: get\n  links: [jdoe]\n  itemTypes: [scheduleItems]\n",
+    );
+    world
+        .vdir("jdoe/calendar", ItemType::ScheduleItems)
+        .create(&event("from-target", "x", "20261103T100000Z"))
+        .unwrap();
+    world
+        .crm()
+        .store_items("jdoe", &[event("crm-only", "y", "20261103T100000Z")])
+        .unwrap();
+    let plan = world.plan(&["g"]);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [
+            (Action::Create, "from-target".into()),
+            (Action::OrphanKept, "crm-only".into())
+        ]
+    );
+    let s = section(&plan, "jdoe", ItemType::ScheduleItems);
+    assert!(
+        s.source.starts_with("test") || s.source.contains("vdir office"),
+        "{}",
+        s.source
+    );
+    assert_eq!(s.destination, "CRM user jdoe (scheduleItems)");
+}
+
+#[test]
+fn a_collection_shared_by_events_and_tasks_gives_each_section_its_own_type() {
+    let world = World::new();
+    world.spec(
+        "target.yaml",
+        "apiVersion: snapsync/v1\nkind: Target\nmetadata: { name: office }\nspec:\n  type: vdir\n  path: ../vdir\n  links:\n    - name: jdoe\n      user: jdoe\n      scheduleItems: jdoe/calendar\n      tasks: jdoe/calendar\n",
+    );
+    world.snapshot(
+        "s",
+        "  direction: send\n  itemTypes: [scheduleItems, tasks]\n",
+    );
+    let shared = world.vdir("jdoe/calendar", ItemType::Tasks);
+    shared.create(&task("t1", "A task")).unwrap();
+    world
+        .vdir("jdoe/calendar", ItemType::ScheduleItems)
+        .create(&event("e1", "An event", "20261103T100000Z"))
+        .unwrap();
+    let plan = world.plan(&["s"]);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [(Action::OrphanKept, "e1".into())]
+    );
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::Tasks),
+        [(Action::OrphanKept, "t1".into())]
+    );
+}
+
+#[test]
+fn a_disabled_link_is_skipped_with_a_notice_by_a_snapshot_of_all_links() {
+    let world = World::with_outbound("disabled");
+    world.snapshot("all", "  direction: send\n  itemTypes: [scheduleItems]\n");
+    let plan = world.plan(&["all"]);
+    let snapshot = &plan.snapshots[0];
+    assert_eq!(
+        snapshot
+            .links
+            .iter()
+            .map(|l| l.link.as_str())
+            .collect::<Vec<_>>(),
+        ["jdoe"]
+    );
+    assert_eq!(
+        snapshot.notices,
+        [Notice::notice(
+            "link asmith skipped: outbound is disabled in target office"
+        )]
+    );
+}
+
+#[test]
+fn a_link_without_a_collection_for_a_type_skips_it_with_a_notice() {
+    let world = World::new();
+    world.snapshot("all", "  direction: send\n");
+    let plan = world.plan(&["all"]);
+    let asmith = plan.snapshots[0]
+        .links
+        .iter()
+        .find(|l| l.link == "asmith")
+        .unwrap();
+    assert_eq!(asmith.sections.len(), 1);
+    assert_eq!(
+        asmith.notices,
+        [
+            Notice::notice("no tasks collection on this link: tasks skipped"),
+            Notice::notice("no contacts collection on this link: contacts skipped"),
+        ]
+    );
+}
+
+#[test]
+fn outbound_pending_after_a_re_enable_is_shown_and_a_send_clears_it() {
+    // Outbound was disabled while items had been synced.
+    let world = World::with_outbound("disabled");
+    let item = event("e", "x", "20261103T100000Z");
+    world.synced("asmith", &item);
+    {
+        let state = StateStore::open(&world.path("state.sqlite")).unwrap();
+        state
+            .record_link_flags("office", "asmith", true, false, now())
+            .unwrap();
+    }
+    // Now the target enables it again.
+    world.spec("target.yaml", &TARGET.replace("OUTBOUND", "enabled"));
+    world.snapshot(
+        "send",
+        "  direction: send\n  links: [asmith]\n  itemTypes: [scheduleItems]\n",
+    );
+    world.snapshot(
+        "filtered",
+        "  direction: send\n  links: [asmith]\n  filters:\n    scheduleItems:\n      dateOption: modified\n      range: { from: 2026-01-01 }\n",
+    );
+    world.snapshot(
+        "get",
+        "  direction: get\n  links: [asmith]\n  itemTypes: [scheduleItems]\n",
+    );
+    let send = world.plan(&["send"]);
+    let link = &send.snapshots[0].links[0];
+    assert!(link.flags.outbound_pending);
+    assert!(link.clears_outbound_pending);
+    assert_eq!(link.notices.len(), 1, "{:?}", link.notices);
+    assert!(
+        link.notices[0]
+            .message
+            .contains("applying this send snapshot without failures resumes it")
+    );
+    let filtered = world.plan(&["filtered"]);
+    let link = &filtered.snapshots[0].links[0];
+    assert_eq!(link.notices.len(), 2);
+    assert_eq!(link.notices[1].level, Level::Warning);
+    assert!(
+        link.notices[1]
+            .message
+            .contains("changes made outside its filters")
+    );
+    let get = world.plan(&["get"]);
+    let link = &get.snapshots[0].links[0];
+    assert!(link.flags.outbound_pending && !link.clears_outbound_pending);
+}
+
+#[test]
+fn a_missing_vdir_root_is_an_error_not_an_empty_target() {
+    let world = World::new();
+    world.snapshot("s", FULL_SEND);
+    world
+        .crm()
+        .store_items("jdoe", &[event("e", "x", "20261103T100000Z")])
+        .unwrap();
+    std::fs::remove_dir(world.path("vdir")).unwrap();
+    let plan = world.plan(&["s"]);
+    assert!(plan.has_errors());
+    let s = section(&plan, "jdoe", ItemType::ScheduleItems);
+    assert!(s.operations.is_empty());
+    assert!(
+        s.notices[0].message.contains("does not exist"),
+        "{:?}",
+        s.notices
+    );
+}
+
+#[test]
+fn unreadable_and_duplicate_items_are_reported_and_the_rest_is_planned() {
+    let world = World::new();
+    world.snapshot("s", FULL_SEND);
+    world
+        .crm()
+        .store_items("jdoe", &[event("ok", "fine", "20261103T100000Z")])
+        .unwrap();
+    let folder = world.path("vdir/jdoe/calendar");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("broken.ics"),
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:b\r\n",
+    )
+    .unwrap();
+    let copy = event("dup", "dup", "20261103T100000Z").to_text();
+    std::fs::write(folder.join("a.ics"), &copy).unwrap();
+    std::fs::write(folder.join("b.ics"), &copy).unwrap();
+    let plan = world.plan(&["s"]);
+    let s = section(&plan, "jdoe", ItemType::ScheduleItems);
+    assert!(!plan.has_errors());
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [
+            (Action::Create, "ok".into()),
+            (Action::OrphanKept, "dup".into())
+        ]
+    );
+    let messages: Vec<&str> = s.notices.iter().map(|n| n.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("broken.ics") && m.contains("left out of this plan"))
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("UID dup is held by both a.ics and b.ics"))
+    );
+}
+
+#[test]
+fn an_empty_source_that_had_synced_items_is_flagged() {
+    let world = World::new();
+    world.snapshot("s", FULL_SEND);
+    let item = event("e", "x", "20261103T100000Z");
+    world
+        .vdir("jdoe/calendar", ItemType::ScheduleItems)
+        .create(&item)
+        .unwrap();
+    world.synced("jdoe", &item);
+    let plan = world.plan(&["s"]);
+    let s = section(&plan, "jdoe", ItemType::ScheduleItems);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [(Action::Delete, "e".into())]
+    );
+    assert_eq!(s.notices[0].level, Level::Warning);
+    assert!(
+        s.notices[0]
+            .message
+            .contains("the source lists no scheduleItems but 1 were synced before")
+    );
+}
+
+/// Every file under `dir`, with its bytes.
+fn files(dir: &Path) -> BTreeMap<PathBuf, Vec<u8>> {
+    let mut out = BTreeMap::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                out.insert(path.clone(), std::fs::read(&path).unwrap());
+            }
+        }
+    }
+    out
+}
+
+#[test]
+fn planning_writes_nothing_anywhere() {
+    let world = World::new();
+    world.snapshot(
+        "s",
+        &FULL_SEND.replace("send\n", "send\n  orphans: delete\n"),
+    );
+    world
+        .crm()
+        .store_items("jdoe", &[event("a", "x", "20261103T100000Z")])
+        .unwrap();
+    let item = event("b", "y", "20261103T100000Z");
+    world
+        .vdir("jdoe/calendar", ItemType::ScheduleItems)
+        .create(&item)
+        .unwrap();
+    world.synced("jdoe", &item);
+    // Let SQLite fold its write-ahead logs into the files first, as a
+    // finished process does.
+    let before = files(world.dir.path());
+    let plan = world.plan(&["s"]);
+    assert!(plan.has_changes());
+    let mut after = files(world.dir.path());
+    // A reader of a WAL-mode database needs SQLite's shared-memory index
+    // beside it, and leaves an empty log: neither holds any data.
+    after.retain(|path, bytes| {
+        let name = path.to_string_lossy();
+        !(name.ends_with("-shm") || name.ends_with("-wal") && bytes.is_empty())
+    });
+    assert_eq!(
+        before.keys().collect::<Vec<_>>(),
+        after.keys().collect::<Vec<_>>()
+    );
+    assert!(before == after, "a file changed while planning");
+
+    // Stores that do not exist are not created by a plan.
+    let fresh = World::new();
+    fresh.snapshot("s", FULL_SEND);
+    let plan = fresh.plan(&["s"]);
+    assert!(!plan.has_errors());
+    assert!(!fresh.path("crm.sqlite").exists());
+    assert!(!fresh.path("state.sqlite").exists());
+}
+
+#[test]
+fn the_text_form_lists_changes_and_counts_the_rest() {
+    let world = World::new();
+    world.snapshot("s", FULL_SEND);
+    let same = event("same", "Same", "20261104T100000Z");
+    world
+        .crm()
+        .store_items(
+            "jdoe",
+            &[event("new", "Kickoff", "20261103T100000Z"), same.clone()],
+        )
+        .unwrap();
+    world
+        .vdir("jdoe/calendar", ItemType::ScheduleItems)
+        .create(&same)
+        .unwrap();
+    let plan = world.plan(&["s"]);
+    let mut out = Vec::new();
+    render::text(&plan, &mut out, render::TextOptions::default()).unwrap();
+    let text = String::from_utf8(out).unwrap();
+    let text = text.replace(&world.path("specs").display().to_string(), "SPECS");
+    assert!(
+        text.starts_with("Snapshot s: send CRM → office, full  [SPECS/s.yaml:2]\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "      + create         Kickoff  new  full snapshot; not at the destination\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("      1 unchanged (--show-unchanged lists them)\n"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("Plan: 1 to create, 0 to update, 0 to delete; 1 unchanged.\n"),
+        "{text}"
+    );
+
+    let mut out = Vec::new();
+    render::markdown(&plan, &mut out).unwrap();
+    let md = String::from_utf8(out).unwrap();
+    assert!(
+        md.contains("| s | send | office | 1 | 0 | 0 | 0 | 0 | 1 | 0 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| create | Kickoff | `new` | full snapshot; not at the destination |"),
+        "{md}"
+    );
+
+    let mut out = Vec::new();
+    render::json(&plan, &mut out).unwrap();
+    let back: Plan = serde_json::from_slice(&out).unwrap();
+    assert_eq!(back, plan);
+}
+
+const FILTERED_SEND: &str = "  direction: send\n  links: [jdoe]\n  timezone: Europe/Berlin\n  filters:\n    scheduleItems:\n      dateOption: start\n      range: { from: 2026-11-01, to: 2026-11-30 }\n";
+
+#[test]
+fn an_item_the_filter_does_not_match_is_not_touched_even_when_it_differs() {
+    let world = World::new();
+    world.snapshot("f", FILTERED_SEND);
+    let inside = event("in", "Inside", "20261103T100000Z");
+    let outside = event("out", "Outside", "20261203T100000Z");
+    world.crm().store_items("jdoe", &[inside, outside]).unwrap();
+    // The destination has another version of the item outside the range.
+    world
+        .vdir("jdoe/calendar", ItemType::ScheduleItems)
+        .create(&event("out", "Edited there", "20261203T100000Z"))
+        .unwrap();
+    let plan = world.plan(&["f"]);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [
+            (Action::Create, "in".into()),
+            (Action::NotMatched, "out".into())
+        ]
+    );
+    assert_eq!(
+        op(&plan, "in").reason,
+        "start 2026-11-03 11:00 in range; not at the destination"
+    );
+    assert_eq!(op(&plan, "in").dates[0].name, "start");
+    assert!(
+        op(&plan, "out").reason.ends_with("; not touched"),
+        "{}",
+        op(&plan, "out").reason
+    );
+    assert!(plan.snapshots[0].filtered);
+    assert_eq!(plan.snapshots[0].filters.len(), 1);
+    assert!(
+        plan.snapshots[0].filters[0]
+            .description
+            .starts_with("start in 2026-11-01 00:00")
+    );
+}
+
+#[test]
+fn a_delete_is_judged_in_scope_on_the_destination_item() {
+    let world = World::new();
+    world.snapshot("f", FILTERED_SEND);
+    let in_range = event("gone-in", "x", "20261110T100000Z");
+    let out_of_range = event("gone-out", "y", "20260110T100000Z");
+    let vdir = world.vdir("jdoe/calendar", ItemType::ScheduleItems);
+    vdir.create(&in_range).unwrap();
+    vdir.create(&out_of_range).unwrap();
+    world.synced("jdoe", &in_range);
+    world.synced("jdoe", &out_of_range);
+    let plan = world.plan(&["f"]);
+    // Only the one in scope at the destination is deleted; the other is not touched.
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [(Action::Delete, "gone-in".into())]
+    );
+    assert!(
+        op(&plan, "gone-in")
+            .reason
+            .starts_with("start 2026-11-10 11:00 in range; deleted at the source")
+    );
+}

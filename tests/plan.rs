@@ -1,0 +1,203 @@
+//! `snapsync plan` through the real binary: formats, exit codes, the saved
+//! plan, and that it writes nothing.
+
+mod support;
+
+use std::path::Path;
+
+use support::{snapsync_in, text};
+
+const NOW: &str = "2026-11-25T12:00:00Z";
+
+/// A project folder: specs, a CRM store with `items` generated items for
+/// jdoe, and an empty vdir target.
+fn project(items: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let specs = dir.path().join("snapshots.d");
+    std::fs::create_dir_all(&specs).expect("folder");
+    std::fs::create_dir_all(dir.path().join("vdir")).expect("folder");
+    std::fs::write(
+        specs.join("world.yaml"),
+        "apiVersion: snapsync/v1
+kind: Stores
+metadata: { name: stores }
+spec:
+  crm: { sqlite: ../data/crm.sqlite }
+  state: { sqlite: ../data/state.sqlite }
+---
+apiVersion: snapsync/v1
+kind: Target
+metadata: { name: office }
+spec:
+  type: vdir
+  path: ../vdir
+  links:
+    - name: jdoe
+      user: jdoe
+      scheduleItems: jdoe/calendar
+      tasks: jdoe/tasks
+      contacts: jdoe/contacts
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: send-all }
+spec:
+  direction: send
+  target: office
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: send-november }
+spec:
+  direction: send
+  target: office
+  links: [jdoe]
+  timezone: Europe/Berlin
+  filters:
+    scheduleItems:
+      dateOption: start
+      range: { from: 2026-11-01, to: 2026-11-30 }
+",
+    )
+    .expect("write specs");
+    if items > 0 {
+        let n = items.to_string();
+        for args in [
+            vec!["generate", "--items", n.as_str(), "--out", "gen"],
+            vec!["crm", "import", "--user", "jdoe", "gen"],
+        ] {
+            let out = snapsync_in(dir.path(), &args);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{args:?}: {}",
+                text(&out.stderr)
+            );
+        }
+    }
+    dir
+}
+
+#[test]
+fn plan_shows_the_changes_and_detailed_exitcode_says_there_are_some() {
+    let dir = project(50);
+    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "-s", "send-all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("Snapshot send-all: send CRM → office, full  [snapshots.d/world.yaml:"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains(
+            "    scheduleItems: CRM user jdoe (scheduleItems) → vdir office: jdoe/calendar\n"
+        ),
+        "{stdout}"
+    );
+    assert!(stdout.contains("+ create "), "{stdout}");
+    assert!(
+        stdout.ends_with("Plan: 50 to create, 0 to update, 0 to delete; 0 unchanged.\n"),
+        "{stdout}"
+    );
+    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
+fn nothing_to_do_exits_zero_even_with_detailed_exitcode() {
+    let dir = project(0);
+    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "--detailed-exitcode"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).ends_with("Plan: 0 to create, 0 to update, 0 to delete; 0 unchanged.\n")
+    );
+}
+
+#[test]
+fn plan_out_saves_a_versioned_json_plan_and_json_prints_the_same() {
+    let dir = project(20);
+    let out = snapsync_in(
+        dir.path(),
+        &[
+            "plan",
+            "--now",
+            NOW,
+            "--format",
+            "json",
+            "--out",
+            "plan.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let saved = std::fs::read(dir.path().join("plan.json")).expect("the plan was saved");
+    assert_eq!(saved, out.stdout);
+    let plan: serde_json::Value = serde_json::from_slice(&saved).expect("JSON");
+    assert_eq!(plan["formatVersion"], 1);
+    assert_eq!(plan["now"], "2026-11-25T12:00:00Z");
+    let send_all = &plan["snapshots"][0];
+    assert_eq!(send_all["snapshot"], "send-all");
+    let op = &send_all["links"][0]["sections"][0]["operations"][0];
+    assert_eq!(op["action"], "create");
+    assert!(op["uid"].as_str().is_some_and(|u| u.starts_with("gen-")));
+    assert!(op["source"]["hash"].as_str().is_some_and(|h| h.len() == 64));
+    let filtered = &plan["snapshots"][1];
+    assert_eq!(filtered["filtered"], true);
+    assert_eq!(filtered["filters"][0]["from"], "2026-10-31T23:00:00Z");
+}
+
+#[test]
+fn markdown_is_a_pull_request_comment() {
+    let dir = project(10);
+    let out = snapsync_in(
+        dir.path(),
+        &[
+            "plan", "--now", NOW, "--format", "markdown", "-s", "send-all",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0));
+    let md = text(&out.stdout);
+    assert!(
+        md.starts_with("### snapsync plan\n\n| snapshot | direction | target |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("| send-all | send | office | 10 | 0 | 0 | 0 | 0 | 0 | 0 |"),
+        "{md}"
+    );
+    assert!(
+        md.contains("<details><summary>send-all: 10 changes</summary>"),
+        "{md}"
+    );
+}
+
+#[test]
+fn an_unknown_snapshot_or_invalid_specs_fail_with_exit_1() {
+    let dir = project(0);
+    let out = snapsync_in(dir.path(), &["plan", "-s", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: no snapshot named nope in the specs (they define: send-all, send-november)\n"
+    );
+    std::fs::write(
+        dir.path().join("snapshots.d/bad.yaml"),
+        "apiVersion: snapsync/v1\nkind: Snapshot\n",
+    )
+    .expect("write");
+    let out = snapsync_in(dir.path(), &["plan"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("snapshots.d/bad.yaml"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(text(&out.stdout), "");
+}
+
+#[test]
+fn plan_creates_no_store() {
+    let dir = project(0);
+    let out = snapsync_in(dir.path(), &["plan"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(!Path::new(&dir.path().join("data")).exists());
+}
