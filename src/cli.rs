@@ -47,6 +47,12 @@ pub enum Command {
     /// nothing. Changed items are listed; unchanged ones are counted
     /// (--show-unchanged lists them).
     Plan(PlanArgs),
+    /// Plan, show the plan, ask, then carry it out; or carry out a saved plan.
+    ///
+    /// On a terminal it asks before writing; elsewhere it needs --yes. Exit
+    /// codes: 0 all applied, 1 error before any write, 3 some operations
+    /// failed or were stale (each is listed).
+    Apply(ApplyArgs),
     /// Work with the CRM store: import and export items, list users.
     #[command(subcommand)]
     Crm(CrmCommand),
@@ -111,6 +117,46 @@ pub struct PlanArgs {
     /// The clock that relative bounds (`-30d`, `today`) resolve against, as
     /// RFC 3339 (default: now).
     #[arg(long, value_name = "TIME")]
+    pub now: Option<DateTime<Utc>>,
+}
+
+/// `snapsync apply`.
+#[derive(Debug, clap::Args)]
+pub struct ApplyArgs {
+    /// Spec files or folders (read recursively, *.yaml and *.yml).
+    #[arg(default_value = "snapshots.d")]
+    pub paths: Vec<PathBuf>,
+    /// Apply only these snapshots (by name; repeatable).
+    #[arg(
+        long = "snapshot",
+        short = 's',
+        value_name = "NAME",
+        conflicts_with = "plan"
+    )]
+    pub snapshots: Vec<String>,
+    /// Carry out exactly this saved plan (from `plan --out FILE`); operations
+    /// whose items changed since are reported as stale, never forced.
+    #[arg(long, value_name = "FILE")]
+    pub plan: Option<PathBuf>,
+    /// Do not ask for confirmation.
+    #[arg(long, short = 'y')]
+    pub yes: bool,
+    /// Refuse to run if a snapshot would delete more than N items (on top
+    /// of each spec's maxDeletes).
+    #[arg(long, value_name = "N")]
+    pub max_deletes: Option<u32>,
+    /// Apply even where a source that had synced items now lists none
+    /// (normally refused: it looks exactly like a broken server).
+    #[arg(long)]
+    pub allow_empty_source: bool,
+    /// How long to wait for another apply that holds a link (e.g. `30s`, `2m`).
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = humantime::parse_duration)]
+    pub lock_timeout: std::time::Duration,
+    /// Output format of the final report.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    /// The clock that relative bounds resolve against, as RFC 3339 (default: now).
+    #[arg(long, value_name = "TIME", conflicts_with = "plan")]
     pub now: Option<DateTime<Utc>>,
 }
 

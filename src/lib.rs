@@ -6,6 +6,7 @@
 #![forbid(unsafe_code)]
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
+pub mod apply;
 pub mod endpoint;
 pub mod filter;
 pub mod generate;

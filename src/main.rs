@@ -41,6 +41,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Crm(command) => cmd::crm::run(cli, command),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Plan(args) => cmd::plan::run(cli, args),
+        Command::Apply(args) => cmd::apply::run(cli, args),
     }
 }
 

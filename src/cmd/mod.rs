@@ -1,6 +1,7 @@
 //! The commands' glue: read options, call the library, render its results.
 //! Only this layer and `main.rs` write to stdout and stderr.
 
+pub mod apply;
 pub mod crm;
 pub mod generate;
 pub mod plan;

@@ -1,0 +1,688 @@
+//! The executor: one snapshot at a time, one section at a time; writes on
+//! a pool of threads, state records on this thread as results arrive.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::Duration;
+
+use chrono::Utc;
+
+use super::{ApplyOptions, OpOutcome, Refusal, Report, SnapshotReport, Unapplied, check_safety};
+use crate::endpoint::{
+    Collection, EndpointError, Endpoints, ErrorKind, FetchResult, Href, Written,
+};
+use crate::item::Item;
+use crate::plan::{Action, LinkPlan, Operation, Plan, Section, SnapshotPlan};
+use crate::spec::model::{Catalog, LinkSpec, Target};
+use crate::spec::types::{Direction, LinkFlag};
+use crate::state::{
+    self, JournalEntry, LinkLock, LockError, Outcome, RunEnd, RunId, RunStart, StateError,
+    StateStore, SyncedItem,
+};
+
+/// State records committed together: a crash loses at most this many
+/// records of writes that did happen, which the next plan sees as kept.
+const RECORDS_PER_COMMIT: usize = 256;
+
+/// Source items fetched per call.
+const FETCH_BATCH: usize = 200;
+
+/// How far an apply has got.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Progress {
+    /// Operations done (applied, stale or failed).
+    pub done: u64,
+    /// Operations in the plan that write or record.
+    pub total: u64,
+}
+
+/// What stops an apply as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A safety valve; nothing was written.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// Another apply holds a link.
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    /// The state store failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The plan names a target or link the specs do not define.
+    #[error(
+        "the plan names {what}, which the specs do not define; plan again with the current specs"
+    )]
+    Unknown {
+        /// What is missing (`target office`, `link jdoe of target office`).
+        what: String,
+    },
+}
+
+/// Carries out `plan`: checks the safety valves, locks every link it
+/// covers, then applies each snapshot, recording every operation in the
+/// journal and every synced item in the state store.
+///
+/// # Errors
+/// A refusal, a held lock, or a failing state store. Failures of single
+/// operations are in the report instead.
+pub fn execute(
+    plan: &Plan,
+    catalog: &Catalog,
+    endpoints: &dyn Endpoints,
+    state: &mut StateStore,
+    options: &ApplyOptions,
+    progress: &mut dyn FnMut(Progress),
+) -> Result<Report, ApplyError> {
+    check_safety(plan, options)?;
+    let mut resolved = Vec::with_capacity(plan.snapshots.len());
+    for snapshot in &plan.snapshots {
+        let target = catalog
+            .target(&snapshot.target)
+            .ok_or_else(|| ApplyError::Unknown {
+                what: format!("target {}", snapshot.target),
+            })?;
+        for link in &snapshot.links {
+            if target.link(&link.link).is_none() {
+                return Err(ApplyError::Unknown {
+                    what: format!("link {} of target {}", link.link, target.name),
+                });
+            }
+        }
+        resolved.push((snapshot, target));
+    }
+    let _locks = lock_links(plan, state, options)?;
+    let total = plan
+        .snapshots
+        .iter()
+        .flat_map(SnapshotPlan::sections)
+        .flat_map(|(_, s)| &s.operations)
+        .filter(|op| op.action.writes() || op.action == Action::Keep)
+        .count() as u64;
+    let mut run = Runner {
+        endpoints,
+        options,
+        progress,
+        done: 0,
+        total,
+    };
+    let mut report = Report::default();
+    for (snapshot, target) in resolved {
+        report
+            .snapshots
+            .push(run.snapshot(snapshot, target, state)?);
+    }
+    Ok(report)
+}
+
+/// Takes every link's lock, in a fixed order so two applies never wait for
+/// each other in a circle.
+fn lock_links(
+    plan: &Plan,
+    state: &StateStore,
+    options: &ApplyOptions,
+) -> Result<Vec<LinkLock>, LockError> {
+    let mut links: Vec<(&str, &str, &str)> = plan
+        .snapshots
+        .iter()
+        .flat_map(|s| {
+            s.links
+                .iter()
+                .map(move |l| (s.target.as_str(), l.link.as_str(), s.snapshot.as_str()))
+        })
+        .collect();
+    links.sort_unstable();
+    links.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
+    links
+        .into_iter()
+        .map(|(target, link, snapshot)| {
+            let holder = format!("apply of {snapshot} by {}", options.actor);
+            state.lock_link(target, link, &holder, options.lock_timeout)
+        })
+        .collect()
+}
+
+struct Runner<'a> {
+    endpoints: &'a dyn Endpoints,
+    options: &'a ApplyOptions,
+    progress: &'a mut dyn FnMut(Progress),
+    done: u64,
+    total: u64,
+}
+
+/// A write to carry out, with the source item it writes.
+struct Job<'p> {
+    seq: u32,
+    op: &'p Operation,
+    item: Option<Item>,
+}
+
+/// What a worker sends back.
+struct Done<'p> {
+    seq: u32,
+    op: &'p Operation,
+    result: Result<Option<Written>, EndpointError>,
+}
+
+impl Runner<'_> {
+    fn tick(&mut self) {
+        self.done += 1;
+        (self.progress)(Progress {
+            done: self.done,
+            total: self.total,
+        });
+    }
+
+    fn snapshot(
+        &mut self,
+        snapshot: &SnapshotPlan,
+        target: &Target,
+        state: &mut StateStore,
+    ) -> Result<SnapshotReport, ApplyError> {
+        let now = Utc::now();
+        for link in &target.links {
+            if snapshot.links.iter().any(|l| l.link == link.name) {
+                state.record_link_flags(
+                    &target.name,
+                    &link.name,
+                    link.inbound == LinkFlag::Enabled,
+                    link.outbound == LinkFlag::Enabled,
+                    now,
+                )?;
+            }
+        }
+        let run_id = state.begin_run(&RunStart {
+            snapshot: snapshot.snapshot.clone(),
+            direction: snapshot.direction,
+            target: target.name.clone(),
+            actor: self.options.actor.clone(),
+            plan_digest: self.options.plan_digest.clone(),
+            started: now,
+        })?;
+        let mut report = SnapshotReport {
+            snapshot: snapshot.snapshot.clone(),
+            run_id: run_id.0,
+            ..SnapshotReport::default()
+        };
+        let mut seq = 0u32;
+        for link_plan in &snapshot.links {
+            let Some(link) = target.link(&link_plan.link) else {
+                continue;
+            };
+            let failures_before = report.unapplied.len();
+            for section in &link_plan.sections {
+                self.section(
+                    &SectionContext {
+                        snapshot,
+                        target,
+                        link,
+                        run_id,
+                    },
+                    section,
+                    state,
+                    &mut seq,
+                    &mut report,
+                )?;
+            }
+            let clean = report.unapplied.len() == failures_before
+                && link_plan.sections.iter().all(|s| {
+                    s.notices
+                        .iter()
+                        .all(|n| n.level != crate::plan::Level::Error)
+                });
+            Self::finish_link(snapshot, link_plan, state, run_id, clean)?;
+        }
+        let end = if report.unapplied.is_empty() {
+            RunEnd::Succeeded
+        } else {
+            RunEnd::Failed
+        };
+        state.finish_run(run_id, Utc::now(), end)?;
+        Ok(report)
+    }
+
+    fn finish_link(
+        snapshot: &SnapshotPlan,
+        link: &LinkPlan,
+        state: &StateStore,
+        run_id: RunId,
+        clean: bool,
+    ) -> Result<(), ApplyError> {
+        state.record_link_run(&snapshot.target, &link.link, snapshot.direction, run_id)?;
+        // A send snapshot covering the link, applied without failures,
+        // resumes a pending outbound (DESIGN 2.4).
+        if clean && snapshot.direction == Direction::Send {
+            let pending = state
+                .link(&snapshot.target, &link.link)?
+                .is_some_and(|l| l.outbound_pending);
+            if pending {
+                state.clear_outbound_pending(&snapshot.target, &link.link, run_id)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn section(
+        &mut self,
+        ctx: &SectionContext<'_>,
+        section: &Section,
+        state: &mut StateStore,
+        seq: &mut u32,
+        report: &mut SnapshotReport,
+    ) -> Result<(), ApplyError> {
+        let writes: Vec<&Operation> = section
+            .operations
+            .iter()
+            .filter(|op| op.action.writes())
+            .collect();
+        let keeps: Vec<&Operation> = section
+            .operations
+            .iter()
+            .filter(|op| op.action == Action::Keep)
+            .collect();
+        if writes.is_empty() && keeps.is_empty() {
+            return Ok(());
+        }
+        let crm = self.endpoints.crm(&ctx.link.user, section.item_type);
+        let on_target = self
+            .endpoints
+            .target(ctx.target, ctx.link, section.item_type);
+        let (source, destination) = match (ctx.snapshot.direction, on_target) {
+            (Direction::Send, Ok(t)) => (crm, t),
+            (Direction::Get, Ok(t)) => (t, crm),
+            (_, Err(e)) => {
+                for op in writes {
+                    *seq += 1;
+                    Self::unapplied(
+                        ctx,
+                        section,
+                        op,
+                        OpOutcome::Failed,
+                        &e.message,
+                        state,
+                        *seq,
+                        report,
+                    )?;
+                    self.tick();
+                }
+                return Ok(());
+            }
+        };
+
+        // Items a plan kept are recorded as synced, so a later delete at the
+        // source is seen as one (and not as an orphan).
+        let batch = state.batch()?;
+        for op in keeps {
+            if let Some(record) = synced_record(ctx, section, op, None) {
+                batch.record_synced(&record)?;
+            }
+            self.tick();
+        }
+        batch.commit()?;
+
+        let (jobs, stale_ops) = prepare(source.as_ref(), &writes, seq);
+        for (seq, op, message) in stale_ops {
+            Self::unapplied(
+                ctx,
+                section,
+                op,
+                OpOutcome::Stale,
+                &message,
+                state,
+                seq,
+                report,
+            )?;
+            self.tick();
+        }
+        self.run_jobs(ctx, section, destination.as_ref(), jobs, state, report)
+    }
+
+    /// Runs the writes on the target's pool of threads; records each result
+    /// here, as it arrives.
+    fn run_jobs(
+        &mut self,
+        ctx: &SectionContext<'_>,
+        section: &Section,
+        destination: &dyn Collection,
+        jobs: Vec<Job<'_>>,
+        state: &mut StateStore,
+        report: &mut SnapshotReport,
+    ) -> Result<(), ApplyError> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let threads = usize::try_from(ctx.target.concurrency.max(1))
+            .unwrap_or(1)
+            .min(jobs.len());
+        let queue = Mutex::new(jobs.into_iter());
+        let (sender, receiver) = mpsc::channel::<Done<'_>>();
+        let options = self.options;
+        std::thread::scope(|scope| -> Result<(), ApplyError> {
+            for _ in 0..threads {
+                let sender = sender.clone();
+                let queue = &queue;
+                scope.spawn(move || {
+                    loop {
+                        let job = queue
+                            .lock()
+                            .unwrap_or_else(std::sync::PoisonError::into_inner)
+                            .next();
+                        let Some(job) = job else { break };
+                        let result = with_retries(options, || write(destination, &job));
+                        let done = Done {
+                            seq: job.seq,
+                            op: job.op,
+                            result,
+                        };
+                        if sender.send(done).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            drop(sender);
+            let mut pending = Vec::with_capacity(RECORDS_PER_COMMIT);
+            for done in receiver {
+                pending.push(done);
+                if pending.len() >= RECORDS_PER_COMMIT {
+                    self.record(ctx, section, &mut pending, state, report)?;
+                }
+            }
+            self.record(ctx, section, &mut pending, state, report)
+        })
+    }
+
+    /// Records finished writes in one transaction: synced items, journal.
+    fn record(
+        &mut self,
+        ctx: &SectionContext<'_>,
+        section: &Section,
+        pending: &mut Vec<Done<'_>>,
+        state: &mut StateStore,
+        report: &mut SnapshotReport,
+    ) -> Result<(), ApplyError> {
+        if pending.is_empty() {
+            return Ok(());
+        }
+        let batch = state.batch()?;
+        let mut ticks = 0;
+        for done in pending.drain(..) {
+            let (outcome, message) = match &done.result {
+                Ok(written) => {
+                    if done.op.action.deletes() {
+                        batch.forget_synced(
+                            &ctx.target.name,
+                            &ctx.link.name,
+                            section.item_type,
+                            &done.op.uid,
+                        )?;
+                    } else if let Some(record) =
+                        synced_record(ctx, section, done.op, written.as_ref())
+                    {
+                        batch.record_synced(&record)?;
+                    }
+                    report.applied.add(done.op.action, 1);
+                    (OpOutcome::Applied, None)
+                }
+                Err(e) => {
+                    let outcome = match e.kind {
+                        ErrorKind::PreconditionFailed
+                        | ErrorKind::Exists
+                        | ErrorKind::DoesNotExist => OpOutcome::Stale,
+                        _ => OpOutcome::Failed,
+                    };
+                    report
+                        .unapplied
+                        .push(unapplied(ctx, section, done.op, outcome, &e.message));
+                    (outcome, Some(e.message.clone()))
+                }
+            };
+            batch.record_operation(
+                ctx.run_id,
+                &journal(ctx, section, done.op, done.seq, outcome, message),
+            )?;
+            ticks += 1;
+        }
+        batch.commit()?;
+        for _ in 0..ticks {
+            self.tick();
+        }
+        Ok(())
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn unapplied(
+        ctx: &SectionContext<'_>,
+        section: &Section,
+        op: &Operation,
+        outcome: OpOutcome,
+        message: &str,
+        state: &StateStore,
+        seq: u32,
+        report: &mut SnapshotReport,
+    ) -> Result<(), ApplyError> {
+        report
+            .unapplied
+            .push(unapplied(ctx, section, op, outcome, message));
+        state.record_operation(
+            ctx.run_id,
+            &journal(ctx, section, op, seq, outcome, Some(message.to_owned())),
+        )?;
+        Ok(())
+    }
+}
+
+/// Reads the source items the writes need and checks each is still the
+/// content the plan saw. Returns the jobs, and the operations already
+/// stale (with their sequence numbers and why).
+#[allow(clippy::type_complexity)]
+fn prepare<'p>(
+    source: &dyn Collection,
+    writes: &[&'p Operation],
+    seq: &mut u32,
+) -> (Vec<Job<'p>>, Vec<(u32, &'p Operation, String)>) {
+    let mut jobs = Vec::with_capacity(writes.len());
+    let mut stale = Vec::new();
+    let needs_item: Vec<&Operation> = writes
+        .iter()
+        .copied()
+        .filter(|op| op.source.is_some())
+        .collect();
+    let mut fetched: HashMap<Href, FetchResult> = HashMap::with_capacity(needs_item.len());
+    for batch in needs_item.chunks(FETCH_BATCH) {
+        let hrefs: Vec<Href> = batch
+            .iter()
+            .filter_map(|op| op.source.as_ref().map(|s| s.href.clone()))
+            .collect();
+        match source.fetch(&hrefs) {
+            Ok(results) => {
+                for (href, result) in hrefs.into_iter().zip(results) {
+                    fetched.insert(href, result);
+                }
+            }
+            Err(e) => {
+                for href in hrefs {
+                    fetched.insert(href, Err(e.clone()));
+                }
+            }
+        }
+    }
+    for op in writes {
+        *seq += 1;
+        let Some(expected) = &op.source else {
+            jobs.push(Job {
+                seq: *seq,
+                op,
+                item: None,
+            });
+            continue;
+        };
+        match fetched.remove(&expected.href) {
+            Some(Ok(f)) if f.item.content_hash() == expected.hash => jobs.push(Job {
+                seq: *seq,
+                op,
+                item: Some(f.item),
+            }),
+            Some(Ok(_)) => stale.push((
+                *seq,
+                *op,
+                "the source item changed since the plan was made".to_owned(),
+            )),
+            Some(Err(e)) if e.kind == ErrorKind::DoesNotExist => stale.push((
+                *seq,
+                *op,
+                "the source item was deleted since the plan was made".to_owned(),
+            )),
+            Some(Err(e)) => stale.push((*seq, *op, e.message)),
+            None => stale.push((*seq, *op, "the source item was not read".to_owned())),
+        }
+    }
+    (jobs, stale)
+}
+
+struct SectionContext<'a> {
+    snapshot: &'a SnapshotPlan,
+    target: &'a Target,
+    link: &'a LinkSpec,
+    run_id: RunId,
+}
+
+fn unapplied(
+    ctx: &SectionContext<'_>,
+    section: &Section,
+    op: &Operation,
+    outcome: OpOutcome,
+    message: &str,
+) -> Unapplied {
+    Unapplied {
+        snapshot: ctx.snapshot.snapshot.clone(),
+        target: ctx.target.name.clone(),
+        link: ctx.link.name.clone(),
+        item_type: section.item_type,
+        uid: op.uid.clone(),
+        action: op.action,
+        outcome,
+        message: message.to_owned(),
+    }
+}
+
+fn journal(
+    ctx: &SectionContext<'_>,
+    section: &Section,
+    op: &Operation,
+    seq: u32,
+    outcome: OpOutcome,
+    message: Option<String>,
+) -> JournalEntry {
+    JournalEntry {
+        seq,
+        action: match op.action {
+            Action::Restore => state::Action::Restore,
+            Action::Update => state::Action::Update,
+            Action::Delete | Action::OrphanDeleted => state::Action::Delete,
+            _ => state::Action::Create,
+        },
+        link: ctx.link.name.clone(),
+        item_type: section.item_type,
+        uid: op.uid.clone(),
+        label: op.summary.clone(),
+        outcome: match outcome {
+            OpOutcome::Applied => Outcome::Applied,
+            OpOutcome::Stale => Outcome::Stale,
+            OpOutcome::Failed => Outcome::Failed,
+        },
+        message,
+    }
+}
+
+/// The state store's record of an item once the operation is done: for a
+/// write, what was written where; for a keep, both sides as planned.
+fn synced_record(
+    ctx: &SectionContext<'_>,
+    section: &Section,
+    op: &Operation,
+    written: Option<&Written>,
+) -> Option<SyncedItem> {
+    let source = op.source.as_ref()?;
+    let (dest_href, dest_version, dest_hash) = if let Some(w) = written {
+        (w.href.clone(), w.version.clone(), source.hash)
+    } else {
+        let d = op.destination.as_ref()?;
+        (d.href.clone(), d.version.clone(), d.hash)
+    };
+    let (crm_href, crm_hash, target_href, target_hash, target_version) =
+        match ctx.snapshot.direction {
+            Direction::Send => (
+                source.href.clone(),
+                source.hash,
+                dest_href,
+                dest_hash,
+                dest_version,
+            ),
+            Direction::Get => (
+                dest_href,
+                dest_hash,
+                source.href.clone(),
+                source.hash,
+                source.version.clone(),
+            ),
+        };
+    Some(SyncedItem {
+        target: ctx.target.name.clone(),
+        link: ctx.link.name.clone(),
+        item_type: section.item_type,
+        uid: op.uid.clone(),
+        crm_href,
+        crm_hash,
+        target_href,
+        target_hash,
+        target_version,
+        synced_at: Utc::now(),
+        run_id: ctx.run_id,
+    })
+}
+
+/// One write, conditional as the plan says.
+fn write(destination: &dyn Collection, job: &Job<'_>) -> Result<Option<Written>, EndpointError> {
+    let op = job.op;
+    match (op.action, &job.item, &op.destination) {
+        (Action::Create | Action::Restore, Some(item), _) => destination.create(item).map(Some),
+        (Action::Update, Some(item), Some(dest)) => destination
+            .update(&dest.href, &dest.version, item)
+            .map(Some),
+        (Action::Delete | Action::OrphanDeleted, _, Some(dest)) => {
+            match destination.delete(&dest.href, &dest.version) {
+                // Already gone: what the delete wanted (a re-run after a crash).
+                Err(e) if e.kind == ErrorKind::DoesNotExist => Ok(None),
+                other => other.map(|()| None),
+            }
+        }
+        _ => Err(EndpointError::new(
+            ErrorKind::Invalid,
+            format!(
+                "{}: the plan's {} operation is incomplete",
+                op.uid, op.action
+            ),
+        )),
+    }
+}
+
+/// Retries temporary failures with a doubling wait, or the wait the
+/// endpoint asked for (`Retry-After`).
+fn with_retries<T>(
+    options: &ApplyOptions,
+    mut attempt: impl FnMut() -> Result<T, EndpointError>,
+) -> Result<T, EndpointError> {
+    let mut wait = options.backoff;
+    let mut tries = 1;
+    loop {
+        match attempt() {
+            Err(e) if e.kind == ErrorKind::Transient && tries < options.attempts.max(1) => {
+                std::thread::sleep(e.retry_after.unwrap_or(wait));
+                wait = wait.saturating_mul(2).min(Duration::from_secs(60));
+                tries += 1;
+            }
+            other => return other,
+        }
+    }
+}

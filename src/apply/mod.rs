@@ -1,0 +1,236 @@
+//! Applying a plan: carrying out its operations, exactly, with their
+//! preconditions, and recording each in the state store as it succeeds.
+//!
+//! Words used here:
+//! - **stale**: an operation whose precondition no longer holds (the source
+//!   item's content hash, or the destination item's version, changed since
+//!   the plan was made). It is not applied, and is reported.
+//! - **failed**: an operation that was tried and refused (a 412 is stale, a
+//!   permission error failed), after retries for temporary failures.
+//! - **refusal**: a safety valve (DESIGN 2.5) that stops an apply before any
+//!   write: more deletes than `maxDeletes`, or a source that had synced
+//!   items and now lists none.
+//!
+//! The executor never decides what to do: it carries out the plan it is
+//! given. Writes run on a bounded pool of threads (the target's
+//! `concurrency`); the state store is written by this thread alone, as
+//! results come in, so a crash at any moment loses at most the records of
+//! writes in flight, and a re-run converges: identity is the UID, so the
+//! next plan sees those items as kept, never as new.
+
+mod execute;
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+pub use execute::{ApplyError, Progress, execute};
+
+use crate::item::ItemType;
+use crate::plan::{Action, Plan};
+
+/// How an apply runs.
+#[derive(Debug, Clone)]
+pub struct ApplyOptions {
+    /// The delete limit from the command line, on top of each spec's.
+    pub max_deletes: Option<u32>,
+    /// How long to wait for another apply's lock on a link.
+    pub lock_timeout: Duration,
+    /// Who runs it (for the journal).
+    pub actor: String,
+    /// The digest of the saved plan applied, if one was.
+    pub plan_digest: Option<String>,
+    /// Attempts for an operation that fails with a temporary error.
+    pub attempts: u32,
+    /// The first wait between attempts (doubled each time, unless the
+    /// endpoint says how long to wait).
+    pub backoff: Duration,
+    /// Apply even where a source that had synced items now lists none.
+    pub allow_empty_source: bool,
+}
+
+impl Default for ApplyOptions {
+    fn default() -> Self {
+        ApplyOptions {
+            max_deletes: None,
+            lock_timeout: Duration::from_secs(0),
+            actor: String::from("unknown"),
+            plan_digest: None,
+            attempts: 4,
+            backoff: Duration::from_millis(200),
+            allow_empty_source: false,
+        }
+    }
+}
+
+/// Why an apply refused to start. Nothing was written.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Refusal {
+    /// More deletes than a limit allows.
+    #[error(
+        "snapshot {snapshot} would delete {deletes} items, more than {limit} ({source_of_limit}); \
+         check the plan, then raise the limit (spec.maxDeletes or --max-deletes) if the deletes are intended"
+    )]
+    TooManyDeletes {
+        /// The snapshot.
+        snapshot: String,
+        /// How many deletes its plan holds.
+        deletes: u64,
+        /// The limit.
+        limit: u32,
+        /// Which limit (`spec.maxDeletes` or `--max-deletes`).
+        source_of_limit: &'static str,
+    },
+    /// A source that had synced items now lists none.
+    #[error(
+        "snapshot {snapshot}, link {link}: the source lists no {item_type}, but {synced} were synced before; \
+         a broken server or a wrong path looks exactly like \"delete everything\", so nothing was applied. \
+         Check {collection}; if it really is empty now, apply again with --allow-empty-source"
+    )]
+    EmptySource {
+        /// The snapshot.
+        snapshot: String,
+        /// The link.
+        link: String,
+        /// The item type.
+        item_type: ItemType,
+        /// How many items were synced before.
+        synced: u64,
+        /// The source collection, described.
+        collection: String,
+    },
+}
+
+/// Checks the safety valves of DESIGN 2.5 before any write.
+///
+/// # Errors
+/// The first refusal found.
+pub fn check_safety(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> {
+    let max_deletes_flag = options.max_deletes;
+    for snapshot in &plan.snapshots {
+        let deletes = snapshot.totals().deletes();
+        for (limit, source_of_limit) in [
+            (snapshot.max_deletes, "spec.maxDeletes"),
+            (max_deletes_flag, "--max-deletes"),
+        ] {
+            if let Some(limit) = limit.filter(|l| deletes > u64::from(*l)) {
+                return Err(Refusal::TooManyDeletes {
+                    snapshot: snapshot.snapshot.clone(),
+                    deletes,
+                    limit,
+                    source_of_limit,
+                });
+            }
+        }
+        for (link, section) in snapshot.sections() {
+            // Both sides empty: nothing to guard, and no alarm.
+            if !options.allow_empty_source
+                && section.source_items == 0
+                && section.synced_items > 0
+                && section.destination_items > 0
+            {
+                return Err(Refusal::EmptySource {
+                    snapshot: snapshot.snapshot.clone(),
+                    link: link.link.clone(),
+                    item_type: section.item_type,
+                    synced: section.synced_items,
+                    collection: section.source.clone(),
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// How one operation ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum OpOutcome {
+    /// Carried out.
+    Applied,
+    /// Its precondition no longer held; not applied.
+    Stale,
+    /// Tried and refused.
+    Failed,
+}
+
+/// An operation that was not applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Unapplied {
+    /// The snapshot.
+    pub snapshot: String,
+    /// The target.
+    pub target: String,
+    /// The link.
+    pub link: String,
+    /// The item type.
+    pub item_type: ItemType,
+    /// The item's UID.
+    pub uid: String,
+    /// What was to be done.
+    pub action: Action,
+    /// Stale or failed.
+    pub outcome: OpOutcome,
+    /// Why.
+    pub message: String,
+}
+
+impl std::fmt::Display for Unapplied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let word = match self.outcome {
+            OpOutcome::Stale => "stale",
+            OpOutcome::Failed | OpOutcome::Applied => "failed",
+        };
+        write!(
+            f,
+            "{word}: {} {} · target {} · link {} · {} {}: {}",
+            self.snapshot,
+            self.action,
+            self.target,
+            self.link,
+            self.item_type,
+            self.uid,
+            self.message
+        )
+    }
+}
+
+/// What one snapshot's apply did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SnapshotReport {
+    /// The snapshot.
+    pub snapshot: String,
+    /// Its run in the journal.
+    pub run_id: i64,
+    /// Operations applied, by action.
+    pub applied: crate::plan::Totals,
+    /// Operations not applied.
+    pub unapplied: Vec<Unapplied>,
+}
+
+/// What an apply did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Report {
+    /// One per snapshot of the plan.
+    pub snapshots: Vec<SnapshotReport>,
+}
+
+impl Report {
+    /// Every operation not applied.
+    pub fn unapplied(&self) -> impl Iterator<Item = &Unapplied> {
+        self.snapshots.iter().flat_map(|s| &s.unapplied)
+    }
+
+    /// Applied operations, by action, across snapshots.
+    #[must_use]
+    pub fn applied(&self) -> crate::plan::Totals {
+        let mut totals = crate::plan::Totals::default();
+        for s in &self.snapshots {
+            totals.merge(&s.applied);
+        }
+        totals
+    }
+}

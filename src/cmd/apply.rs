@@ -1,0 +1,186 @@
+//! `snapsync apply`: plan (or read a saved plan), show it, confirm, execute.
+
+use std::io::{self, BufRead, IsTerminal, Write};
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use serde_json::json;
+
+use crate::cli::{ApplyArgs, Cli, OutputFormat};
+use snapsync::apply::{self, ApplyError, ApplyOptions, Report};
+use snapsync::endpoint::StoreEndpoints;
+use snapsync::endpoint::crm::CrmStore;
+use snapsync::plan::{Action, PLAN_FORMAT_VERSION, Plan, render};
+use snapsync::state::{StateStore, actor_from_env};
+
+/// Exit code when some operations failed or were stale.
+const PARTIAL: u8 = 3;
+
+fn read_plan(path: &std::path::Path) -> anyhow::Result<(Plan, String)> {
+    let bytes =
+        std::fs::read(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
+    let digest = blake3::hash(&bytes).to_hex().to_string();
+    let value: serde_json::Value = serde_json::from_slice(&bytes)
+        .with_context(|| format!("{} is not a plan (not JSON)", path.display()))?;
+    let version = value
+        .get("formatVersion")
+        .and_then(serde_json::Value::as_u64);
+    if version != Some(u64::from(PLAN_FORMAT_VERSION)) {
+        bail!(
+            "{} is a plan of format version {}, but this snapsync reads version {PLAN_FORMAT_VERSION}; plan again",
+            path.display(),
+            version.map_or_else(|| "unknown".to_owned(), |v| v.to_string())
+        );
+    }
+    let plan: Plan = serde_json::from_value(value)
+        .with_context(|| format!("{} is not a valid plan", path.display()))?;
+    Ok((plan, digest))
+}
+
+/// Runs `snapsync apply`.
+pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    let now = args.now.unwrap_or_else(chrono::Utc::now);
+    let catalog = match super::plan::load_catalog(cli, &args.paths, now)? {
+        Ok(catalog) => catalog,
+        Err(code) => return Ok(code),
+    };
+    let (plan, digest) = match &args.plan {
+        Some(path) => {
+            let (plan, digest) = read_plan(path)?;
+            (plan, Some(digest))
+        }
+        None => (
+            super::plan::compile(cli, &catalog, &args.snapshots, now)?,
+            None,
+        ),
+    };
+    let quiet = cli.quiet > 0;
+    if !quiet {
+        let options = render::TextOptions {
+            color: crate::text_style(cli, &io::stdout()).color,
+            show_unchanged: false,
+        };
+        render::text(&plan, &mut io::stdout().lock(), options)?;
+    }
+    if plan.has_errors() {
+        bail!("the plan has errors (listed above); nothing was applied");
+    }
+    if plan.has_changes() && !args.yes && !confirm()? {
+        return Ok(ExitCode::from(1));
+    }
+    let crm_path = cli
+        .crm
+        .clone()
+        .unwrap_or_else(|| catalog.stores.crm.clone());
+    let state_path = cli
+        .state
+        .clone()
+        .unwrap_or_else(|| catalog.stores.state.clone());
+    let crm = CrmStore::open(&crm_path).context("cannot open the CRM store")?;
+    let mut state = StateStore::open(&state_path).context("cannot open the state store")?;
+    let endpoints = StoreEndpoints::new(crm);
+    let options = ApplyOptions {
+        max_deletes: args.max_deletes,
+        lock_timeout: args.lock_timeout,
+        actor: actor_from_env(),
+        plan_digest: digest,
+        allow_empty_source: args.allow_empty_source,
+        ..ApplyOptions::default()
+    };
+    let bar = crate::cmd::progress_bar(cli, 0, "operations");
+    let started = std::time::Instant::now();
+    let result = apply::execute(
+        &plan,
+        &catalog,
+        &endpoints,
+        &mut state,
+        &options,
+        &mut |p| {
+            if let Some(bar) = &bar {
+                bar.set_length(p.total);
+                bar.set_position(p.done);
+            }
+        },
+    );
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(ApplyError::Refused(refusal)) => bail!("refused: {refusal}"),
+        Err(e) => return Err(e.into()),
+    };
+    let seconds = started.elapsed().as_secs_f64();
+    match args.format {
+        OutputFormat::Json => {
+            let value = json!({"formatVersion": 1, "report": report, "seconds": seconds});
+            let mut out = io::stdout().lock();
+            serde_json::to_writer_pretty(&mut out, &value)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => write_report(cli, &report, seconds)?,
+    }
+    Ok(if report.unapplied().next().is_none() {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(PARTIAL)
+    })
+}
+
+/// Asks on the terminal; refuses without one.
+fn confirm() -> anyhow::Result<bool> {
+    if !io::stdin().is_terminal() {
+        bail!(
+            "not on a terminal, so there is no one to confirm: pass --yes to apply without asking \
+             (review the plan first with `snapsync plan`)"
+        );
+    }
+    let mut err = io::stderr().lock();
+    write!(err, "Apply these changes? Only 'yes' is accepted: ")?;
+    err.flush()?;
+    let mut answer = String::new();
+    io::stdin().lock().read_line(&mut answer)?;
+    if answer.trim() == "yes" {
+        Ok(true)
+    } else {
+        writeln!(err, "Not applied.")?;
+        Ok(false)
+    }
+}
+
+fn write_report(cli: &Cli, report: &Report, seconds: f64) -> io::Result<()> {
+    let mut err = io::stderr().lock();
+    for unapplied in report.unapplied() {
+        writeln!(err, "{unapplied}")?;
+    }
+    if cli.quiet > 0 {
+        return Ok(());
+    }
+    let applied = report.applied();
+    let n = |a| applied.get(a);
+    let failed = report
+        .unapplied()
+        .filter(|u| u.outcome == apply::OpOutcome::Failed)
+        .count();
+    let stale = report
+        .unapplied()
+        .filter(|u| u.outcome == apply::OpOutcome::Stale)
+        .count();
+    let mut out = io::stdout().lock();
+    writeln!(
+        out,
+        "Applied in {seconds:.2} s: {} created, {} restored, {} updated, {} deleted; {failed} failed, {stale} stale.",
+        n(Action::Create),
+        n(Action::Restore),
+        n(Action::Update),
+        n(Action::Delete) + n(Action::OrphanDeleted),
+    )?;
+    for snapshot in &report.snapshots {
+        writeln!(
+            out,
+            "  {}: run {} in the journal (`snapsync runs show {}`)",
+            snapshot.snapshot, snapshot.run_id, snapshot.run_id
+        )?;
+    }
+    Ok(())
+}
