@@ -1,0 +1,515 @@
+//! `snapsync apply` through the real binary: convergence (apply, then plan
+//! nothing), the safety valves, stale saved plans, refused writes, and
+//! crashes at random points.
+
+mod support;
+
+use std::collections::BTreeSet;
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use snapsync::endpoint::Collection;
+use snapsync::endpoint::crm::CrmStore;
+use snapsync::item::ItemType;
+use support::{snapsync_in, text};
+
+const SPECS: &str = "apiVersion: snapsync/v1
+kind: Stores
+metadata: { name: stores }
+spec:
+  crm: { sqlite: ../data/crm.sqlite }
+  state: { sqlite: ../data/state.sqlite }
+---
+apiVersion: snapsync/v1
+kind: Target
+metadata: { name: office }
+spec:
+  type: vdir
+  path: ../vdir
+  links:
+    - name: jdoe
+      user: jdoe
+      scheduleItems: jdoe/scheduleItems
+      tasks: jdoe/tasks
+      contacts: jdoe/contacts
+    - name: asmith
+      user: asmith
+      scheduleItems: asmith/scheduleItems
+      tasks: asmith/tasks
+      contacts: asmith/contacts
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: send-all }
+spec: { direction: send, target: office }
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: send-jdoe-november }
+spec:
+  direction: send
+  target: office
+  links: [jdoe]
+  timezone: Europe/Berlin
+  filters:
+    scheduleItems: { dateOption: start, range: { from: 2026-11-01, to: 2026-11-30 } }
+    tasks: { dateOption: due, range: { from: 2026-01-01 }, includeUndated: true }
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: get-asmith }
+spec: { direction: get, target: office, links: [asmith] }
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: get-asmith-recent }
+spec:
+  direction: get
+  target: office
+  links: [asmith]
+  filters:
+    contacts: { range: { from: 2025-01-01 } }
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: send-asmith }
+spec: { direction: send, target: office, links: [asmith] }
+";
+
+const NOW: &str = "2026-11-25T12:00:00Z";
+
+/// A project: jdoe has `crm_items` generated items in the CRM; asmith has
+/// `target_items` generated items in the vdir target (none in the CRM).
+fn world(crm_items: u32, target_items: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let specs = dir.path().join("snapshots.d");
+    std::fs::create_dir_all(&specs).expect("folder");
+    std::fs::create_dir_all(dir.path().join("vdir")).expect("folder");
+    std::fs::write(specs.join("world.yaml"), SPECS).expect("specs");
+    let crm = crm_items.to_string();
+    let target = target_items.to_string();
+    let mut steps: Vec<Vec<&str>> = Vec::new();
+    if crm_items > 0 {
+        steps.push(vec![
+            "generate", "--items", &crm, "--seed", "1", "--out", "gen",
+        ]);
+        steps.push(vec!["crm", "import", "--user", "jdoe", "gen"]);
+    }
+    if target_items > 0 {
+        steps.push(vec![
+            "generate",
+            "--items",
+            &target,
+            "--seed",
+            "2",
+            "--layout",
+            "vdir",
+            "--out",
+            "vdir/asmith",
+        ]);
+    }
+    for args in steps {
+        ok(dir.path(), &args);
+    }
+    dir
+}
+
+fn ok(dir: &Path, args: &[&str]) -> Output {
+    let out = snapsync_in(dir, args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}\nstdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    out
+}
+
+fn apply(dir: &Path, snapshot: &str) -> Output {
+    snapsync_in(dir, &["apply", "--yes", "--now", NOW, "-s", snapshot])
+}
+
+/// `plan --detailed-exitcode` of one snapshot: 0 when nothing would change.
+fn plan_code(dir: &Path, snapshot: &str) -> (Option<i32>, String) {
+    let out = snapsync_in(
+        dir,
+        &["plan", "--now", NOW, "--detailed-exitcode", "-s", snapshot],
+    );
+    (out.status.code(), text(&out.stdout))
+}
+
+/// The UIDs of the item files in a vdir collection (hidden files are not items).
+fn vdir_uids(folder: &Path) -> Vec<String> {
+    let Ok(entries) = std::fs::read_dir(folder) else {
+        return Vec::new();
+    };
+    let mut uids = Vec::new();
+    for entry in entries {
+        let path = entry.expect("entry").path();
+        let name = path
+            .file_name()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        let parsed = snapsync::item::parse_any(&std::fs::read_to_string(&path).expect("read"));
+        assert!(
+            parsed.errors.is_empty(),
+            "{}: {:?}",
+            path.display(),
+            parsed.errors
+        );
+        uids.extend(parsed.items.iter().map(|i| i.uid().to_owned()));
+    }
+    uids.sort();
+    uids
+}
+
+fn crm_uids(dir: &Path, user: &str, item_type: ItemType) -> Vec<String> {
+    let store = CrmStore::open_read_only(&dir.join("data/crm.sqlite")).expect("crm");
+    let mut uids: Vec<String> = store
+        .collection(user, item_type)
+        .list()
+        .expect("list")
+        .into_iter()
+        .map(|l| l.href.0)
+        .collect();
+    uids.sort();
+    uids
+}
+
+#[test]
+fn after_an_apply_the_same_spec_plans_nothing_full_and_filtered_send_and_get() {
+    let dir = world(300, 200);
+    let root = dir.path();
+    // Filtered, link-level send first: it sends only what it matches.
+    let out = apply(root, "send-jdoe-november");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(plan_code(root, "send-jdoe-november").0, Some(0));
+    assert_eq!(
+        plan_code(root, "send-all").0,
+        Some(2),
+        "the rest is still to send"
+    );
+    // Full, target-level send.
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    assert_eq!(
+        plan_code(root, "send-all"),
+        (Some(0), plan_code(root, "send-all").1)
+    );
+    for t in ItemType::ALL {
+        assert_eq!(
+            vdir_uids(&root.join("vdir/jdoe").join(t.as_str())),
+            crm_uids(root, "jdoe", t),
+            "{t}"
+        );
+    }
+    // Full get of a link into an empty CRM user, then a send of the same link
+    // plans no write (a get followed by a send).
+    assert_eq!(apply(root, "get-asmith").status.code(), Some(0));
+    assert_eq!(plan_code(root, "get-asmith").0, Some(0));
+    assert_eq!(plan_code(root, "send-asmith").0, Some(0));
+    assert_eq!(plan_code(root, "get-asmith-recent").0, Some(0));
+    for t in ItemType::ALL {
+        assert_eq!(
+            crm_uids(root, "asmith", t),
+            vdir_uids(&root.join("vdir/asmith").join(t.as_str())),
+            "{t}"
+        );
+    }
+}
+
+#[test]
+fn without_a_terminal_and_without_yes_apply_refuses_and_writes_nothing() {
+    let dir = world(20, 0);
+    let out = snapsync_in(dir.path(), &["apply", "-s", "send-all"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr)
+            .contains("error: not on a terminal, so there is no one to confirm: pass --yes"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(vdir_uids(&dir.path().join("vdir/jdoe/scheduleItems")).is_empty());
+    assert!(!dir.path().join("data/state.sqlite").exists());
+}
+
+/// Deletes `n` of jdoe's items of a type from the CRM store.
+fn delete_in_crm(dir: &Path, item_type: ItemType, n: usize) {
+    let store = CrmStore::open(&dir.join("data/crm.sqlite")).expect("crm");
+    let collection = store.collection("jdoe", item_type);
+    for entry in collection.list().expect("list").into_iter().take(n) {
+        collection
+            .delete(&entry.href, &entry.version)
+            .expect("delete");
+    }
+}
+
+#[test]
+fn max_deletes_stops_the_apply_before_any_write() {
+    let dir = world(100, 0);
+    let root = dir.path();
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    delete_in_crm(root, ItemType::Contacts, 3);
+    let before = vdir_uids(&root.join("vdir/jdoe/contacts"));
+    let out = snapsync_in(
+        root,
+        &["apply", "--yes", "--max-deletes", "2", "-s", "send-all"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains(
+            "error: refused: snapshot send-all would delete 3 items, more than 2 (--max-deletes); \
+             check the plan, then raise the limit"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(vdir_uids(&root.join("vdir/jdoe/contacts")), before);
+    let out = snapsync_in(
+        root,
+        &["apply", "--yes", "--max-deletes", "3", "-s", "send-all"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        before.len() - 3,
+        vdir_uids(&root.join("vdir/jdoe/contacts")).len()
+    );
+}
+
+#[test]
+fn a_source_that_lists_nothing_after_a_sync_is_refused() {
+    let dir = world(100, 0);
+    let root = dir.path();
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    delete_in_crm(root, ItemType::Contacts, usize::MAX);
+    let out = apply(root, "send-all");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("refused: snapshot send-all, link jdoe: the source lists no contacts, but 15 were synced before"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("apply again with --allow-empty-source"),
+        "{stderr}"
+    );
+    assert_eq!(vdir_uids(&root.join("vdir/jdoe/contacts")).len(), 15);
+    let out = snapsync_in(
+        root,
+        &["apply", "--yes", "--allow-empty-source", "-s", "send-all"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(vdir_uids(&root.join("vdir/jdoe/contacts")).is_empty());
+    // Both sides empty now: nothing to guard, no alarm.
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+}
+
+#[test]
+fn a_saved_plan_whose_destination_changed_gives_stale_operations_not_overwrites() {
+    let dir = world(40, 0);
+    let root = dir.path();
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    // Edit three items in the CRM so the plan updates them.
+    let store = CrmStore::open(&root.join("data/crm.sqlite")).expect("crm");
+    let events = store.collection("jdoe", ItemType::ScheduleItems);
+    let listing = events.list().expect("list");
+    let edited: Vec<_> = listing.iter().take(3).collect();
+    for entry in &edited {
+        let fetched = events
+            .fetch(std::slice::from_ref(&entry.href))
+            .expect("fetch");
+        let text = fetched[0].as_ref().expect("item").item.to_text();
+        let changed = text.replacen("SUMMARY:", "SUMMARY:Changed ", 1);
+        let item = snapsync::item::parse_any(&changed).items.remove(0);
+        events
+            .update(&entry.href, &entry.version, &item)
+            .expect("update");
+    }
+    drop(events);
+    drop(store);
+    ok(
+        root,
+        &["plan", "--now", NOW, "-s", "send-all", "--out", "plan.json"],
+    );
+    // Meanwhile someone edits one of those items at the destination.
+    let victim = root
+        .join("vdir/jdoe/scheduleItems")
+        .join(format!("{}.ics", edited[0].href.0));
+    let theirs =
+        std::fs::read_to_string(&victim)
+            .expect("read")
+            .replacen("SUMMARY:", "SUMMARY:Theirs ", 1);
+    std::fs::write(&victim, &theirs).expect("write");
+    let out = snapsync_in(root, &["apply", "--yes", "--plan", "plan.json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "stale: send-all update · target office · link jdoe · scheduleItems {}:",
+            edited[0].href.0
+        )),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("read"),
+        theirs,
+        "overwritten"
+    );
+    assert!(
+        text(&out.stdout).contains("2 updated"),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+/// Makes a file refuse replacement, even for root (`chattr +i`), or, for a
+/// user, by a read-only folder. Returns the undo.
+fn refuse_writes(file: &Path) -> Box<dyn Fn()> {
+    let chattr = std::process::Command::new("chattr")
+        .arg("+i")
+        .arg(file)
+        .status();
+    if chattr.is_ok_and(|s| s.success()) {
+        let file = file.to_owned();
+        return Box::new(move || {
+            let _ = std::process::Command::new("chattr")
+                .arg("-i")
+                .arg(&file)
+                .status();
+        });
+    }
+    use std::os::unix::fs::PermissionsExt;
+    let folder = file.parent().expect("folder").to_owned();
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let probe = folder.join(".probe");
+    assert!(
+        std::fs::write(&probe, "x").is_err(),
+        "cannot make {} refuse writes here: neither `chattr +i` nor a read-only folder works",
+        folder.display()
+    );
+    Box::new(move || {
+        let _ = std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755));
+    })
+}
+
+#[test]
+fn refused_writes_fail_per_item_and_the_rest_is_applied() {
+    let dir = world(200, 0);
+    let root = dir.path();
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    let store = CrmStore::open(&root.join("data/crm.sqlite")).expect("crm");
+    let tasks = store.collection("jdoe", ItemType::Tasks);
+    let listing = tasks.list().expect("list");
+    assert!(listing.len() >= 4, "the world needs tasks");
+    for entry in listing.iter().take(4) {
+        let fetched = tasks
+            .fetch(std::slice::from_ref(&entry.href))
+            .expect("fetch");
+        let changed = fetched[0].as_ref().expect("item").item.to_text().replacen(
+            "SUMMARY:",
+            "SUMMARY:Changed ",
+            1,
+        );
+        let item = snapsync::item::parse_any(&changed).items.remove(0);
+        tasks
+            .update(&entry.href, &entry.version, &item)
+            .expect("update");
+    }
+    drop(tasks);
+    drop(store);
+    let locked: Vec<PathBuf> = listing
+        .iter()
+        .take(1)
+        .map(|e| {
+            root.join("vdir/jdoe/tasks")
+                .join(format!("{}.ics", e.href.0))
+        })
+        .collect();
+    let undo: Vec<_> = locked.iter().map(|f| refuse_writes(f)).collect();
+    let out = apply(root, "send-all");
+    for u in &undo {
+        u();
+    }
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let failures: Vec<&str> = stderr
+        .lines()
+        .filter(|l| l.starts_with("failed: "))
+        .collect();
+    assert_eq!(failures.len(), locked.len(), "{stderr}");
+    assert!(
+        failures[0].starts_with(&format!(
+            "failed: send-all update · target office · link jdoe · tasks {}:",
+            listing[0].href.0
+        )),
+        "{stderr}"
+    );
+    assert!(
+        text(&out.stdout).contains("3 updated"),
+        "{}",
+        text(&out.stdout)
+    );
+    // A re-run applies what is left.
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    assert_eq!(plan_code(root, "send-all").0, Some(0));
+}
+
+/// A tiny deterministic generator for the kill times.
+fn next(seed: &mut u64) -> u64 {
+    *seed = seed
+        .wrapping_mul(6_364_136_223_846_793_005)
+        .wrapping_add(1_442_695_040_888_963_407);
+    *seed >> 33
+}
+
+#[test]
+fn killed_at_random_points_a_re_run_converges_without_duplicates() {
+    let dir = world(3000, 0);
+    let root = dir.path();
+    let mut seed = 7u64;
+    let mut killed = 0;
+    for _ in 0..12 {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_snapsync"))
+            .args(["apply", "--yes", "-q", "-s", "send-all"])
+            .current_dir(root)
+            .env_remove("SNAPSYNC_CRM")
+            .env_remove("SNAPSYNC_STATE")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("spawn");
+        std::thread::sleep(std::time::Duration::from_millis(20 + next(&mut seed) % 400));
+        if child.try_wait().expect("wait").is_none() {
+            // SIGKILL: no chance to clean up anything.
+            child.kill().expect("kill");
+            killed += 1;
+        }
+        child.wait().expect("reap");
+        // Items may also change at the source between runs.
+        if next(&mut seed) % 3 == 0 {
+            delete_in_crm(root, ItemType::Contacts, 1);
+        }
+    }
+    assert!(
+        killed >= 6,
+        "only {killed} runs were killed mid-way; the test proves little"
+    );
+    let out = apply(root, "send-all");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(plan_code(root, "send-all").0, Some(0));
+    for t in ItemType::ALL {
+        let at_target = vdir_uids(&root.join("vdir/jdoe").join(t.as_str()));
+        let unique: BTreeSet<&String> = at_target.iter().collect();
+        assert_eq!(
+            unique.len(),
+            at_target.len(),
+            "{t}: a duplicate at the target"
+        );
+        assert_eq!(at_target, crm_uids(root, "jdoe", t), "{t}");
+    }
+}
