@@ -5,6 +5,7 @@
 mod support;
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
@@ -382,7 +383,6 @@ fn refuse_writes(file: &Path) -> Box<dyn Fn()> {
                 .status();
         });
     }
-    use std::os::unix::fs::PermissionsExt;
     let folder = file.parent().expect("folder").to_owned();
     std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).expect("chmod");
     let probe = folder.join(".probe");
@@ -491,7 +491,7 @@ fn killed_at_random_points_a_re_run_converges_without_duplicates() {
         }
         child.wait().expect("reap");
         // Items may also change at the source between runs.
-        if next(&mut seed) % 3 == 0 {
+        if next(&mut seed).is_multiple_of(3) {
             delete_in_crm(root, ItemType::Contacts, 1);
         }
     }
