@@ -313,7 +313,9 @@ impl Runner<'_> {
         // source is seen as one (and not as an orphan).
         let batch = state.batch()?;
         for op in keeps {
-            if let Some(record) = synced_record(ctx, section, op, None) {
+            if !op.in_sync
+                && let Some(record) = synced_record(ctx, section, op, None)
+            {
                 batch.record_synced(&record)?;
             }
             self.tick();

@@ -4,7 +4,7 @@
 //!
 //! Compiling reads the endpoints and the state store and writes nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -12,7 +12,7 @@ use super::{
     Action, DecidingDate, FilterSummary, ItemState, LinkFlags, LinkPlan, Notice, Operation,
     PLAN_FORMAT_VERSION, Plan, Section, SnapshotPlan, Totals,
 };
-use crate::endpoint::{Collection, EndpointError, Endpoints, Href, Listing};
+use crate::endpoint::{Collection, EndpointError, Endpoints, Href};
 use crate::filter::range::RangeError;
 use crate::filter::{ActiveFilters, TypeFilter, Verdict};
 use crate::item::{ItemMeta, ItemType};
@@ -224,6 +224,9 @@ struct SectionInput<'a> {
 /// One side's items of the section's type, by UID.
 struct Side {
     items: BTreeMap<String, (ItemState, ItemMeta)>,
+    /// UIDs whose metadata is only what the state store remembers (UID and
+    /// hash of an unchanged file): no summary, no dates.
+    partial: HashSet<String>,
 }
 
 impl Section {
@@ -252,21 +255,80 @@ impl Section {
             totals: Totals::default(),
             operations: Vec::new(),
         };
-        let (source, destination) = match (source, destination) {
+        let (source_collection, destination_collection) = match (source, destination) {
             (Ok(s), Ok(d)) => (s, d),
             (Err(e), _) | (_, Err(e)) => {
                 section.notices.push(Notice::error(e.message));
                 return section;
             }
         };
-        let Some(source) = read_side(source.as_ref(), input.item_type, &mut section.notices) else {
+        // A target's files unchanged since the last sync (same version)
+        // need not be read again to know their UID and hash.
+        let known: HashMap<&Href, &SyncedItem> =
+            input.synced.values().map(|s| (&s.target_href, s)).collect();
+        let (source_known, destination_known) = match input.snapshot.direction {
+            Direction::Send => (None, Some(&known)),
+            Direction::Get => (Some(&known), None),
+        };
+        let notices = &mut section.notices;
+        let Some(mut source) = read_side(
+            source_collection.as_ref(),
+            input.item_type,
+            source_known,
+            notices,
+        ) else {
             return section;
         };
-        let Some(destination) =
-            read_side(destination.as_ref(), input.item_type, &mut section.notices)
-        else {
+        let Some(mut destination) = read_side(
+            destination_collection.as_ref(),
+            input.item_type,
+            destination_known,
+            notices,
+        ) else {
             return section;
         };
+        // What the plan shows or judges needs the whole item: every source
+        // item a filter judges or that will be written, and every item only
+        // at the destination (a delete is judged on it).
+        let filtered = input.filter.is_some();
+        let source_needs: Vec<String> = source
+            .partial
+            .iter()
+            .filter(|uid| {
+                let hash = source.items.get(*uid).map(|(s, _)| s.hash);
+                filtered
+                    || destination
+                        .items
+                        .get(*uid)
+                        .is_none_or(|(d, _)| Some(d.hash) != hash)
+            })
+            .cloned()
+            .collect();
+        let destination_needs: Vec<String> = destination
+            .partial
+            .iter()
+            .filter(|uid| !source.items.contains_key(*uid))
+            .cloned()
+            .collect();
+        let completed = complete(
+            source_collection.as_ref(),
+            &mut source,
+            &source_needs,
+            input.item_type,
+            notices,
+        )
+        .and_then(|()| {
+            complete(
+                destination_collection.as_ref(),
+                &mut destination,
+                &destination_needs,
+                input.item_type,
+                notices,
+            )
+        });
+        if completed.is_none() {
+            return section;
+        }
         section.source_items = source.items.len() as u64;
         section.destination_items = destination.items.len() as u64;
         section.operations = diff(input, &source, &destination);
@@ -286,10 +348,13 @@ impl Section {
 }
 
 /// Lists a collection and reads what the listing does not say. `None` when
-/// the collection cannot be listed (the notice says why).
+/// the collection cannot be listed (the notice says why). With `known`, an
+/// entry whose version is the one the state store recorded is taken from
+/// the record (UID and hash) without reading it: a partial entry.
 fn read_side(
     collection: &dyn Collection,
     item_type: ItemType,
+    known: Option<&HashMap<&Href, &SyncedItem>>,
     notices: &mut Vec<Notice>,
 ) -> Option<Side> {
     let listing = match collection.list() {
@@ -299,17 +364,92 @@ fn read_side(
             return None;
         }
     };
-    let mut found: Vec<(ItemState, ItemMeta)> = Vec::with_capacity(listing.len());
-    let mut to_fetch: Vec<&Listing> = Vec::new();
+    let mut found: Vec<(ItemState, ItemMeta, bool)> = Vec::with_capacity(listing.len());
+    let mut to_fetch: Vec<Href> = Vec::new();
     for entry in &listing {
-        match &entry.meta {
-            Some(meta) => found.push((state_of(&entry.href, &entry.version, meta), meta.clone())),
-            None => to_fetch.push(entry),
+        if let Some(meta) = &entry.meta {
+            found.push((
+                state_of(&entry.href, &entry.version, meta),
+                meta.clone(),
+                false,
+            ));
+        } else if let Some(record) = known
+            .and_then(|k| k.get(&entry.href))
+            .filter(|r| r.target_version == entry.version)
+        {
+            let meta = ItemMeta {
+                item_type,
+                uid: record.uid.clone(),
+                hash: record.target_hash,
+                label: None,
+                dates: crate::item::ItemDates::default(),
+            };
+            found.push((state_of(&entry.href, &entry.version, &meta), meta, true));
+        } else {
+            to_fetch.push(entry.href.clone());
         }
     }
-    for batch in to_fetch.chunks(FETCH_BATCH) {
-        let hrefs: Vec<Href> = batch.iter().map(|e| e.href.clone()).collect();
-        let fetched = match collection.fetch(&hrefs) {
+    let mut fetched = Vec::new();
+    fetch_metas(collection, &to_fetch, &mut fetched, notices)?;
+    found.extend(
+        fetched
+            .into_iter()
+            .map(|(state, meta)| (state, meta, false)),
+    );
+    let mut side = Side {
+        items: BTreeMap::new(),
+        partial: HashSet::new(),
+    };
+    found.sort_by(|a, b| a.0.href.cmp(&b.0.href));
+    for (state, meta, partial) in found {
+        side.insert(collection, item_type, state, meta, partial, notices);
+    }
+    Some(side)
+}
+
+impl Side {
+    fn insert(
+        &mut self,
+        collection: &dyn Collection,
+        item_type: ItemType,
+        state: ItemState,
+        meta: ItemMeta,
+        partial: bool,
+        notices: &mut Vec<Notice>,
+    ) {
+        // A collection shared by events and tasks holds both; each section
+        // sees its own type only.
+        if meta.item_type != item_type {
+            return;
+        }
+        if let Some((first, _)) = self.items.get(&meta.uid) {
+            notices.push(Notice::warning(format!(
+                "{}: UID {} is held by both {} and {}; {} is left out of this plan",
+                collection.describe(),
+                meta.uid,
+                first.href,
+                state.href,
+                state.href
+            )));
+            return;
+        }
+        if partial {
+            self.partial.insert(meta.uid.clone());
+        }
+        self.items.insert(meta.uid.clone(), (state, meta));
+    }
+}
+
+/// Fetches `hrefs` in batches and reads their metadata; unreadable items
+/// are warnings. `None` when the collection cannot be read at all.
+fn fetch_metas(
+    collection: &dyn Collection,
+    hrefs: &[Href],
+    out: &mut Vec<(ItemState, ItemMeta)>,
+    notices: &mut Vec<Notice>,
+) -> Option<()> {
+    for batch in hrefs.chunks(FETCH_BATCH) {
+        let fetched = match collection.fetch(batch) {
             Ok(fetched) => fetched,
             Err(e) => {
                 notices.push(Notice::error(e.message));
@@ -320,7 +460,7 @@ fn read_side(
             match result {
                 Ok(f) => {
                     let meta = ItemMeta::of(&f.item);
-                    found.push((state_of(&f.href, &f.version, &meta), meta));
+                    out.push((state_of(&f.href, &f.version, &meta), meta));
                 }
                 Err(e) => notices.push(Notice::warning(format!(
                     "{}; the item is left out of this plan",
@@ -329,29 +469,33 @@ fn read_side(
             }
         }
     }
-    let mut items = BTreeMap::new();
-    found.sort_by(|a, b| a.0.href.cmp(&b.0.href));
-    for (state, meta) in found {
-        // A collection shared by events and tasks holds both; each section
-        // sees its own type only.
-        if meta.item_type != item_type {
-            continue;
-        }
-        if let Some((first, _)) = items.get(&meta.uid) {
-            let first: &ItemState = first;
-            notices.push(Notice::warning(format!(
-                "{}: UID {} is held by both {} and {}; {} is left out of this plan",
-                collection.describe(),
-                meta.uid,
-                first.href,
-                state.href,
-                state.href
-            )));
-            continue;
-        }
-        items.insert(meta.uid.clone(), (state, meta));
+    Some(())
+}
+
+/// Reads the whole item of the partial entries `uids`.
+fn complete(
+    collection: &dyn Collection,
+    side: &mut Side,
+    uids: &[String],
+    item_type: ItemType,
+    notices: &mut Vec<Notice>,
+) -> Option<()> {
+    if uids.is_empty() {
+        return Some(());
     }
-    Some(Side { items })
+    let mut hrefs = Vec::with_capacity(uids.len());
+    for uid in uids {
+        side.partial.remove(uid);
+        if let Some((state, _)) = side.items.remove(uid) {
+            hrefs.push(state.href);
+        }
+    }
+    let mut fetched = Vec::new();
+    fetch_metas(collection, &hrefs, &mut fetched, notices)?;
+    for (state, meta) in fetched {
+        side.insert(collection, item_type, state, meta, false, notices);
+    }
+    Some(())
 }
 
 fn state_of(href: &Href, version: &crate::endpoint::Version, meta: &ItemMeta) -> ItemState {
@@ -390,7 +534,8 @@ fn diff(input: &SectionInput<'_>, source: &Side, destination: &Side) -> Vec<Oper
     let mut ops = Vec::with_capacity(source.items.len());
     for (uid, (src, meta)) in &source.items {
         let verdict = verdict(input.filter, meta);
-        let dest = destination.items.get(uid).map(|(state, _)| state);
+        let dest_entry = destination.items.get(uid);
+        let dest = dest_entry.map(|(state, _)| state);
         let (action, why) = if verdict.matched {
             match dest {
                 None if input.synced.contains_key(uid) => (
@@ -407,14 +552,22 @@ fn diff(input: &SectionInput<'_>, source: &Side, destination: &Side) -> Vec<Oper
         } else {
             (Action::NotMatched, "not touched")
         };
+        let in_sync =
+            action == Action::Keep && dest.is_some_and(|d| recorded_as(input, uid, src, d));
         ops.push(Operation {
             action,
             uid: uid.clone(),
-            summary: meta.label.clone(),
+            // A file unchanged since the last sync was not read: its
+            // summary comes from the other side.
+            summary: meta
+                .label
+                .clone()
+                .or_else(|| dest_entry.and_then(|(_, m)| m.label.clone())),
             reason: format!("{}; {why}", verdict.reason),
             dates: dates(&verdict),
             source: Some(src.clone()),
             destination: dest.cloned(),
+            in_sync,
         });
     }
     for (uid, (dest, meta)) in &destination.items {
@@ -453,6 +606,7 @@ fn diff(input: &SectionInput<'_>, source: &Side, destination: &Side) -> Vec<Oper
             dates: dates(&verdict),
             source: None,
             destination: Some(dest.clone()),
+            in_sync: false,
         });
     }
     ops.sort_by(|a, b| {
@@ -461,6 +615,28 @@ fn diff(input: &SectionInput<'_>, source: &Side, destination: &Side) -> Vec<Oper
             .then_with(|| a.uid.cmp(&b.uid))
     });
     ops
+}
+
+/// Whether the state store already records this pair exactly as it is now
+/// (then a keep needs no new record).
+fn recorded_as(
+    input: &SectionInput<'_>,
+    uid: &str,
+    source: &ItemState,
+    destination: &ItemState,
+) -> bool {
+    let Some(record) = input.synced.get(uid) else {
+        return false;
+    };
+    let (crm, target) = match input.snapshot.direction {
+        Direction::Send => (source, destination),
+        Direction::Get => (destination, source),
+    };
+    record.crm_href == crm.href
+        && record.crm_hash == crm.hash
+        && record.target_href == target.href
+        && record.target_version == target.version
+        && record.target_hash == target.hash
 }
 
 /// Plans list writes first, in the order of [`Action::ALL`].

@@ -154,6 +154,10 @@ pub struct Operation {
     /// still find there; absent for a create, which must find nothing).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub destination: Option<ItemState>,
+    /// For a keep: the state store already records both sides exactly so,
+    /// and an apply has nothing to record.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub in_sync: bool,
 }
 
 /// Counts of operations by action.

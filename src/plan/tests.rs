@@ -734,3 +734,143 @@ fn a_delete_is_judged_in_scope_on_the_destination_item() {
             .starts_with("start 2026-11-10 11:00 in range; deleted at the source")
     );
 }
+
+/// Counts the items fetched from target collections.
+struct Counting {
+    inner: StoreEndpoints,
+    fetched: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+struct CountingCollection {
+    inner: Box<dyn Collection>,
+    fetched: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl Collection for CountingCollection {
+    fn item_type(&self) -> ItemType {
+        self.inner.item_type()
+    }
+    fn describe(&self) -> String {
+        self.inner.describe()
+    }
+    fn list(&self) -> Result<Vec<crate::endpoint::Listing>, crate::endpoint::EndpointError> {
+        self.inner.list()
+    }
+    fn fetch(
+        &self,
+        hrefs: &[Href],
+    ) -> Result<Vec<crate::endpoint::FetchResult>, crate::endpoint::EndpointError> {
+        self.fetched
+            .fetch_add(hrefs.len(), std::sync::atomic::Ordering::SeqCst);
+        self.inner.fetch(hrefs)
+    }
+    fn create(
+        &self,
+        item: &Item,
+    ) -> Result<crate::endpoint::Written, crate::endpoint::EndpointError> {
+        self.inner.create(item)
+    }
+    fn update(
+        &self,
+        href: &Href,
+        version: &crate::endpoint::Version,
+        item: &Item,
+    ) -> Result<crate::endpoint::Written, crate::endpoint::EndpointError> {
+        self.inner.update(href, version, item)
+    }
+    fn delete(
+        &self,
+        href: &Href,
+        version: &crate::endpoint::Version,
+    ) -> Result<(), crate::endpoint::EndpointError> {
+        self.inner.delete(href, version)
+    }
+}
+
+impl crate::endpoint::Endpoints for Counting {
+    fn crm(&self, user: &str, item_type: ItemType) -> Box<dyn Collection> {
+        self.inner.crm(user, item_type)
+    }
+    fn target(
+        &self,
+        target: &crate::spec::model::Target,
+        link: &crate::spec::model::LinkSpec,
+        item_type: ItemType,
+    ) -> Result<Box<dyn Collection>, crate::endpoint::EndpointError> {
+        Ok(Box::new(CountingCollection {
+            inner: self.inner.target(target, link, item_type)?,
+            fetched: self.fetched.clone(),
+        }))
+    }
+}
+
+#[test]
+fn files_unchanged_since_the_last_sync_are_not_read_again() {
+    let world = World::new();
+    world.snapshot("s", FULL_SEND);
+    let items: Vec<Item> = (0..5)
+        .map(|i| event(&format!("e{i}"), &format!("Event {i}"), "20261103T100000Z"))
+        .collect();
+    world.crm().store_items("jdoe", &items).unwrap();
+    let catalog = world.catalog();
+    let snapshots: Vec<_> = catalog.snapshots.iter().collect();
+    let counting = || Counting {
+        inner: StoreEndpoints::new(CrmStore::open(&world.path("crm.sqlite")).unwrap())
+            .with_fsync(false),
+        fetched: std::sync::Arc::default(),
+    };
+    // Apply once, for real: the state store records every item.
+    let endpoints = counting();
+    let mut state = StateStore::open(&world.path("state.sqlite")).unwrap();
+    let plan = compile(&catalog, &snapshots, &endpoints, &state, now()).unwrap();
+    let report = crate::apply::execute(
+        &plan,
+        &catalog,
+        &endpoints,
+        &mut state,
+        &crate::apply::ApplyOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap();
+    assert_eq!(report.applied().get(Action::Create), 5);
+    drop(state);
+
+    // Plan again: nothing to do, and no target file is read.
+    let endpoints = counting();
+    let state = StateStore::open_read_only(&world.path("state.sqlite")).unwrap();
+    let plan = compile(&catalog, &snapshots, &endpoints, &state, now()).unwrap();
+    assert!(!plan.has_changes());
+    assert_eq!(
+        endpoints.fetched.load(std::sync::atomic::Ordering::SeqCst),
+        0
+    );
+    // Every keep is recorded already: an apply has nothing to record.
+    assert!(
+        plan.snapshots[0]
+            .sections()
+            .flat_map(|(_, s)| &s.operations)
+            .all(|op| op.in_sync)
+    );
+    assert_eq!(op(&plan, "e1").summary.as_deref(), Some("Event 1"));
+
+    // A file edited at the target is read again, and only that one.
+    let vdir = world.vdir("jdoe/calendar", ItemType::ScheduleItems);
+    let listing = vdir.list().unwrap();
+    let first = &listing[0];
+    vdir.update(
+        &first.href,
+        &first.version,
+        &event("e0", "Edited there", "20261103T100000Z"),
+    )
+    .unwrap();
+    let endpoints = counting();
+    let plan = compile(&catalog, &snapshots, &endpoints, &state, now()).unwrap();
+    assert_eq!(
+        endpoints.fetched.load(std::sync::atomic::Ordering::SeqCst),
+        1
+    );
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems)[0],
+        (Action::Update, "e0".into())
+    );
+}
