@@ -62,7 +62,7 @@ pub use runs::{
     Action, JournalEntry, Outcome, OutcomeCounts, RunEnd, RunStart, RunStatus, RunSummary,
     actor_from, actor_from_env,
 };
-pub use synced::{Batch, SyncedItem};
+pub use synced::{Batch, SyncedCounts, SyncedItem};
 
 /// Where the state store lives unless `--state` says otherwise.
 pub const DEFAULT_PATH: &str = ".snapsync/state.sqlite";
@@ -487,6 +487,7 @@ pub(crate) mod tests {
             (synced::SELECT_SYNCED, "synced"),
             (synced::DELETE_SYNCED, "synced"),
             (links::HAS_SYNCED, "synced"),
+            (synced::COUNT_SYNCED_OF_TARGET, "synced"),
             (runs::SELECT_JOURNAL, "journal"),
             (runs::COUNT_JOURNAL, "journal"),
             (&format!("{}\nWHERE id = ?1", runs::SELECT_RUNS), "runs"),

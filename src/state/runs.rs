@@ -542,6 +542,14 @@ impl StateStore {
         Ok(Some((summary, entries)))
     }
 
+    /// One run's summary, without its journal (for a link's last runs).
+    ///
+    /// # Errors
+    /// The store cannot be read, or holds a value it cannot read back.
+    pub fn run_summary(&self, id: RunId) -> Result<Option<RunSummary>, StateError> {
+        Ok(self.summaries("WHERE id = ?1", id.0)?.pop())
+    }
+
     /// The runs that `clause` (with its one parameter) selects, with their
     /// counts, in the clause's order.
     fn summaries(&self, clause: &str, param: i64) -> Result<Vec<RunSummary>, StateError> {
@@ -719,6 +727,8 @@ pub(crate) mod tests {
         assert_eq!(again, expected);
         assert_eq!(journal, entries);
         assert_eq!(store.run(RunId(run.0 + 1)).unwrap(), None);
+        assert_eq!(store.run_summary(run).unwrap(), Some(expected));
+        assert_eq!(store.run_summary(RunId(run.0 + 1)).unwrap(), None);
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! Synced items, and batches of writes in one transaction.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -8,7 +8,8 @@ use rusqlite::{Connection, Transaction, TransactionBehavior, params};
 
 use super::runs::insert_journal;
 use super::{
-    JournalEntry, RunId, StateError, StateStore, corrupt, parse_time, sql_error, time_text,
+    JournalEntry, RunId, StateError, StateStore, corrupt, parse_item_type, parse_time, sql_error,
+    time_text,
 };
 use crate::endpoint::{Href, Version};
 use crate::item::{ContentHash, ItemType};
@@ -59,6 +60,22 @@ ON CONFLICT (target, link, item_type, uid) DO UPDATE SET
     target_version = excluded.target_version,
     synced_at = excluded.synced_at,
     run_id = excluded.run_id";
+
+/// How many items each link of one target has synced, by type: served by a
+/// prefix of the primary key, in its order (no sorting).
+pub(super) const COUNT_SYNCED_OF_TARGET: &str = "
+SELECT target, link, item_type, count(*) FROM synced
+WHERE target = ?1
+GROUP BY target, link, item_type";
+
+/// The same for every target: one pass over the primary key.
+const COUNT_SYNCED: &str = "
+SELECT target, link, item_type, count(*) FROM synced
+GROUP BY target, link, item_type";
+
+/// How many items are recorded as synced on each link, by item type (types
+/// with none are absent), keyed by target and link.
+pub type SyncedCounts = BTreeMap<(String, String), BTreeMap<ItemType, u64>>;
 
 pub(super) const DELETE_SYNCED: &str =
     "DELETE FROM synced WHERE target = ?1 AND link = ?2 AND item_type = ?3 AND uid = ?4";
@@ -178,6 +195,38 @@ impl StateStore {
             items.insert(item.uid.clone(), item);
         }
         Ok(items)
+    }
+
+    /// How many items are recorded as synced on each link of `target` (or
+    /// of every target), by item type, in one query. Links with none are
+    /// absent.
+    ///
+    /// # Errors
+    /// The store cannot be read, or holds an item type it does not know.
+    pub fn synced_counts(&self, target: Option<&str>) -> Result<SyncedCounts, StateError> {
+        let read = |row: &rusqlite::Row<'_>| -> rusqlite::Result<(String, String, String, i64)> {
+            Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?))
+        };
+        let rows: Vec<(String, String, String, i64)> = match target {
+            Some(target) => self
+                .conn
+                .prepare_cached(COUNT_SYNCED_OF_TARGET)
+                .and_then(|mut stmt| stmt.query_map(params![target], read)?.collect()),
+            None => self
+                .conn
+                .prepare_cached(COUNT_SYNCED)
+                .and_then(|mut stmt| stmt.query_map([], read)?.collect()),
+        }
+        .map_err(self.sql())?;
+        let mut counts = SyncedCounts::new();
+        for (target, link, item_type, count) in rows {
+            let item_type = parse_item_type(&self.path, &item_type)?;
+            counts
+                .entry((target, link))
+                .or_default()
+                .insert(item_type, u64::try_from(count).unwrap_or_default());
+        }
+        Ok(counts)
     }
 
     /// Whether any item of any type was ever synced on the link (and not
@@ -522,5 +571,62 @@ pub(crate) mod tests {
             err.to_string().contains("state.sqlite: synced.target_hash"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn synced_counts_are_per_link_and_type_in_one_pass() {
+        let (_dir, store) = store();
+        let run = run(&store);
+        for (target, link, uid, item_type) in [
+            ("office", "jdoe", "a", ItemType::ScheduleItems),
+            ("office", "jdoe", "b", ItemType::ScheduleItems),
+            ("office", "jdoe", "c", ItemType::Contacts),
+            ("office", "amy", "a", ItemType::Tasks),
+            ("home", "jdoe", "a", ItemType::ScheduleItems),
+        ] {
+            store
+                .record_synced(&SyncedItem {
+                    item_type,
+                    ..item(target, link, uid, run)
+                })
+                .unwrap();
+        }
+        let key = |t: &str, l: &str| (t.to_owned(), l.to_owned());
+        let office = store.synced_counts(Some("office")).unwrap();
+        assert_eq!(
+            office,
+            SyncedCounts::from([
+                (key("office", "amy"), BTreeMap::from([(ItemType::Tasks, 1)])),
+                (
+                    key("office", "jdoe"),
+                    BTreeMap::from([(ItemType::ScheduleItems, 2), (ItemType::Contacts, 1)])
+                ),
+            ])
+        );
+        let all = store.synced_counts(None).unwrap();
+        assert_eq!(all.len(), 3);
+        assert_eq!(
+            all[&key("home", "jdoe")],
+            BTreeMap::from([(ItemType::ScheduleItems, 1)])
+        );
+        assert!(store.synced_counts(Some("elsewhere")).unwrap().is_empty());
+
+        // Both queries read the primary key in its order: no sorting.
+        for sql in [COUNT_SYNCED_OF_TARGET, COUNT_SYNCED] {
+            let mut stmt = store
+                .conn
+                .prepare(&format!("EXPLAIN QUERY PLAN {sql}"))
+                .unwrap();
+            let values = &["office"][..stmt.parameter_count()];
+            let plan: Vec<String> = stmt
+                .query_map(rusqlite::params_from_iter(values), |row| row.get(3))
+                .unwrap()
+                .map(Result::unwrap)
+                .collect();
+            assert!(
+                !plan.iter().any(|l| l.contains("TEMP B-TREE")),
+                "{sql}\n{plan:?}"
+            );
+        }
     }
 }
