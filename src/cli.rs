@@ -60,6 +60,91 @@ pub enum Command {
     /// recurring, tasks with and without dates, and contacts.
     #[command(hide = true)]
     Generate(GenerateArgs),
+    /// List every link of the targets with its sync state.
+    ///
+    /// For each link: the CRM user, the collection of each item type, the
+    /// inbound and outbound flags as the specs declare them now, whether
+    /// outbound is pending (enabled again after items were synced, until a
+    /// send snapshot covering the link is applied), the last get and send
+    /// runs, and how many items the state store records as synced. Reads
+    /// the specs and the state store; writes nothing.
+    Links(LinksArgs),
+    /// List the targets: type, location, links, and links with outbound pending.
+    Targets(TargetsArgs),
+    /// The history of applies, from the state store's journal, newest first.
+    ///
+    /// `snapsync runs show ID` shows one run and each of its operations.
+    Runs(RunsArgs),
+}
+
+/// `snapsync links`.
+#[derive(Debug, clap::Args)]
+pub struct LinksArgs {
+    /// Spec files or folders (read recursively, *.yaml and *.yml).
+    #[arg(default_value = "snapshots.d")]
+    pub paths: Vec<PathBuf>,
+    /// Only the links of this target.
+    #[arg(long, short, value_name = "TARGET")]
+    pub target: Option<String>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// `snapsync targets`.
+#[derive(Debug, clap::Args)]
+pub struct TargetsArgs {
+    /// Spec files or folders (read recursively, *.yaml and *.yml).
+    #[arg(default_value = "snapshots.d")]
+    pub paths: Vec<PathBuf>,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+}
+
+/// `snapsync runs`.
+#[derive(Debug, clap::Args)]
+#[command(args_conflicts_with_subcommands = true)]
+pub struct RunsArgs {
+    /// Show one run instead of listing them.
+    #[command(subcommand)]
+    pub command: Option<RunsCommand>,
+    /// How many runs to list, newest first (0: every run).
+    #[arg(long, short = 'n', value_name = "N", default_value_t = 20)]
+    pub limit: usize,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub specs: StateSpecsArg,
+}
+
+/// `snapsync runs …`.
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// Show one run: its summary, then every operation it tried, failures first.
+    Show(RunsShowArgs),
+}
+
+/// `snapsync runs show`.
+#[derive(Debug, clap::Args)]
+pub struct RunsShowArgs {
+    /// The run's id (as `snapsync runs` and `snapsync apply` print it).
+    pub id: i64,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
+    #[command(flatten)]
+    pub specs: StateSpecsArg,
+}
+
+/// Where the `runs` commands find the `Stores` resource.
+#[derive(Debug, clap::Args)]
+pub struct StateSpecsArg {
+    /// Spec files or folders whose `Stores` resource names the state store
+    /// (used when `--state` is not given and the path exists).
+    #[arg(long, value_name = "PATH", default_value = "snapshots.d")]
+    pub specs: PathBuf,
 }
 
 /// `snapsync generate`.

@@ -42,6 +42,9 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Generate(args) => cmd::generate::run(args),
         Command::Plan(args) => cmd::plan::run(cli, args),
         Command::Apply(args) => cmd::apply::run(cli, args),
+        Command::Links(args) => cmd::links::links(cli, args),
+        Command::Targets(args) => cmd::links::targets(cli, args),
+        Command::Runs(args) => cmd::runs::run(cli, args),
     }
 }
 

@@ -4,9 +4,13 @@
 pub mod apply;
 pub mod crm;
 pub mod generate;
+pub mod links;
 pub mod plan;
+pub mod runs;
 
-use std::io::{self, IsTerminal};
+use std::io::{self, IsTerminal, Write};
+
+use chrono::{DateTime, Utc};
 
 use crate::cli::Cli;
 
@@ -22,4 +26,112 @@ pub fn progress_bar(cli: &Cli, len: u64, unit: &str) -> Option<indicatif::Progre
         bar.set_style(style);
     }
     Some(bar)
+}
+
+/// How a table column lines up.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Align {
+    /// Text: padded on the right.
+    Left,
+    /// Numbers: padded on the left.
+    Right,
+}
+
+/// Writes an aligned table: a header line, then a line per row, columns two
+/// spaces apart, no trailing spaces. Widths count characters, which is
+/// right for the names, paths and numbers these tables hold (wide
+/// characters would still line up their own column, if not the next).
+pub fn write_table(
+    out: &mut impl Write,
+    columns: &[(&str, Align)],
+    rows: &[Vec<String>],
+) -> io::Result<()> {
+    // A line break or tab in a label would break the table's lines.
+    let clean = |cell: &str| -> String {
+        cell.chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect()
+    };
+    let rows: Vec<Vec<String>> = rows
+        .iter()
+        .map(|row| row.iter().map(|cell| clean(cell)).collect())
+        .collect();
+    let widths: Vec<usize> = columns
+        .iter()
+        .enumerate()
+        .map(|(i, (header, _))| {
+            rows.iter()
+                .filter_map(|row| row.get(i))
+                .map(|cell| cell.chars().count())
+                .chain([header.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let headers: Vec<String> = columns.iter().map(|(h, _)| (*h).to_owned()).collect();
+    for row in std::iter::once(&headers).chain(&rows) {
+        let mut line = String::new();
+        for (i, ((_, align), width)) in columns.iter().zip(&widths).enumerate() {
+            let cell = row.get(i).map_or("", String::as_str);
+            if i > 0 {
+                line.push_str("  ");
+            }
+            let pad = width.saturating_sub(cell.chars().count());
+            match align {
+                Align::Left => {
+                    line.push_str(cell);
+                    line.extend(std::iter::repeat_n(' ', pad));
+                }
+                Align::Right => {
+                    line.extend(std::iter::repeat_n(' ', pad));
+                    line.push_str(cell);
+                }
+            }
+        }
+        writeln!(out, "{}", line.trim_end())?;
+    }
+    Ok(())
+}
+
+/// An instant as people read it: local time, to the minute.
+pub fn local_minute(time: DateTime<Utc>) -> String {
+    time.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M")
+        .to_string()
+}
+
+/// An instant as people read it: local time, to the second.
+pub fn local_second(time: DateTime<Utc>) -> String {
+    time.with_timezone(&chrono::Local)
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn tables_line_up_and_trim_their_lines() {
+        let mut out = Vec::new();
+        write_table(
+            &mut out,
+            &[
+                ("NAME", Align::Left),
+                ("N", Align::Right),
+                ("NOTE", Align::Left),
+            ],
+            &[
+                vec!["jdoe".into(), "5".into(), String::new()],
+                vec!["a".into(), "1234".into(), "two\nlines".into()],
+            ],
+        )
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "NAME     N  NOTE\n\
+             jdoe     5\n\
+             a     1234  two lines\n"
+        );
+    }
 }

@@ -1,0 +1,607 @@
+//! `snapsync links` and `snapsync targets`: the links the specs declare,
+//! with what the state store last recorded of them.
+//!
+//! The flags shown are the ones the specs declare now; what the store
+//! recorded is compared with them through
+//! [`LinkState::with_declared_flags`], the rule the next apply records by,
+//! so a link whose outbound was just enabled again shows as pending before
+//! any apply has recorded it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::{DateTime, Utc};
+use serde_json::{Value, json};
+
+use super::{Align, local_minute, write_table};
+use crate::cli::{Cli, LinksArgs, OutputFormat, TargetsArgs};
+use snapsync::item::ItemType;
+use snapsync::spec::model::{Catalog, LinkSpec, Target, TargetLocation};
+use snapsync::spec::types::{LinkFlag, TargetType};
+use snapsync::state::{LinkState, RunStatus, RunSummary, StateStore, SyncedCounts};
+
+/// Version of the JSON that `links` and `targets` print.
+const FORMAT_VERSION: u32 = 1;
+
+/// Runs `snapsync links`.
+pub fn links(cli: &Cli, args: &LinksArgs) -> anyhow::Result<ExitCode> {
+    let now = Utc::now();
+    let catalog = match super::plan::load_catalog(cli, &args.paths, now)? {
+        Ok(catalog) => catalog,
+        Err(code) => return Ok(code),
+    };
+    if let Some(name) = &args.target
+        && catalog.target(name).is_none()
+    {
+        let known: Vec<&str> = catalog.targets.iter().map(|t| t.name.as_str()).collect();
+        bail!(
+            "no target named {name} in the specs (they define: {})",
+            if known.is_empty() {
+                "none".to_owned()
+            } else {
+                known.join(", ")
+            }
+        );
+    }
+    let (state_path, state) = open_state(cli, &catalog)?;
+    let overview = Overview::read(&catalog, &state, args.target.as_deref(), now)?;
+    let mut out = io::stdout().lock();
+    match args.format {
+        OutputFormat::Json => {
+            let value = json!({
+                "formatVersion": FORMAT_VERSION,
+                "stateStore": state_path,
+                "links": overview.links.iter().map(LinkView::json).collect::<Vec<_>>(),
+                "undeclaredLinks": overview.undeclared.iter().map(|(target, link, synced)| {
+                    json!({"target": target, "link": link, "syncedTotal": synced})
+                }).collect::<Vec<_>>(),
+            });
+            serde_json::to_writer_pretty(&mut out, &value)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => write_links(&mut out, &overview)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `snapsync targets`.
+pub fn targets(cli: &Cli, args: &TargetsArgs) -> anyhow::Result<ExitCode> {
+    let now = Utc::now();
+    let catalog = match super::plan::load_catalog(cli, &args.paths, now)? {
+        Ok(catalog) => catalog,
+        Err(code) => return Ok(code),
+    };
+    let (_, state) = open_state(cli, &catalog)?;
+    let overview = Overview::read(&catalog, &state, None, now)?;
+    let pending_of = |target: &Target| {
+        overview
+            .links
+            .iter()
+            .filter(|v| v.target.name == target.name && v.pending() != Pending::None)
+            .count()
+    };
+    let mut out = io::stdout().lock();
+    match args.format {
+        OutputFormat::Json => {
+            let targets: Vec<Value> = catalog
+                .targets
+                .iter()
+                .map(|t| {
+                    json!({
+                        "name": t.name,
+                        "type": t.target_type(),
+                        "location": location(t),
+                        "links": t.links.len(),
+                        "pendingLinks": pending_of(t),
+                    })
+                })
+                .collect();
+            let value = json!({"formatVersion": FORMAT_VERSION, "targets": targets});
+            serde_json::to_writer_pretty(&mut out, &value)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => {
+            if catalog.targets.is_empty() {
+                writeln!(out, "The specs declare no target.")?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows: Vec<Vec<String>> = catalog
+                .targets
+                .iter()
+                .map(|t| {
+                    vec![
+                        t.name.clone(),
+                        type_word(t.target_type()).to_owned(),
+                        location(t),
+                        t.links.len().to_string(),
+                        pending_of(t).to_string(),
+                    ]
+                })
+                .collect();
+            write_table(
+                &mut out,
+                &[
+                    ("TARGET", Align::Left),
+                    ("TYPE", Align::Left),
+                    ("LOCATION", Align::Left),
+                    ("LINKS", Align::Right),
+                    ("PENDING", Align::Right),
+                ],
+                &rows,
+            )?;
+            let pending: Vec<(&Target, usize)> = catalog
+                .targets
+                .iter()
+                .map(|t| (t, pending_of(t)))
+                .filter(|(_, n)| *n > 0)
+                .collect();
+            if !pending.is_empty() {
+                writeln!(out)?;
+            }
+            for (target, n) in pending {
+                writeln!(
+                    out,
+                    "{}: {n} {} with outbound pending; `snapsync links --target {}` shows which",
+                    target.name,
+                    if n == 1 { "link" } else { "links" },
+                    target.name
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The state store the specs (or `--state`) name, opened read-only: a
+/// missing one reads as empty and is not created.
+fn open_state(cli: &Cli, catalog: &Catalog) -> anyhow::Result<(PathBuf, StateStore)> {
+    let path = cli
+        .state
+        .clone()
+        .unwrap_or_else(|| catalog.stores.state.clone());
+    let state = StateStore::open_read_only(&path).context("cannot read the state store")?;
+    Ok((path, state))
+}
+
+fn type_word(target_type: TargetType) -> &'static str {
+    match target_type {
+        TargetType::Vdir => "vdir",
+        TargetType::Caldav => "caldav",
+    }
+}
+
+/// Where a target is: a vdir's folder, or a server's URL without any user
+/// name or password it might carry.
+fn location(target: &Target) -> String {
+    match &target.location {
+        TargetLocation::Vdir { path } => path.display().to_string(),
+        TargetLocation::Caldav(caldav) => match url::Url::parse(&caldav.url) {
+            Ok(mut url) => {
+                // Both only fail for URLs that cannot carry credentials.
+                let _ = url.set_username("");
+                let _ = url.set_password(None);
+                url.to_string()
+            }
+            // Validation checked the URL; never print what it could not parse.
+            Err(_) => "(an invalid URL)".to_owned(),
+        },
+    }
+}
+
+/// Every declared link of the chosen targets, and the links the store
+/// records that the specs no longer declare.
+struct Overview<'a> {
+    links: Vec<LinkView<'a>>,
+    /// Target, link, and how many items are recorded as synced on it.
+    undeclared: Vec<(String, String, u64)>,
+}
+
+/// One declared link and what the store knows of it.
+struct LinkView<'a> {
+    target: &'a Target,
+    spec: &'a LinkSpec,
+    /// What the store last recorded (`None`: never recorded).
+    recorded: Option<LinkState>,
+    /// What the next apply that covers the link records.
+    next: LinkState,
+    /// Items recorded as synced, by type.
+    synced: BTreeMap<ItemType, u64>,
+    last_get: Option<RunSummary>,
+    last_send: Option<RunSummary>,
+}
+
+/// Whether, and how, outbound is pending.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Pending {
+    /// Not pending.
+    None,
+    /// Recorded as pending in the state store, since then.
+    Recorded(Option<DateTime<Utc>>),
+    /// The specs enable outbound again after the store recorded it
+    /// disabled with items synced: the next apply records it as pending.
+    AfterReEnable,
+}
+
+impl<'a> Overview<'a> {
+    fn read(
+        catalog: &'a Catalog,
+        state: &StateStore,
+        only: Option<&str>,
+        now: DateTime<Utc>,
+    ) -> anyhow::Result<Overview<'a>> {
+        let recorded = state.links(only)?;
+        let mut counts: SyncedCounts = state.synced_counts(only)?;
+        let mut links = Vec::new();
+        let mut declared = BTreeSet::new();
+        for target in catalog
+            .targets
+            .iter()
+            .filter(|t| only.is_none_or(|name| t.name == name))
+        {
+            for spec in &target.links {
+                let key = (target.name.clone(), spec.name.clone());
+                let synced = counts.remove(&key).unwrap_or_default();
+                let recorded = recorded
+                    .iter()
+                    .find(|r| r.target == target.name && r.link == spec.name)
+                    .cloned();
+                let inbound = spec.inbound == LinkFlag::Enabled;
+                let outbound = spec.outbound == LinkFlag::Enabled;
+                let has_synced = synced.values().any(|n| *n > 0);
+                let next = match &recorded {
+                    None => LinkState::first_seen(&target.name, &spec.name, inbound, outbound),
+                    Some(r) => r.with_declared_flags(inbound, outbound, has_synced, now),
+                };
+                let run = |id| state.run_summary(id);
+                let last_get = next.last_get.as_ref().map(|r| run(r.id)).transpose()?;
+                let last_send = next.last_send.as_ref().map(|r| run(r.id)).transpose()?;
+                links.push(LinkView {
+                    target,
+                    spec,
+                    recorded,
+                    next,
+                    synced,
+                    last_get: last_get.flatten(),
+                    last_send: last_send.flatten(),
+                });
+                declared.insert(key);
+            }
+        }
+        let mut undeclared: BTreeMap<(String, String), u64> = recorded
+            .into_iter()
+            .map(|r| ((r.target, r.link), 0))
+            .filter(|(key, _)| !declared.contains(key))
+            .collect();
+        // Links with synced items whose flags were never recorded, too.
+        for (key, by_type) in counts {
+            *undeclared.entry(key).or_default() += by_type.values().sum::<u64>();
+        }
+        Ok(Overview {
+            links,
+            undeclared: undeclared
+                .into_iter()
+                .map(|((target, link), n)| (target, link, n))
+                .collect(),
+        })
+    }
+}
+
+impl LinkView<'_> {
+    fn pending(&self) -> Pending {
+        match &self.recorded {
+            Some(r) if r.outbound_pending => Pending::Recorded(r.pending_since),
+            _ if self.next.outbound_pending => Pending::AfterReEnable,
+            _ => Pending::None,
+        }
+    }
+
+    fn synced_total(&self) -> u64 {
+        self.synced.values().sum()
+    }
+
+    fn outbound_word(&self) -> &'static str {
+        match (self.next.outbound, self.pending() != Pending::None) {
+            (true, false) => "enabled",
+            (true, true) => "pending",
+            (false, false) => "disabled",
+            (false, true) => "disabled, pending",
+        }
+    }
+
+    /// What to say under the table: pending outbound, and declared flags the
+    /// store has not recorded yet.
+    fn notes(&self) -> Vec<String> {
+        let mut notes = Vec::new();
+        match self.pending() {
+            Pending::None => {}
+            Pending::Recorded(since) => {
+                let since = since
+                    .map(|t| format!(" since {}", local_minute(t)))
+                    .unwrap_or_default();
+                notes.push(if self.next.outbound {
+                    format!(
+                        "outbound pending{since} (enabled again after items were synced); \
+                         a send snapshot covering the link clears it"
+                    )
+                } else {
+                    format!(
+                        "outbound pending{since}, and disabled in the specs now; once it is \
+                         enabled, a send snapshot covering the link clears it"
+                    )
+                });
+            }
+            Pending::AfterReEnable => notes.push(
+                "outbound pending (after re-enable; a send snapshot covering the link clears \
+                 it): the specs enable it again, the state store last recorded it disabled, \
+                 and items were synced"
+                    .to_owned(),
+            ),
+        }
+        if let Some(recorded) = &self.recorded {
+            let word = |on: bool| if on { "enabled" } else { "disabled" };
+            let mut changed = Vec::new();
+            if recorded.inbound != self.next.inbound {
+                changed.push(("inbound", self.next.inbound, recorded.inbound));
+            }
+            if recorded.outbound != self.next.outbound && self.pending() != Pending::AfterReEnable {
+                changed.push(("outbound", self.next.outbound, recorded.outbound));
+            }
+            for (flag, now, then) in changed {
+                notes.push(format!(
+                    "{flag} {} in the specs, recorded {}; the next apply that covers the \
+                     link records it",
+                    word(now),
+                    word(then)
+                ));
+            }
+        }
+        notes
+    }
+
+    fn json(&self) -> Value {
+        let pending = self.pending();
+        let run = |run: &Option<RunSummary>| {
+            run.as_ref().map(|r| {
+                json!({
+                    "id": r.id,
+                    "snapshot": r.snapshot,
+                    "status": r.status,
+                    "started": r.started,
+                    "finished": r.finished,
+                })
+            })
+        };
+        json!({
+            "target": self.target.name,
+            "link": self.spec.name,
+            "user": self.spec.user,
+            "collections": self.spec.collections,
+            "inbound": self.next.inbound,
+            "outbound": self.next.outbound,
+            "outboundPending": pending != Pending::None,
+            "pendingRecorded": matches!(pending, Pending::Recorded(_)),
+            "pendingSince": match pending {
+                Pending::Recorded(since) => since,
+                _ => None,
+            },
+            "recorded": self.recorded.as_ref().map(|r| json!({
+                "inbound": r.inbound,
+                "outbound": r.outbound,
+                "outboundPending": r.outbound_pending,
+                "pendingSince": r.pending_since,
+            })),
+            "lastGet": run(&self.last_get),
+            "lastSend": run(&self.last_send),
+            // In the order of the item types, as `collections`.
+            "synced": ItemType::ALL
+                .into_iter()
+                .map(|t| (t.as_str().to_owned(), json!(self.synced.get(&t).copied().unwrap_or(0))))
+                .collect::<serde_json::Map<_, _>>(),
+            "syncedTotal": self.synced_total(),
+            "notes": self.notes(),
+        })
+    }
+}
+
+/// A link's last get or send: the snapshot, the run, and when it finished
+/// (or how it stands, if it did not succeed).
+fn run_cell(run: Option<&RunSummary>) -> String {
+    let Some(run) = run else {
+        return "-".to_owned();
+    };
+    let when = run
+        .finished
+        .map(|t| format!(" {}", local_minute(t)))
+        .unwrap_or_default();
+    let status = match run.status {
+        RunStatus::Succeeded => String::new(),
+        other => format!(" {other}"),
+    };
+    format!("{} (run {}){when}{status}", run.snapshot, run.id)
+}
+
+fn write_links(out: &mut impl Write, overview: &Overview<'_>) -> io::Result<()> {
+    if overview.links.is_empty() {
+        writeln!(out, "The specs declare no link.")?;
+    } else {
+        let collection = |v: &LinkView<'_>, t: ItemType| {
+            v.spec
+                .collections
+                .get(&t)
+                .cloned()
+                .unwrap_or_else(|| "-".to_owned())
+        };
+        let flag = |on: bool| if on { "enabled" } else { "disabled" };
+        let rows: Vec<Vec<String>> = overview
+            .links
+            .iter()
+            .map(|v| {
+                vec![
+                    v.target.name.clone(),
+                    v.spec.name.clone(),
+                    v.spec.user.clone(),
+                    flag(v.next.inbound).to_owned(),
+                    v.outbound_word().to_owned(),
+                    v.synced_total().to_string(),
+                    run_cell(v.last_get.as_ref()),
+                    run_cell(v.last_send.as_ref()),
+                    collection(v, ItemType::ScheduleItems),
+                    collection(v, ItemType::Tasks),
+                    collection(v, ItemType::Contacts),
+                ]
+            })
+            .collect();
+        write_table(
+            out,
+            &[
+                ("TARGET", Align::Left),
+                ("LINK", Align::Left),
+                ("USER", Align::Left),
+                ("INBOUND", Align::Left),
+                ("OUTBOUND", Align::Left),
+                ("SYNCED", Align::Right),
+                ("LAST GET", Align::Left),
+                ("LAST SEND", Align::Left),
+                ("SCHEDULE ITEMS", Align::Left),
+                ("TASKS", Align::Left),
+                ("CONTACTS", Align::Left),
+            ],
+            &rows,
+        )?;
+    }
+    let notes: Vec<(String, String)> = overview
+        .links
+        .iter()
+        .flat_map(|v| {
+            let name = format!("{}/{}", v.target.name, v.spec.name);
+            v.notes().into_iter().map(move |n| (name.clone(), n))
+        })
+        .chain(overview.undeclared.iter().map(|(target, link, synced)| {
+            (
+                format!("{target}/{link}"),
+                format!(
+                    "recorded in the state store ({synced} {} synced) but no longer declared \
+                     in the specs",
+                    if *synced == 1 { "item" } else { "items" }
+                ),
+            )
+        }))
+        .collect();
+    if !notes.is_empty() {
+        writeln!(out)?;
+    }
+    for (name, note) in notes {
+        writeln!(out, "{name}: {note}")?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn at(text: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(text).unwrap().to_utc()
+    }
+
+    fn view(
+        target: &Target,
+        recorded: Option<LinkState>,
+        outbound: bool,
+        synced: u64,
+    ) -> LinkView<'_> {
+        let spec = &target.links[0];
+        let next = match &recorded {
+            None => LinkState::first_seen("office", "jdoe", true, outbound),
+            Some(r) => {
+                r.with_declared_flags(true, outbound, synced > 0, at("2026-05-02T00:00:00Z"))
+            }
+        };
+        LinkView {
+            target,
+            spec,
+            recorded,
+            next,
+            synced: BTreeMap::from([(ItemType::ScheduleItems, synced)]),
+            last_get: None,
+            last_send: None,
+        }
+    }
+
+    fn office() -> Target {
+        Target {
+            name: "office".into(),
+            labels: BTreeMap::new(),
+            location: TargetLocation::Vdir {
+                path: "vdir".into(),
+            },
+            concurrency: 1,
+            links: vec![LinkSpec {
+                name: "jdoe".into(),
+                user: "jdoe".into(),
+                collections: BTreeMap::new(),
+                inbound: LinkFlag::Enabled,
+                outbound: LinkFlag::Enabled,
+            }],
+            origin: snapsync::spec::model::Origin {
+                file: "world.yaml".into(),
+                line: 1,
+            },
+        }
+    }
+
+    #[test]
+    fn pending_is_recorded_or_follows_from_a_re_enable() {
+        let target = office();
+        let fresh = view(&target, None, true, 0);
+        assert_eq!(fresh.pending(), Pending::None);
+        assert!(fresh.notes().is_empty());
+
+        let off = LinkState::first_seen("office", "jdoe", true, false);
+        let re_enabled = view(&target, Some(off.clone()), true, 3);
+        assert_eq!(re_enabled.pending(), Pending::AfterReEnable);
+        assert_eq!(re_enabled.outbound_word(), "pending");
+        assert_eq!(re_enabled.notes().len(), 1, "{:?}", re_enabled.notes());
+
+        // Nothing synced: nothing a send could have missed.
+        let empty = view(&target, Some(off.clone()), true, 0);
+        assert_eq!(empty.pending(), Pending::None);
+        assert_eq!(
+            empty.notes(),
+            [
+                "outbound enabled in the specs, recorded disabled; the next apply that covers \
+              the link records it"
+            ]
+        );
+
+        let since = at("2026-05-01T10:00:00Z");
+        let recorded = LinkState {
+            outbound: true,
+            outbound_pending: true,
+            pending_since: Some(since),
+            ..off
+        };
+        let pending = view(&target, Some(recorded.clone()), true, 3);
+        assert_eq!(pending.pending(), Pending::Recorded(Some(since)));
+        let disabled_again = view(&target, Some(recorded), false, 3);
+        assert_eq!(disabled_again.outbound_word(), "disabled, pending");
+        assert_eq!(disabled_again.notes().len(), 2);
+    }
+
+    #[test]
+    fn a_server_location_never_shows_credentials() {
+        let mut target = office();
+        target.location = TargetLocation::Caldav(snapsync::spec::model::CaldavLocation {
+            url: "https://svc:secret@dav.example.com/dav/".into(),
+            credentials: None,
+            ca_file: None,
+            insecure_skip_verify: false,
+            connect_timeout: std::time::Duration::from_secs(1),
+            request_timeout: std::time::Duration::from_secs(1),
+        });
+        assert_eq!(location(&target), "https://dav.example.com/dav/");
+    }
+}

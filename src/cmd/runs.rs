@@ -1,0 +1,310 @@
+//! `snapsync runs` and `snapsync runs show ID`: the history of applies, from
+//! the state store's journal.
+
+use std::io::{self, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::{Context, bail};
+use chrono::TimeDelta;
+use serde_json::{Value, json};
+
+use super::{Align, local_second, write_table};
+use crate::cli::{Cli, OutputFormat, RunsArgs, RunsCommand, RunsShowArgs, StateSpecsArg};
+use snapsync::spec::types::Direction;
+use snapsync::state::{
+    Action, JournalEntry, Outcome, OutcomeCounts, RunId, RunStatus, RunSummary, StateStore,
+};
+
+/// Version of the JSON that `runs` and `runs show` print.
+const FORMAT_VERSION: u32 = 1;
+
+/// Runs `snapsync runs` or `snapsync runs show`.
+pub fn run(cli: &Cli, args: &RunsArgs) -> anyhow::Result<ExitCode> {
+    match &args.command {
+        Some(RunsCommand::Show(show)) => show_run(cli, show),
+        None => list(cli, args),
+    }
+}
+
+/// Where the state store is: `--state` (or `SNAPSYNC_STATE`), else the
+/// `Stores` resource of the specs when they exist, else the default.
+fn state_path(cli: &Cli, specs: &StateSpecsArg) -> anyhow::Result<PathBuf> {
+    if let Some(path) = &cli.state {
+        return Ok(path.clone());
+    }
+    if specs.specs.exists() {
+        let validation =
+            snapsync::spec::validate(std::slice::from_ref(&specs.specs), chrono::Utc::now())
+                .context("cannot read the specs")?;
+        let Some(catalog) = validation.catalog else {
+            bail!(
+                "the specs in {} are not valid, so the state store they name is unknown; \
+                 run `snapsync validate {}`, or pass --state PATH",
+                specs.specs.display(),
+                specs.specs.display()
+            );
+        };
+        return Ok(catalog.stores.state);
+    }
+    Ok(snapsync::spec::model::Stores::default().state)
+}
+
+fn open(cli: &Cli, specs: &StateSpecsArg) -> anyhow::Result<(PathBuf, StateStore)> {
+    let path = state_path(cli, specs)?;
+    let state = StateStore::open_read_only(&path).context("cannot read the state store")?;
+    Ok((path, state))
+}
+
+fn list(cli: &Cli, args: &RunsArgs) -> anyhow::Result<ExitCode> {
+    let (path, state) = open(cli, &args.specs)?;
+    let limit = if args.limit == 0 {
+        usize::MAX
+    } else {
+        args.limit
+    };
+    // One more than asked for tells whether there are more.
+    let mut runs = state.runs(limit.saturating_add(1))?;
+    let more = runs.len() > limit;
+    runs.truncate(limit);
+    let mut out = io::stdout().lock();
+    match args.format {
+        OutputFormat::Json => {
+            let value = json!({
+                "formatVersion": FORMAT_VERSION,
+                "stateStore": path,
+                "runs": runs.iter().map(summary_json).collect::<Result<Vec<_>, _>>()?,
+            });
+            serde_json::to_writer_pretty(&mut out, &value)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => {
+            if runs.is_empty() {
+                writeln!(out, "No runs recorded in {}.", path.display())?;
+                return Ok(ExitCode::SUCCESS);
+            }
+            let rows: Vec<Vec<String>> = runs
+                .iter()
+                .map(|r| {
+                    let n = |action| applied(r, action).to_string();
+                    vec![
+                        r.id.to_string(),
+                        local_second(r.started),
+                        r.duration().map_or_else(|| "-".to_owned(), human_duration),
+                        r.snapshot.clone(),
+                        direction_word(r.direction).to_owned(),
+                        r.target.clone(),
+                        r.status.to_string(),
+                        n(Action::Create),
+                        n(Action::Restore),
+                        n(Action::Update),
+                        n(Action::Delete),
+                        r.failures.to_string(),
+                        r.actor.clone(),
+                    ]
+                })
+                .collect();
+            write_table(
+                &mut out,
+                &[
+                    ("RUN", Align::Right),
+                    ("STARTED", Align::Left),
+                    ("DURATION", Align::Right),
+                    ("SNAPSHOT", Align::Left),
+                    ("DIRECTION", Align::Left),
+                    ("TARGET", Align::Left),
+                    ("STATUS", Align::Left),
+                    ("CREATED", Align::Right),
+                    ("RESTORED", Align::Right),
+                    ("UPDATED", Align::Right),
+                    ("DELETED", Align::Right),
+                    ("FAILURES", Align::Right),
+                    ("ACTOR", Align::Left),
+                ],
+                &rows,
+            )?;
+            if more {
+                writeln!(
+                    out,
+                    "\nThe last {limit} runs; --limit N lists more (0 lists every run)."
+                )?;
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn show_run(cli: &Cli, args: &RunsShowArgs) -> anyhow::Result<ExitCode> {
+    let (path, state) = open(cli, &args.specs)?;
+    let Some((summary, entries)) = state.run(RunId(args.id))? else {
+        bail!(
+            "no run {} in {}; `snapsync runs` lists them",
+            args.id,
+            path.display()
+        );
+    };
+    let mut out = io::stdout().lock();
+    match args.format {
+        OutputFormat::Json => {
+            let value = json!({
+                "formatVersion": FORMAT_VERSION,
+                "stateStore": path,
+                "run": summary_json(&summary)?,
+                "operations": entries,
+            });
+            serde_json::to_writer_pretty(&mut out, &value)?;
+            writeln!(out)?;
+        }
+        OutputFormat::Text => write_run(&mut out, &summary, &entries)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn write_run(out: &mut impl Write, run: &RunSummary, entries: &[JournalEntry]) -> io::Result<()> {
+    let way = match run.direction {
+        Direction::Send => format!("send CRM → {}", run.target),
+        Direction::Get => format!("get {} → CRM", run.target),
+    };
+    writeln!(
+        out,
+        "Run {}: {} ({way}), {}",
+        run.id, run.snapshot, run.status
+    )?;
+    let started = local_second(run.started);
+    let timing = match (run.status, run.duration()) {
+        (RunStatus::Running, _) => format!("{started}, still running"),
+        (RunStatus::Interrupted, _) => format!(
+            "{started}, interrupted before it finished: operations in flight may have been \
+             carried out without being journaled; applying the snapshot again converges"
+        ),
+        (_, Some(took)) => format!("{started}, took {}", human_duration(took)),
+        (_, None) => started,
+    };
+    writeln!(out, "  started  {timing}")?;
+    writeln!(out, "  by       {}", run.actor)?;
+    match &run.plan_digest {
+        Some(digest) => writeln!(out, "  plan     a saved plan, digest {digest}")?,
+        None => writeln!(out, "  plan     made by the apply itself")?,
+    }
+    let total = |pick: fn(&OutcomeCounts) -> u64| run.counts.values().map(pick).sum::<u64>();
+    let skipped = total(|c| c.skipped);
+    writeln!(
+        out,
+        "  result   {} created, {} restored, {} updated, {} deleted; {} failed, {} stale{}",
+        applied(run, Action::Create),
+        applied(run, Action::Restore),
+        applied(run, Action::Update),
+        applied(run, Action::Delete),
+        total(|c| c.failed),
+        total(|c| c.stale),
+        if skipped > 0 {
+            format!(", {skipped} skipped")
+        } else {
+            String::new()
+        },
+    )?;
+    writeln!(out)?;
+    if entries.is_empty() {
+        writeln!(
+            out,
+            "It journaled no operation: there was nothing to write."
+        )?;
+        return Ok(());
+    }
+    let unapplied = entries
+        .iter()
+        .filter(|e| e.outcome != Outcome::Applied)
+        .count();
+    if unapplied > 0 {
+        writeln!(
+            out,
+            "{unapplied} of {} operations were not applied; they are listed first.\n",
+            entries.len()
+        )?;
+    }
+    // Failures first, each group in plan order.
+    let mut ordered: Vec<&JournalEntry> = entries.iter().collect();
+    ordered.sort_by_key(|e| (e.outcome == Outcome::Applied, e.seq));
+    let rows: Vec<Vec<String>> = ordered
+        .into_iter()
+        .map(|e| {
+            vec![
+                e.seq.to_string(),
+                e.action.to_string(),
+                e.link.clone(),
+                e.item_type.to_string(),
+                e.uid.clone(),
+                e.label.clone().unwrap_or_default(),
+                e.outcome.to_string(),
+                e.message.clone().unwrap_or_default(),
+            ]
+        })
+        .collect();
+    write_table(
+        out,
+        &[
+            ("SEQ", Align::Right),
+            ("ACTION", Align::Left),
+            ("LINK", Align::Left),
+            ("TYPE", Align::Left),
+            ("UID", Align::Left),
+            ("LABEL", Align::Left),
+            ("OUTCOME", Align::Left),
+            ("MESSAGE", Align::Left),
+        ],
+        &rows,
+    )
+}
+
+/// How many operations of `action` the run applied.
+fn applied(run: &RunSummary, action: Action) -> u64 {
+    run.counts.get(&action).map_or(0, |c| c.applied)
+}
+
+fn direction_word(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Get => "get",
+        Direction::Send => "send",
+    }
+}
+
+/// A run's summary as JSON, with its duration in seconds (null until it
+/// finishes).
+fn summary_json(run: &RunSummary) -> serde_json::Result<Value> {
+    let mut value = serde_json::to_value(run)?;
+    if let Value::Object(fields) = &mut value {
+        let seconds = run
+            .duration()
+            .and_then(|d| d.to_std().ok())
+            .map(|d| d.as_secs_f64());
+        fields.insert("durationSeconds".to_owned(), json!(seconds));
+    }
+    Ok(value)
+}
+
+/// A duration as people read it: `0.35 s`, `4 min 12 s`, `2 h 5 min`.
+fn human_duration(took: TimeDelta) -> String {
+    let ms = took.num_milliseconds().max(0);
+    let seconds = ms / 1000;
+    match seconds {
+        0..60 => format!("{seconds}.{:02} s", (ms % 1000) / 10),
+        60..3600 => format!("{} min {} s", seconds / 60, seconds % 60),
+        _ => format!("{} h {} min", seconds / 3600, (seconds % 3600) / 60),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_read_well() {
+        let d = |ms| human_duration(TimeDelta::milliseconds(ms));
+        assert_eq!(d(0), "0.00 s");
+        assert_eq!(d(351), "0.35 s");
+        assert_eq!(d(59_999), "59.99 s");
+        assert_eq!(d(252_000), "4 min 12 s");
+        assert_eq!(d(7_500_000), "2 h 5 min");
+        assert_eq!(d(-5), "0.00 s");
+    }
+}
