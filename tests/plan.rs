@@ -5,78 +5,9 @@ mod support;
 
 use std::path::Path;
 
-use support::{snapsync_in, text};
+use support::{project, snapsync_in, text};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
-
-/// A project folder: specs, a CRM store with `items` generated items for
-/// jdoe, and an empty vdir target.
-fn project(items: u32) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let specs = dir.path().join("snapshots.d");
-    std::fs::create_dir_all(&specs).expect("folder");
-    std::fs::create_dir_all(dir.path().join("vdir")).expect("folder");
-    std::fs::write(
-        specs.join("world.yaml"),
-        "apiVersion: snapsync/v1
-kind: Stores
-metadata: { name: stores }
-spec:
-  crm: { sqlite: ../data/crm.sqlite }
-  state: { sqlite: ../data/state.sqlite }
----
-apiVersion: snapsync/v1
-kind: Target
-metadata: { name: office }
-spec:
-  type: vdir
-  path: ../vdir
-  links:
-    - name: jdoe
-      user: jdoe
-      scheduleItems: jdoe/calendar
-      tasks: jdoe/tasks
-      contacts: jdoe/contacts
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: { name: send-all }
-spec:
-  direction: send
-  target: office
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: { name: send-november }
-spec:
-  direction: send
-  target: office
-  links: [jdoe]
-  timezone: Europe/Berlin
-  filters:
-    scheduleItems:
-      dateOption: start
-      range: { from: 2026-11-01, to: 2026-11-30 }
-",
-    )
-    .expect("write specs");
-    if items > 0 {
-        let n = items.to_string();
-        for args in [
-            vec!["generate", "--items", n.as_str(), "--out", "gen"],
-            vec!["crm", "import", "--user", "jdoe", "gen"],
-        ] {
-            let out = snapsync_in(dir.path(), &args);
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{args:?}: {}",
-                text(&out.stderr)
-            );
-        }
-    }
-    dir
-}
 
 #[test]
 fn plan_shows_the_changes_and_detailed_exitcode_says_there_are_some() {

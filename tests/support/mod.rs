@@ -1,5 +1,6 @@
-//! What integration tests share: the Python tools of the local virtualenv
-//! (khal, todoman, khard; later Radicale) and how to run them.
+//! What integration tests share: the snapsync binary and a project folder
+//! to run it in, and the Python tools of the local virtualenv (khal,
+//! todoman, khard; later Radicale) and how to run them.
 //!
 //! The virtualenv is `$SNAPSYNC_VENV`, or `.venv` in the crate's folder;
 //! `bash .ci/run` creates it from `.ci/requirements.txt`. A missing tool
@@ -273,13 +274,15 @@ fn json_text(value: &serde_json::Value, key: &str) -> String {
 }
 
 /// Runs the snapsync binary in `dir` with `args`, colour off, logs default,
-/// and no store paths from the environment.
+/// local time in UTC, and no store paths from the environment.
 pub fn snapsync_in(dir: &Path, args: &[&str]) -> std::process::Output {
     Command::new(env!("CARGO_BIN_EXE_snapsync"))
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
         .env("COLUMNS", "100")
+        // Commands that show local times show them in UTC.
+        .env("TZ", "UTC")
         .env_remove("SNAPSYNC_LOG")
         .env_remove("SNAPSYNC_CRM")
         .env_remove("SNAPSYNC_STATE")
@@ -291,4 +294,73 @@ pub fn snapsync_in(dir: &Path, args: &[&str]) -> std::process::Output {
 /// The text of an output stream.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+}
+
+/// A project folder: specs, a CRM store with `items` generated items for
+/// jdoe, and an empty vdir target.
+pub fn project(items: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let specs = dir.path().join("snapshots.d");
+    std::fs::create_dir_all(&specs).expect("folder");
+    std::fs::create_dir_all(dir.path().join("vdir")).expect("folder");
+    std::fs::write(
+        specs.join("world.yaml"),
+        "apiVersion: snapsync/v1
+kind: Stores
+metadata: { name: stores }
+spec:
+  crm: { sqlite: ../data/crm.sqlite }
+  state: { sqlite: ../data/state.sqlite }
+---
+apiVersion: snapsync/v1
+kind: Target
+metadata: { name: office }
+spec:
+  type: vdir
+  path: ../vdir
+  links:
+    - name: jdoe
+      user: jdoe
+      scheduleItems: jdoe/calendar
+      tasks: jdoe/tasks
+      contacts: jdoe/contacts
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: send-all }
+spec:
+  direction: send
+  target: office
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: send-november }
+spec:
+  direction: send
+  target: office
+  links: [jdoe]
+  timezone: Europe/Berlin
+  filters:
+    scheduleItems:
+      dateOption: start
+      range: { from: 2026-11-01, to: 2026-11-30 }
+",
+    )
+    .expect("write specs");
+    if items > 0 {
+        let n = items.to_string();
+        for args in [
+            vec!["generate", "--items", n.as_str(), "--out", "gen"],
+            vec!["crm", "import", "--user", "jdoe", "gen"],
+        ] {
+            let out = snapsync_in(dir.path(), &args);
+            assert_eq!(
+                out.status.code(),
+                Some(0),
+                "{args:?}: {}",
+                text(&out.stderr)
+            );
+        }
+    }
+    dir
 }

@@ -1,0 +1,504 @@
+//! `snapsync links`, `targets` and `runs` through the real binary: the
+//! links' sync state as declared and recorded, the outbound-pending
+//! lifecycle of DESIGN 2.4 end to end, and the journal of applies.
+
+mod support;
+
+use std::path::Path;
+
+use support::{project, snapsync_in, text};
+
+/// Runs snapsync, expects exit code 0, returns its standard output.
+fn ok(dir: &Path, args: &[&str]) -> String {
+    let out = snapsync_in(dir, args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}\nstdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    text(&out.stdout)
+}
+
+/// Runs snapsync with `--format json` appended, expects exit code 0 and
+/// JSON of format version 1.
+fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let args: Vec<&str> = args.iter().copied().chain(["--format", "json"]).collect();
+    let value: serde_json::Value =
+        serde_json::from_str(&ok(dir, &args)).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+    assert_eq!(value["formatVersion"], 1, "{args:?}: {value}");
+    value
+}
+
+/// Replaces every local time (`2026-11-25 13:05`, with `:07` seconds or
+/// not) by a placeholder of the same width, so tables keep their alignment.
+fn mask_times(text: &str) -> String {
+    const MINUTE: &[u8] = b"dddd-dd-dd dd:dd";
+    let fits = |bytes: &[u8], pattern: &[u8]| {
+        bytes.len() >= pattern.len()
+            && bytes.iter().zip(pattern).all(|(b, p)| match p {
+                b'd' => b.is_ascii_digit(),
+                _ => b == p,
+            })
+    };
+    let bytes = text.as_bytes();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if fits(&bytes[i..], MINUTE) {
+            out.push_str("YYYY-MM-DD hh:mm");
+            i += MINUTE.len();
+            if fits(&bytes[i..], b":dd") {
+                out.push_str(":ss");
+                i += 3;
+            }
+        } else {
+            let c = text[i..].chars().next().expect("a character");
+            out.push(c);
+            i += c.len_utf8();
+        }
+    }
+    out
+}
+
+/// The cells of a table line: columns are two or more spaces apart.
+fn cells(line: &str) -> Vec<&str> {
+    line.split("  ")
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .collect()
+}
+
+/// Appends a get snapshot of every link of `office` to the project's specs.
+fn add_get_snapshot(dir: &Path) {
+    let path = dir.join("snapshots.d/world.yaml");
+    let mut specs = std::fs::read_to_string(&path).expect("read the specs");
+    specs.push_str(
+        "---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: get-all }
+spec:
+  direction: get
+  target: office
+",
+    );
+    std::fs::write(&path, specs).expect("write the specs");
+}
+
+/// Declares the link's outbound flag. Disabling it also lets
+/// `send-november` cover every link instead of naming jdoe, which the specs
+/// would refuse while jdoe's outbound is disabled.
+fn set_outbound(dir: &Path, enabled: bool) {
+    let path = dir.join("snapshots.d/world.yaml");
+    let specs = std::fs::read_to_string(&path).expect("read the specs");
+    let specs = specs
+        .replace("  links: [jdoe]\n", "")
+        .replace("      outbound: disabled\n", "")
+        .replace("      outbound: enabled\n", "");
+    let flag = if enabled { "enabled" } else { "disabled" };
+    let specs = specs.replace(
+        "      contacts: jdoe/contacts\n",
+        &format!("      contacts: jdoe/contacts\n      outbound: {flag}\n"),
+    );
+    std::fs::write(&path, specs).expect("write the specs");
+}
+
+const LINKS_HEADER: &str = "TARGET  LINK  USER  INBOUND  OUTBOUND  SYNCED  LAST GET  LAST SEND  SCHEDULE ITEMS  TASKS       CONTACTS";
+
+#[test]
+fn a_fresh_project_shows_the_declared_flags_and_nothing_recorded() {
+    let dir = project(0);
+    assert_eq!(
+        ok(dir.path(), &["links"]),
+        format!(
+            "{LINKS_HEADER}\n\
+             office  jdoe  jdoe  enabled  enabled        0  -         -          jdoe/calendar   jdoe/tasks  jdoe/contacts\n"
+        )
+    );
+    assert_eq!(
+        ok(dir.path(), &["targets"]),
+        "TARGET  TYPE  LOCATION             LINKS  PENDING\n\
+         office  vdir  snapshots.d/../vdir      1        0\n"
+    );
+    assert_eq!(
+        ok(dir.path(), &["runs"]),
+        "No runs recorded in snapshots.d/../data/state.sqlite.\n"
+    );
+
+    let links = json(dir.path(), &["links"]);
+    assert_eq!(links["stateStore"], "snapshots.d/../data/state.sqlite");
+    let jdoe = &links["links"][0];
+    assert_eq!(jdoe["target"], "office");
+    assert_eq!(jdoe["link"], "jdoe");
+    assert_eq!(jdoe["user"], "jdoe");
+    assert_eq!(jdoe["collections"]["scheduleItems"], "jdoe/calendar");
+    assert_eq!(jdoe["collections"]["contacts"], "jdoe/contacts");
+    assert_eq!(
+        (&jdoe["inbound"], &jdoe["outbound"]),
+        (&true.into(), &true.into())
+    );
+    assert_eq!(jdoe["outboundPending"], false);
+    assert!(jdoe["recorded"].is_null() && jdoe["lastGet"].is_null() && jdoe["lastSend"].is_null());
+    assert_eq!(jdoe["syncedTotal"], 0);
+    assert_eq!(jdoe["notes"], serde_json::json!([]));
+    assert_eq!(links["links"].as_array().map(Vec::len), Some(1));
+    assert_eq!(links["undeclaredLinks"], serde_json::json!([]));
+
+    let targets = json(dir.path(), &["targets"]);
+    assert_eq!(
+        targets["targets"],
+        serde_json::json!([{
+            "name": "office",
+            "type": "vdir",
+            "location": "snapshots.d/../vdir",
+            "links": 1,
+            "pendingLinks": 0,
+        }])
+    );
+    let runs = json(dir.path(), &["runs"]);
+    assert_eq!(runs["runs"], serde_json::json!([]));
+
+    // Reading never creates the stores.
+    assert!(!dir.path().join("data").exists());
+
+    let out = snapsync_in(dir.path(), &["links", "--target", "home"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: no target named home in the specs (they define: office)\n"
+    );
+}
+
+#[test]
+fn after_a_send_links_show_the_run_and_the_synced_items() {
+    let dir = project(50);
+    ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    assert_eq!(
+        mask_times(&ok(dir.path(), &["links", "--target", "office"])),
+        "TARGET  LINK  USER  INBOUND  OUTBOUND  SYNCED  LAST GET  LAST SEND                          SCHEDULE ITEMS  TASKS       CONTACTS\n\
+         office  jdoe  jdoe  enabled  enabled       50  -         send-all (run 1) YYYY-MM-DD hh:mm  jdoe/calendar   jdoe/tasks  jdoe/contacts\n"
+    );
+    let listed_links = json(dir.path(), &["links"]);
+    let jdoe = &listed_links["links"][0];
+    assert_eq!(jdoe["syncedTotal"], 50);
+    assert_eq!(jdoe["lastSend"]["id"], 1);
+    assert_eq!(jdoe["lastSend"]["snapshot"], "send-all");
+    assert_eq!(jdoe["lastSend"]["status"], "succeeded");
+    assert!(jdoe["lastSend"]["finished"].is_string());
+    assert_eq!(
+        jdoe["recorded"],
+        serde_json::json!({"inbound": true, "outbound": true, "outboundPending": false, "pendingSince": null})
+    );
+    let synced = &jdoe["synced"];
+    assert_eq!(
+        synced["scheduleItems"].as_u64().unwrap()
+            + synced["tasks"].as_u64().unwrap()
+            + synced["contacts"].as_u64().unwrap(),
+        50
+    );
+
+    // The run, listed and shown.
+    let runs = json(dir.path(), &["runs"]);
+    let run = &runs["runs"][0];
+    let actor = run["actor"].as_str().expect("an actor").to_owned();
+    assert_eq!(run["id"], 1);
+    assert_eq!(run["status"], "succeeded");
+    assert_eq!(run["direction"], "send");
+    assert_eq!(run["counts"]["create"]["applied"], 50);
+    assert_eq!(run["failures"], 0);
+    assert!(run["durationSeconds"].is_f64());
+
+    let listed = ok(dir.path(), &["runs"]);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    assert_eq!(
+        cells(lines[0]),
+        [
+            "RUN",
+            "STARTED",
+            "DURATION",
+            "SNAPSHOT",
+            "DIRECTION",
+            "TARGET",
+            "STATUS",
+            "CREATED",
+            "RESTORED",
+            "UPDATED",
+            "DELETED",
+            "FAILURES",
+            "ACTOR"
+        ]
+    );
+    let row = cells(lines[1]);
+    assert_eq!(mask_times(row[1]), "YYYY-MM-DD hh:mm:ss");
+    assert!(row[2].ends_with(" s"), "{row:?}");
+    assert_eq!(
+        [&row[..1], &row[3..]].concat(),
+        [
+            "1",
+            "send-all",
+            "send",
+            "office",
+            "succeeded",
+            "50",
+            "0",
+            "0",
+            "0",
+            "0",
+            actor.as_str()
+        ]
+    );
+    // Every column starts where its header does (numbers end there).
+    assert_eq!(lines[0].find("SNAPSHOT"), lines[1].find("send-all"));
+    assert_eq!(lines[0].find("STATUS"), lines[1].find("succeeded"));
+    assert_eq!(
+        lines[0].find("CREATED").map(|i| i + "CREATED".len()),
+        lines[1].find("50").map(|i| i + 2)
+    );
+
+    let shown = mask_times(&ok(dir.path(), &["runs", "show", "1"]));
+    let (head, table) = shown
+        .split_once("\n\n")
+        .expect("a summary, then operations");
+    let head: Vec<&str> = head.lines().collect();
+    assert_eq!(head[0], "Run 1: send-all (send CRM → office), succeeded");
+    assert!(
+        head[1].starts_with("  started  YYYY-MM-DD hh:mm:ss, took "),
+        "{}",
+        head[1]
+    );
+    assert_eq!(
+        head[2..],
+        [
+            format!("  by       {actor}").as_str(),
+            "  plan     made by the apply itself",
+            "  result   50 created, 0 restored, 0 updated, 0 deleted; 0 failed, 0 stale",
+        ]
+    );
+    let table: Vec<&str> = table.lines().collect();
+    assert_eq!(table.len(), 51, "{shown}");
+    assert_eq!(
+        cells(table[0]),
+        [
+            "SEQ", "ACTION", "LINK", "TYPE", "UID", "LABEL", "OUTCOME", "MESSAGE"
+        ]
+    );
+    let first = cells(table[1]);
+    assert_eq!(first[..4], ["1", "create", "jdoe", "scheduleItems"]);
+    assert!(first[4].starts_with("gen-"), "{first:?}");
+    assert_eq!(first.last(), Some(&"applied"));
+
+    let shown = json(dir.path(), &["runs", "show", "1"]);
+    assert_eq!(shown["run"]["id"], 1);
+    let operations = shown["operations"].as_array().expect("operations");
+    assert_eq!(operations.len(), 50);
+    assert_eq!(operations[0]["seq"], 1);
+    assert_eq!(operations[0]["action"], "create");
+    assert_eq!(operations[0]["outcome"], "applied");
+
+    let out = snapsync_in(dir.path(), &["runs", "show", "999"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stdout), "");
+    assert_eq!(
+        text(&out.stderr),
+        "error: no run 999 in snapshots.d/../data/state.sqlite; `snapsync runs` lists them\n"
+    );
+}
+
+#[test]
+fn outbound_enabled_again_is_pending_until_a_send_covers_the_link() {
+    let dir = project(50);
+    add_get_snapshot(dir.path());
+    ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+
+    // Outbound off: not recorded until an apply covers the link (a send
+    // snapshot skips it, so a get does).
+    set_outbound(dir.path(), false);
+    assert_eq!(
+        mask_times(&ok(dir.path(), &["links"])),
+        "TARGET  LINK  USER  INBOUND  OUTBOUND  SYNCED  LAST GET  LAST SEND                          SCHEDULE ITEMS  TASKS       CONTACTS\n\
+         office  jdoe  jdoe  enabled  disabled      50  -         send-all (run 1) YYYY-MM-DD hh:mm  jdoe/calendar   jdoe/tasks  jdoe/contacts\n\
+         \n\
+         office/jdoe: outbound disabled in the specs, recorded enabled; the next apply that covers the link records it\n"
+    );
+    ok(dir.path(), &["apply", "--yes", "-s", "get-all"]);
+    assert_eq!(
+        mask_times(&ok(dir.path(), &["links"])),
+        "TARGET  LINK  USER  INBOUND  OUTBOUND  SYNCED  LAST GET                          LAST SEND                          SCHEDULE ITEMS  TASKS       CONTACTS\n\
+         office  jdoe  jdoe  enabled  disabled      50  get-all (run 2) YYYY-MM-DD hh:mm  send-all (run 1) YYYY-MM-DD hh:mm  jdoe/calendar   jdoe/tasks  jdoe/contacts\n"
+    );
+
+    // On again: pending before any apply records it, and the plan says so.
+    set_outbound(dir.path(), true);
+    assert_eq!(
+        mask_times(&ok(dir.path(), &["links"])),
+        "TARGET  LINK  USER  INBOUND  OUTBOUND  SYNCED  LAST GET                          LAST SEND                          SCHEDULE ITEMS  TASKS       CONTACTS\n\
+         office  jdoe  jdoe  enabled  pending       50  get-all (run 2) YYYY-MM-DD hh:mm  send-all (run 1) YYYY-MM-DD hh:mm  jdoe/calendar   jdoe/tasks  jdoe/contacts\n\
+         \n\
+         office/jdoe: outbound pending (after re-enable; a send snapshot covering the link clears it): the specs enable it again, the state store last recorded it disabled, and items were synced\n"
+    );
+    let jdoe = &json(dir.path(), &["links"])["links"][0];
+    assert_eq!(jdoe["outboundPending"], true);
+    assert_eq!(jdoe["pendingRecorded"], false);
+    assert!(jdoe["pendingSince"].is_null());
+    assert_eq!(jdoe["recorded"]["outbound"], false);
+    assert_eq!(
+        ok(dir.path(), &["targets"]),
+        "TARGET  TYPE  LOCATION             LINKS  PENDING\n\
+         office  vdir  snapshots.d/../vdir      1        1\n\
+         \n\
+         office: 1 link with outbound pending; `snapsync links --target office` shows which\n"
+    );
+    assert_eq!(
+        json(dir.path(), &["targets"])["targets"][0]["pendingLinks"],
+        1
+    );
+    let plan = ok(dir.path(), &["plan", "-s", "send-all"]);
+    assert!(plan.contains("outbound is pending"), "{plan}");
+
+    // A get records it as pending, with the time; it stays pending.
+    ok(dir.path(), &["apply", "--yes", "-s", "get-all"]);
+    let listed = mask_times(&ok(dir.path(), &["links"]));
+    assert!(
+        listed.ends_with(
+            "\n\noffice/jdoe: outbound pending since YYYY-MM-DD hh:mm (enabled again after items \
+             were synced); a send snapshot covering the link clears it\n"
+        ),
+        "{listed}"
+    );
+    assert_eq!(
+        cells(listed.lines().nth(1).expect("a row"))[..6],
+        ["office", "jdoe", "jdoe", "enabled", "pending", "50"]
+    );
+    let jdoe = &json(dir.path(), &["links"])["links"][0];
+    assert_eq!(jdoe["pendingRecorded"], true);
+    assert!(jdoe["pendingSince"].is_string(), "{jdoe}");
+    assert_eq!(jdoe["recorded"]["outboundPending"], true);
+
+    // A send covering the link clears it.
+    ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    assert_eq!(
+        mask_times(&ok(dir.path(), &["links"])),
+        "TARGET  LINK  USER  INBOUND  OUTBOUND  SYNCED  LAST GET                          LAST SEND                          SCHEDULE ITEMS  TASKS       CONTACTS\n\
+         office  jdoe  jdoe  enabled  enabled       50  get-all (run 3) YYYY-MM-DD hh:mm  send-all (run 4) YYYY-MM-DD hh:mm  jdoe/calendar   jdoe/tasks  jdoe/contacts\n"
+    );
+    let jdoe = &json(dir.path(), &["links"])["links"][0];
+    assert_eq!(jdoe["outboundPending"], false);
+    assert!(jdoe["recorded"]["pendingSince"].is_null());
+    assert_eq!(
+        ok(dir.path(), &["targets"]),
+        "TARGET  TYPE  LOCATION             LINKS  PENDING\n\
+         office  vdir  snapshots.d/../vdir      1        0\n"
+    );
+    let plan = ok(dir.path(), &["plan", "-s", "send-all"]);
+    assert!(!plan.contains("pending"), "{plan}");
+
+    // The journal: newest first, with their counts and status.
+    let listed = ok(dir.path(), &["runs"]);
+    let rows: Vec<Vec<&str>> = listed.lines().skip(1).map(cells).collect();
+    let summary: Vec<[&str; 5]> = rows
+        .iter()
+        .map(|r| [r[0], r[3], r[4], r[6], r[7]])
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ["4", "send-all", "send", "succeeded", "0"],
+            ["3", "get-all", "get", "succeeded", "0"],
+            ["2", "get-all", "get", "succeeded", "0"],
+            ["1", "send-all", "send", "succeeded", "50"],
+        ]
+    );
+    let limited = ok(dir.path(), &["runs", "--limit", "2"]);
+    assert_eq!(limited.lines().count(), 5, "{limited}");
+    assert!(
+        limited.ends_with("\nThe last 2 runs; --limit N lists more (0 lists every run).\n"),
+        "{limited}"
+    );
+    let ids: Vec<u64> = json(dir.path(), &["runs", "--limit", "0"])["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["id"].as_u64().expect("an id"))
+        .collect();
+    assert_eq!(ids, [4, 3, 2, 1]);
+    let shown = ok(dir.path(), &["runs", "show", "4"]);
+    assert!(
+        shown.ends_with("\nIt journaled no operation: there was nothing to write.\n"),
+        "{shown}"
+    );
+}
+
+#[test]
+fn runs_show_lists_the_operations_that_were_not_applied_first() {
+    let dir = project(50);
+    ok(dir.path(), &["plan", "-s", "send-all", "--out", "all.json"]);
+    // Some items reach the target first: the saved plan's creates of them
+    // find them there, and are stale.
+    ok(dir.path(), &["apply", "--yes", "-s", "send-november"]);
+    let out = snapsync_in(dir.path(), &["apply", "--yes", "--plan", "all.json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+
+    let run = json(dir.path(), &["runs", "show", "2"]);
+    let stale = run["operations"]
+        .as_array()
+        .expect("operations")
+        .iter()
+        .filter(|o| o["outcome"] == "stale")
+        .count();
+    assert!(stale > 0 && stale < 50, "{stale} stale");
+    assert_eq!(run["run"]["status"], "failed");
+    assert_eq!(run["run"]["failures"], stale);
+    let digest = run["run"]["planDigest"].as_str().expect("a digest");
+    let actor = run["run"]["actor"].as_str().expect("an actor");
+
+    let shown = mask_times(&ok(dir.path(), &["runs", "show", "2"]));
+    let lines: Vec<&str> = shown.lines().collect();
+    assert_eq!(lines[0], "Run 2: send-all (send CRM → office), failed");
+    assert_eq!(
+        lines[2..=7],
+        [
+            format!("  by       {actor}"),
+            format!("  plan     a saved plan, digest {digest}"),
+            format!(
+                "  result   {} created, 0 restored, 0 updated, 0 deleted; 0 failed, {stale} stale",
+                50 - stale
+            ),
+            String::new(),
+            format!("{stale} of 50 operations were not applied; they are listed first."),
+            String::new(),
+        ]
+    );
+    let outcomes: Vec<&str> = lines[9..]
+        .iter()
+        .map(|l| {
+            if l.contains("  stale  ") {
+                "stale"
+            } else {
+                "applied"
+            }
+        })
+        .collect();
+    assert_eq!(outcomes.len(), 50);
+    assert!(outcomes[..stale].iter().all(|o| *o == "stale"), "{shown}");
+    assert!(outcomes[stale..].iter().all(|o| *o == "applied"), "{shown}");
+    assert!(
+        lines[9].ends_with(": the file already exists"),
+        "{}",
+        lines[9]
+    );
+
+    let listed = ok(dir.path(), &["runs"]);
+    let newest = cells(listed.lines().nth(1).expect("a row"));
+    assert_eq!(
+        [newest[0], newest[6], newest[7], newest[11]],
+        [
+            "2",
+            "failed",
+            (50 - stale).to_string().as_str(),
+            stale.to_string().as_str()
+        ]
+    );
+}
