@@ -502,3 +502,29 @@ fn runs_show_lists_the_operations_that_were_not_applied_first() {
         ]
     );
 }
+
+#[test]
+fn links_the_store_records_but_the_specs_no_longer_declare_are_listed_under_the_table() {
+    let dir = project(50);
+    ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    let path = dir.path().join("snapshots.d/world.yaml");
+    let specs = std::fs::read_to_string(&path).expect("read the specs");
+    std::fs::write(
+        &path,
+        specs
+            .replace("    - name: jdoe\n", "    - name: john\n")
+            .replace("links: [jdoe]", "links: [john]"),
+    )
+    .expect("write the specs");
+    assert_eq!(
+        ok(dir.path(), &["links"]),
+        "TARGET  LINK  USER  INBOUND  OUTBOUND  SYNCED  LAST GET  LAST SEND  SCHEDULE ITEMS  TASKS       CONTACTS\n\
+         office  john  jdoe  enabled  enabled        0  -         -          jdoe/calendar   jdoe/tasks  jdoe/contacts\n\
+         \n\
+         office/jdoe: recorded in the state store (50 items synced) but no longer declared in the specs\n"
+    );
+    assert_eq!(
+        json(dir.path(), &["links"])["undeclaredLinks"],
+        serde_json::json!([{"target": "office", "link": "jdoe", "syncedTotal": 50}])
+    );
+}

@@ -7,7 +7,7 @@
 //! so a link whose outbound was just enabled again shows as pending before
 //! any apply has recorded it.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -232,10 +232,13 @@ impl<'a> Overview<'a> {
         only: Option<&str>,
         now: DateTime<Utc>,
     ) -> anyhow::Result<Overview<'a>> {
-        let recorded = state.links(only)?;
+        let mut recorded: BTreeMap<(String, String), LinkState> = state
+            .links(only)?
+            .into_iter()
+            .map(|r| ((r.target.clone(), r.link.clone()), r))
+            .collect();
         let mut counts: SyncedCounts = state.synced_counts(only)?;
         let mut links = Vec::new();
-        let mut declared = BTreeSet::new();
         for target in catalog
             .targets
             .iter()
@@ -244,10 +247,7 @@ impl<'a> Overview<'a> {
             for spec in &target.links {
                 let key = (target.name.clone(), spec.name.clone());
                 let synced = counts.remove(&key).unwrap_or_default();
-                let recorded = recorded
-                    .iter()
-                    .find(|r| r.target == target.name && r.link == spec.name)
-                    .cloned();
+                let recorded = recorded.remove(&key);
                 let inbound = spec.inbound == LinkFlag::Enabled;
                 let outbound = spec.outbound == LinkFlag::Enabled;
                 let has_synced = synced.values().any(|n| *n > 0);
@@ -267,14 +267,11 @@ impl<'a> Overview<'a> {
                     last_get: last_get.flatten(),
                     last_send: last_send.flatten(),
                 });
-                declared.insert(key);
             }
         }
-        let mut undeclared: BTreeMap<(String, String), u64> = recorded
-            .into_iter()
-            .map(|r| ((r.target, r.link), 0))
-            .filter(|(key, _)| !declared.contains(key))
-            .collect();
+        // What is left was recorded, but is not declared.
+        let mut undeclared: BTreeMap<(String, String), u64> =
+            recorded.into_keys().map(|key| (key, 0)).collect();
         // Links with synced items whose flags were never recorded, too.
         for (key, by_type) in counts {
             *undeclared.entry(key).or_default() += by_type.values().sum::<u64>();
