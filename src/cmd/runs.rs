@@ -205,10 +205,15 @@ fn write_run(out: &mut impl Write, run: &RunSummary, entries: &[JournalEntry]) -
     )?;
     writeln!(out)?;
     if entries.is_empty() {
-        writeln!(
-            out,
-            "It journaled no operation: there was nothing to write."
-        )?;
+        // Only a run that went through its plan says the plan had no writes.
+        if run.status == RunStatus::Succeeded {
+            writeln!(
+                out,
+                "It journaled no operation: there was nothing to write."
+            )?;
+        } else {
+            writeln!(out, "It journaled no operation.")?;
+        }
         return Ok(());
     }
     let unapplied = entries
