@@ -21,6 +21,16 @@ fn main() -> ExitCode {
     init_tracing(&cli);
     match run(&cli) {
         Ok(code) => code,
+        // A reader that went away (`snapsync plan | head`) is not an error.
+        Err(error)
+            if error.chain().any(|cause| {
+                cause
+                    .downcast_ref::<io::Error>()
+                    .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
+            }) =>
+        {
+            ExitCode::SUCCESS
+        }
         Err(error) => {
             let _ = writeln!(io::stderr(), "error: {error:#}");
             ExitCode::from(1)

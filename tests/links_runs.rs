@@ -431,6 +431,32 @@ fn outbound_enabled_again_is_pending_until_a_send_covers_the_link() {
     );
 }
 
+/// A send snapshot that skips a link because its outbound is off still
+/// records the flag, so switching it back on is seen as a re-enable.
+#[test]
+fn a_send_that_skips_a_disabled_link_records_the_flag() {
+    let dir = project(20);
+    ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    set_outbound(dir.path(), false);
+    let out = ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    assert!(
+        out.contains("note: link jdoe skipped: outbound is disabled in target office"),
+        "{out}"
+    );
+    assert_eq!(
+        json(dir.path(), &["links"])["links"][0]["recorded"]["outbound"],
+        false
+    );
+    set_outbound(dir.path(), true);
+    let plan = ok(dir.path(), &["plan", "-s", "send-all"]);
+    assert!(
+        plan.contains(
+            "note: outbound is pending (re-enabled after items were synced): applying this send snapshot without failures resumes it"
+        ),
+        "{plan}"
+    );
+}
+
 #[test]
 fn runs_show_lists_the_operations_that_were_not_applied_first() {
     let dir = project(50);

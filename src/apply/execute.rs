@@ -180,16 +180,17 @@ impl Runner<'_> {
         state: &mut StateStore,
     ) -> Result<SnapshotReport, ApplyError> {
         let now = Utc::now();
+        // The flags are recorded for every link of the target as it declares
+        // them now, including links this snapshot skips because their flag
+        // is off: that is how a later re-enable is seen (DESIGN 2.4).
         for link in &target.links {
-            if snapshot.links.iter().any(|l| l.link == link.name) {
-                state.record_link_flags(
-                    &target.name,
-                    &link.name,
-                    link.inbound == LinkFlag::Enabled,
-                    link.outbound == LinkFlag::Enabled,
-                    now,
-                )?;
-            }
+            state.record_link_flags(
+                &target.name,
+                &link.name,
+                link.inbound == LinkFlag::Enabled,
+                link.outbound == LinkFlag::Enabled,
+                now,
+            )?;
         }
         let run_id = state.begin_run(&RunStart {
             snapshot: snapshot.snapshot.clone(),

@@ -174,8 +174,12 @@ fn link_plan(
     let mut notices = Vec::new();
     let clears = seen.outbound_pending && snapshot.direction == Direction::Send;
     if seen.outbound_pending {
-        let since = seen
-            .pending_since
+        // Only a pending state already recorded has a date; a re-enable the
+        // next apply will record has none yet.
+        let since = state
+            .link(&target.name, &link.name)?
+            .filter(|l| l.outbound_pending)
+            .and_then(|l| l.pending_since)
             .map(|t| format!(" since {}", t.format("%Y-%m-%d %H:%M UTC")))
             .unwrap_or_default();
         if snapshot.direction == Direction::Send {
