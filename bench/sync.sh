@@ -17,6 +17,8 @@ runs=${2:-3}
 
 cargo build --release --quiet
 bin=$PWD/target/release/snapsync
+# shellcheck source=bench/measure.sh
+source bench/measure.sh
 dir=$(mktemp -d)
 trap 'rm -rf "$dir"' EXIT
 cd "$dir"
@@ -69,26 +71,6 @@ SPEC
 "$bin" generate --items "$items" --seed 1 --per-file 1000 --out gen >/dev/null
 "$bin" crm import -q --user sender gen
 
-# measure NAME SETUP COMMAND...: runs SETUP then COMMAND, RUNS times.
-measure() {
-    local name=$1 setup=$2
-    shift 2
-    local times=() peak=0
-    for ((r = 0; r < runs; r++)); do
-        eval "$setup"
-        /usr/bin/time -f '%e %M' -o time.txt "$@" >/dev/null
-        read -r t m <time.txt
-        times+=("$t")
-        ((m > peak)) && peak=$m
-    done
-    sorted=$(printf '%s\n' "${times[@]}" | sort -n)
-    median=$(echo "$sorted" | sed -n "$(((runs + 1) / 2))p")
-    min=$(echo "$sorted" | head -1)
-    max=$(echo "$sorted" | tail -1)
-    rate=$(awk -v n="$items" -v t="$median" 'BEGIN { printf "%d", n / t }')
-    printf '%-34s median %6.2f s (min %.2f, max %.2f)  %7d items/s  peak %4d MiB\n' \
-        "$name" "$median" "$min" "$max" "$rate" "$((peak / 1024))"
-}
 
 fresh='rm -rf vdir state.sqlite* && mkdir vdir'
 echo "items: $items, runs: $runs, $(nproc) cores"

@@ -68,14 +68,8 @@ pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     if plan.has_changes() && !args.yes && !confirm()? {
         return Ok(ExitCode::from(1));
     }
-    let crm_path = cli
-        .crm
-        .clone()
-        .unwrap_or_else(|| catalog.stores.crm.clone());
-    let state_path = cli
-        .state
-        .clone()
-        .unwrap_or_else(|| catalog.stores.state.clone());
+    let crm_path = super::Store::Crm.path_in(cli, &catalog);
+    let state_path = super::Store::State.path_in(cli, &catalog);
     let crm = CrmStore::open(&crm_path).context("cannot open the CRM store")?;
     let mut state = StateStore::open(&state_path).context("cannot open the state store")?;
     let endpoints = StoreEndpoints::new(crm);

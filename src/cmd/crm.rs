@@ -1,7 +1,6 @@
 //! `snapsync crm import | export | users`.
 
 use std::io::{self, Write};
-use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Instant;
 
@@ -26,31 +25,8 @@ pub fn run(cli: &Cli, command: &CrmCommand) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Where the CRM store is: `--crm` (or `SNAPSYNC_CRM`), else the `Stores`
-/// resource of the specs when they exist, else the default.
-pub fn crm_path(cli: &Cli, specs: &SpecsArg) -> anyhow::Result<PathBuf> {
-    if let Some(path) = &cli.crm {
-        return Ok(path.clone());
-    }
-    if specs.specs.exists() {
-        let validation =
-            snapsync::spec::validate(std::slice::from_ref(&specs.specs), chrono::Utc::now())
-                .context("cannot read the specs")?;
-        let Some(catalog) = validation.catalog else {
-            bail!(
-                "the specs in {} are not valid, so the CRM store they name is unknown; \
-                 run `snapsync validate {}`, or pass --crm PATH",
-                specs.specs.display(),
-                specs.specs.display()
-            );
-        };
-        return Ok(catalog.stores.crm);
-    }
-    Ok(snapsync::spec::model::Stores::default().crm)
-}
-
 fn open(cli: &Cli, specs: &SpecsArg) -> anyhow::Result<CrmStore> {
-    let path = crm_path(cli, specs)?;
+    let path = super::Store::Crm.path(cli, &specs.specs)?;
     tracing::info!(store = %path.display(), "opening the CRM store");
     CrmStore::open(&path).context("cannot open the CRM store")
 }

@@ -9,10 +9,85 @@ pub mod plan;
 pub mod runs;
 
 use std::io::{self, IsTerminal, Write};
+use std::path::{Path, PathBuf};
 
+use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
 
 use crate::cli::Cli;
+use snapsync::spec::model::{Catalog, Stores};
+
+/// One of the two embedded stores.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Store {
+    /// The CRM store (`--crm`).
+    Crm,
+    /// The state store (`--state`).
+    State,
+}
+
+impl Store {
+    fn name(self) -> &'static str {
+        match self {
+            Store::Crm => "CRM store",
+            Store::State => "state store",
+        }
+    }
+
+    fn flag(self) -> &'static str {
+        match self {
+            Store::Crm => "--crm",
+            Store::State => "--state",
+        }
+    }
+
+    fn given(self, cli: &Cli) -> Option<&PathBuf> {
+        match self {
+            Store::Crm => cli.crm.as_ref(),
+            Store::State => cli.state.as_ref(),
+        }
+    }
+
+    fn of(self, stores: &Stores) -> PathBuf {
+        match self {
+            Store::Crm => stores.crm.clone(),
+            Store::State => stores.state.clone(),
+        }
+    }
+
+    /// Where the store is for commands that work from specs already read:
+    /// the flag (or its environment variable), else the specs' `Stores`.
+    pub fn path_in(self, cli: &Cli, catalog: &Catalog) -> PathBuf {
+        self.given(cli)
+            .cloned()
+            .unwrap_or_else(|| self.of(&catalog.stores))
+    }
+
+    /// Where the store is for commands that need no specs: the flag, else
+    /// the `Stores` resource of the specs at `specs` when they exist, else
+    /// the default. Invalid specs are an error, never a silent default.
+    pub fn path(self, cli: &Cli, specs: &Path) -> anyhow::Result<PathBuf> {
+        if let Some(path) = self.given(cli) {
+            return Ok(path.clone());
+        }
+        if !specs.exists() {
+            return Ok(self.of(&Stores::default()));
+        }
+        let validation = snapsync::spec::validate(&[specs.to_owned()], chrono::Utc::now())
+            .context("cannot read the specs")?;
+        let Some(catalog) = validation.catalog else {
+            bail!(
+                "the specs in {} are not valid, so the {} they name is unknown; \
+                 run `snapsync validate {}`, or pass {} PATH",
+                specs.display(),
+                self.name(),
+                specs.display(),
+                self.flag()
+            );
+        };
+        Ok(self.of(&catalog.stores))
+    }
+}
 
 /// A progress bar on a terminal (none with -q or elsewhere, where log lines
 /// tell the story).

@@ -65,14 +65,8 @@ pub fn compile(
     if snapshots.is_empty() {
         bail!("the specs define no snapshot to plan");
     }
-    let crm_path = cli
-        .crm
-        .clone()
-        .unwrap_or_else(|| catalog.stores.crm.clone());
-    let state_path = cli
-        .state
-        .clone()
-        .unwrap_or_else(|| catalog.stores.state.clone());
+    let crm_path = super::Store::Crm.path_in(cli, catalog);
+    let state_path = super::Store::State.path_in(cli, catalog);
     let crm = CrmStore::open_read_only(&crm_path).context("cannot read the CRM store")?;
     let state = StateStore::open_read_only(&state_path).context("cannot read the state store")?;
     let endpoints = StoreEndpoints::new(crm);

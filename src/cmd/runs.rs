@@ -27,31 +27,8 @@ pub fn run(cli: &Cli, args: &RunsArgs) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Where the state store is: `--state` (or `SNAPSYNC_STATE`), else the
-/// `Stores` resource of the specs when they exist, else the default.
-fn state_path(cli: &Cli, specs: &StateSpecsArg) -> anyhow::Result<PathBuf> {
-    if let Some(path) = &cli.state {
-        return Ok(path.clone());
-    }
-    if specs.specs.exists() {
-        let validation =
-            snapsync::spec::validate(std::slice::from_ref(&specs.specs), chrono::Utc::now())
-                .context("cannot read the specs")?;
-        let Some(catalog) = validation.catalog else {
-            bail!(
-                "the specs in {} are not valid, so the state store they name is unknown; \
-                 run `snapsync validate {}`, or pass --state PATH",
-                specs.specs.display(),
-                specs.specs.display()
-            );
-        };
-        return Ok(catalog.stores.state);
-    }
-    Ok(snapsync::spec::model::Stores::default().state)
-}
-
 fn open(cli: &Cli, specs: &StateSpecsArg) -> anyhow::Result<(PathBuf, StateStore)> {
-    let path = state_path(cli, specs)?;
+    let path = super::Store::State.path(cli, &specs.specs)?;
     let state = StateStore::open_read_only(&path).context("cannot read the state store")?;
     Ok((path, state))
 }
