@@ -513,3 +513,56 @@ fn killed_at_random_points_a_re_run_converges_without_duplicates() {
         assert_eq!(at_target, crm_uids(root, "jdoe", t), "{t}");
     }
 }
+
+#[test]
+fn a_second_apply_on_a_locked_link_fails_and_says_who_holds_it() {
+    let dir = world(3000, 0);
+    let root = dir.path();
+    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_snapsync"))
+        .args(["apply", "--yes", "-q", "-s", "send-all"])
+        .current_dir(root)
+        .env_remove("SNAPSYNC_CRM")
+        .env_remove("SNAPSYNC_STATE")
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    // Wait until the first apply holds its locks (its lock files exist).
+    let lock = root.join("data/state.sqlite.locks/office/jdoe.lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !lock.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    let second = snapsync_in(root, &["apply", "--yes", "-q", "-s", "send-jdoe-november"]);
+    let still_running = first.try_wait().expect("wait").is_none();
+    first.wait().expect("reap");
+    assert!(
+        still_running,
+        "the first apply ended before the second tried; the test proves nothing"
+    );
+    assert_eq!(second.status.code(), Some(1), "{}", text(&second.stderr));
+    let stderr = text(&second.stderr);
+    assert!(
+        stderr.starts_with("error: link jdoe of target office is locked by apply of send-all by "),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("wait for it to finish, or pass a longer --lock-timeout"),
+        "{stderr}"
+    );
+    // With a long enough wait, the second apply goes through after the first.
+    let out = snapsync_in(
+        root,
+        &[
+            "apply",
+            "--yes",
+            "-q",
+            "--lock-timeout",
+            "60s",
+            "-s",
+            "send-jdoe-november",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+}

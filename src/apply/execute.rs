@@ -323,6 +323,14 @@ impl Runner<'_> {
         }
         batch.commit()?;
 
+        tracing::info!(
+            snapshot = %ctx.snapshot.snapshot,
+            link = %ctx.link.name,
+            item_type = %section.item_type,
+            writes = writes.len(),
+            "applying to {}",
+            destination.describe()
+        );
         let (jobs, stale_ops) = prepare(source.as_ref(), &writes, seq);
         for (seq, op, message) in stale_ops {
             Self::unapplied(
