@@ -6,11 +6,13 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use serde_json::json;
 
+use super::plan::StorePaths;
 use crate::cli::{ApplyArgs, Cli, OutputFormat};
 use snapsync::apply::{self, ApplyError, ApplyOptions, Report};
 use snapsync::endpoint::StoreEndpoints;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::plan::{Action, PLAN_FORMAT_VERSION, Plan, render};
+use snapsync::spec::model::Catalog;
 use snapsync::state::{StateStore, actor_from_env};
 
 /// Exit code when some operations failed or were stale.
@@ -68,11 +70,7 @@ pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     if plan.has_changes() && !args.yes && !confirm()? {
         return Ok(ExitCode::from(1));
     }
-    let crm_path = super::Store::Crm.path_in(cli, &catalog);
-    let state_path = super::Store::State.path_in(cli, &catalog);
-    let crm = CrmStore::open(&crm_path).context("cannot open the CRM store")?;
-    let mut state = StateStore::open(&state_path).context("cannot open the state store")?;
-    let endpoints = StoreEndpoints::new(crm);
+    let stores = StorePaths::of(cli, &catalog);
     let options = ApplyOptions {
         max_deletes: args.max_deletes,
         lock_timeout: args.lock_timeout,
@@ -81,30 +79,7 @@ pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         allow_empty_source: args.allow_empty_source,
         ..ApplyOptions::default()
     };
-    let bar = crate::cmd::progress_bar(cli, 0, "operations");
-    let started = std::time::Instant::now();
-    let result = apply::execute(
-        &plan,
-        &catalog,
-        &endpoints,
-        &mut state,
-        &options,
-        &mut |p| {
-            if let Some(bar) = &bar {
-                bar.set_length(p.total);
-                bar.set_position(p.done);
-            }
-        },
-    );
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let report = match result {
-        Ok(report) => report,
-        Err(ApplyError::Refused(refusal)) => bail!("refused: {refusal}"),
-        Err(e) => return Err(e.into()),
-    };
-    let seconds = started.elapsed().as_secs_f64();
+    let (report, seconds) = execute(cli, &plan, &catalog, &stores, &options)?;
     match args.format {
         OutputFormat::Json => {
             let value = json!({"formatVersion": 1, "report": report, "seconds": seconds});
@@ -119,6 +94,38 @@ pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     } else {
         ExitCode::from(PARTIAL)
     })
+}
+
+/// Carries out `plan` on the stores at `stores`, with a progress bar on a
+/// terminal. Returns the report and how long it took, in seconds. A
+/// refusal (DESIGN 2.5) is an error that says so; nothing was written.
+pub fn execute(
+    cli: &Cli,
+    plan: &Plan,
+    catalog: &Catalog,
+    stores: &StorePaths,
+    options: &ApplyOptions,
+) -> anyhow::Result<(Report, f64)> {
+    let crm = CrmStore::open(&stores.crm).context("cannot open the CRM store")?;
+    let mut state = StateStore::open(&stores.state).context("cannot open the state store")?;
+    let endpoints = StoreEndpoints::new(crm);
+    let bar = crate::cmd::progress_bar(cli, 0, "operations");
+    let started = std::time::Instant::now();
+    let result = apply::execute(plan, catalog, &endpoints, &mut state, options, &mut |p| {
+        if let Some(bar) = &bar {
+            bar.set_length(p.total);
+            bar.set_position(p.done);
+        }
+    });
+    if let Some(bar) = bar {
+        bar.finish_and_clear();
+    }
+    let report = match result {
+        Ok(report) => report,
+        Err(ApplyError::Refused(refusal)) => bail!("refused: {refusal}"),
+        Err(e) => return Err(e.into()),
+    };
+    Ok((report, started.elapsed().as_secs_f64()))
 }
 
 /// Asks on the terminal; refuses without one.
@@ -143,13 +150,33 @@ fn confirm() -> anyhow::Result<bool> {
 }
 
 fn write_report(cli: &Cli, report: &Report, seconds: f64) -> io::Result<()> {
+    write_unapplied(report)?;
+    if cli.quiet > 0 {
+        return Ok(());
+    }
+    let mut out = io::stdout().lock();
+    writeln!(out, "{}", applied_line(report, seconds))?;
+    for snapshot in &report.snapshots {
+        writeln!(
+            out,
+            "  {}: run {} in the journal (`snapsync runs show {}`)",
+            snapshot.snapshot, snapshot.run_id, snapshot.run_id
+        )?;
+    }
+    Ok(())
+}
+
+/// Lists every operation that was not applied, on stderr.
+pub fn write_unapplied(report: &Report) -> io::Result<()> {
     let mut err = io::stderr().lock();
     for unapplied in report.unapplied() {
         writeln!(err, "{unapplied}")?;
     }
-    if cli.quiet > 0 {
-        return Ok(());
-    }
+    Ok(())
+}
+
+/// `Applied in 0.12 s: 3 created, 0 restored, 1 updated, 0 deleted; 0 failed, 0 stale.`
+pub fn applied_line(report: &Report, seconds: f64) -> String {
     let applied = report.applied();
     let n = |a| applied.get(a);
     let failed = report
@@ -160,21 +187,11 @@ fn write_report(cli: &Cli, report: &Report, seconds: f64) -> io::Result<()> {
         .unapplied()
         .filter(|u| u.outcome == apply::OpOutcome::Stale)
         .count();
-    let mut out = io::stdout().lock();
-    writeln!(
-        out,
+    format!(
         "Applied in {seconds:.2} s: {} created, {} restored, {} updated, {} deleted; {failed} failed, {stale} stale.",
         n(Action::Create),
         n(Action::Restore),
         n(Action::Update),
         n(Action::Delete) + n(Action::OrphanDeleted),
-    )?;
-    for snapshot in &report.snapshots {
-        writeln!(
-            out,
-            "  {}: run {} in the journal (`snapsync runs show {}`)",
-            snapshot.snapshot, snapshot.run_id, snapshot.run_id
-        )?;
-    }
-    Ok(())
+    )
 }

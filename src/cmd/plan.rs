@@ -10,6 +10,7 @@ use crate::cli::{Cli, PlanArgs, PlanFormat};
 use snapsync::endpoint::StoreEndpoints;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::plan::{self, Plan, render};
+use snapsync::spec::Validation;
 use snapsync::spec::model::Catalog;
 use snapsync::state::StateStore;
 
@@ -23,6 +24,16 @@ pub fn load_catalog(
     now: chrono::DateTime<chrono::Utc>,
 ) -> anyhow::Result<Result<Catalog, ExitCode>> {
     let validation = snapsync::spec::validate(paths, now).context("cannot validate")?;
+    into_catalog(cli, validation)
+}
+
+/// The catalog of a validation; or, when the specs have errors, every
+/// diagnostic and the summary on stderr, and exit code 1. Warnings are
+/// shown with -v only (the commands that plan have more to say).
+pub fn into_catalog(
+    cli: &Cli,
+    validation: Validation,
+) -> anyhow::Result<Result<Catalog, ExitCode>> {
     if validation.has_errors() {
         let style = crate::text_style(cli, &io::stderr());
         let mut err = io::stderr().lock();
@@ -40,10 +51,40 @@ pub fn load_catalog(
     Ok(Ok(catalog))
 }
 
+/// Where the CRM store and the state store are for one run.
+#[derive(Debug, Clone)]
+pub struct StorePaths {
+    /// The CRM store's SQLite file.
+    pub crm: PathBuf,
+    /// The state store's SQLite file.
+    pub state: PathBuf,
+}
+
+impl StorePaths {
+    /// `--crm` and `--state` (or their environment variables), else the
+    /// specs' `Stores` resource.
+    pub fn of(cli: &Cli, catalog: &Catalog) -> StorePaths {
+        StorePaths {
+            crm: super::Store::Crm.path_in(cli, catalog),
+            state: super::Store::State.path_in(cli, catalog),
+        }
+    }
+}
+
 /// Compiles the plan of `names` (every snapshot when empty), reading the
 /// stores without writing to them.
 pub fn compile(
     cli: &Cli,
+    catalog: &Catalog,
+    names: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Plan> {
+    compile_at(&StorePaths::of(cli, catalog), catalog, names, now)
+}
+
+/// [`compile`], with the stores at `stores`.
+pub fn compile_at(
+    stores: &StorePaths,
     catalog: &Catalog,
     names: &[String],
     now: chrono::DateTime<chrono::Utc>,
@@ -65,10 +106,8 @@ pub fn compile(
     if snapshots.is_empty() {
         bail!("the specs define no snapshot to plan");
     }
-    let crm_path = super::Store::Crm.path_in(cli, catalog);
-    let state_path = super::Store::State.path_in(cli, catalog);
-    let crm = CrmStore::open_read_only(&crm_path).context("cannot read the CRM store")?;
-    let state = StateStore::open_read_only(&state_path).context("cannot read the state store")?;
+    let crm = CrmStore::open_read_only(&stores.crm).context("cannot read the CRM store")?;
+    let state = StateStore::open_read_only(&stores.state).context("cannot read the state store")?;
     let endpoints = StoreEndpoints::new(crm);
     Ok(plan::compile(catalog, &snapshots, &endpoints, &state, now)?)
 }
