@@ -7,6 +7,7 @@
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
 
 pub mod apply;
+pub mod demo;
 pub mod endpoint;
 pub mod filter;
 pub mod generate;
