@@ -53,6 +53,14 @@ pub enum Command {
     /// codes: 0 all applied, 1 error before any write, 3 some operations
     /// failed or were stale (each is listed).
     Apply(ApplyArgs),
+    /// Build a demo world and run validate, plan and apply on it.
+    ///
+    /// The world, under --dir (default .snapsync/demo), is rebuilt from
+    /// scratch on every run: specs, a CRM store with three users and a vdir
+    /// target that has drifted from it since a first full send. Then the
+    /// full send is validated, planned, applied and planned again. Only a
+    /// folder that is missing, empty or made by an earlier demo is used.
+    Demo(DemoArgs),
     /// Work with the CRM store: import and export items, list users.
     #[command(subcommand)]
     Crm(CrmCommand),
@@ -145,6 +153,28 @@ pub struct StateSpecsArg {
     /// (used when `--state` is not given and the path exists).
     #[arg(long, value_name = "PATH", default_value = "snapshots.d")]
     pub specs: PathBuf,
+}
+
+/// `snapsync demo`.
+#[derive(Debug, clap::Args)]
+pub struct DemoArgs {
+    /// The folder of the demo world, deleted and rebuilt on every run. It
+    /// must be missing, empty, or made by an earlier demo.
+    #[arg(long, value_name = "DIR", default_value = ".snapsync/demo")]
+    pub dir: PathBuf,
+    /// Generated items per CRM user (at least 100, so that each user has
+    /// events, tasks and contacts).
+    #[arg(
+        long,
+        value_name = "N",
+        default_value_t = 300,
+        value_parser = clap::value_parser!(u64).range(100..=1_000_000)
+    )]
+    pub items: u64,
+    /// The seed of the generator: the same seed gives the same items and
+    /// the same changes.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
 }
 
 /// `snapsync generate`.

@@ -55,6 +55,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Links(args) => cmd::links::links(cli, args),
         Command::Targets(args) => cmd::links::targets(cli, args),
         Command::Runs(args) => cmd::runs::run(cli, args),
+        Command::Demo(args) => cmd::demo::run(cli, args),
     }
 }
 

@@ -3,6 +3,7 @@
 
 pub mod apply;
 pub mod crm;
+pub mod demo;
 pub mod generate;
 pub mod links;
 pub mod plan;

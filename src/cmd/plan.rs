@@ -69,6 +69,15 @@ impl StorePaths {
             state: super::Store::State.path_in(cli, catalog),
         }
     }
+
+    /// The specs' `Stores` resource, whatever the command line and the
+    /// environment say.
+    pub fn from_specs(catalog: &Catalog) -> StorePaths {
+        StorePaths {
+            crm: catalog.stores.crm.clone(),
+            state: catalog.stores.state.clone(),
+        }
+    }
 }
 
 /// Compiles the plan of `names` (every snapshot when empty), reading the

@@ -111,6 +111,8 @@ pub struct World {
     pub specs: PathBuf,
     /// Whether an earlier demo world was deleted first.
     pub replaced: bool,
+    /// The snapshots the specs define, by name.
+    pub snapshots: Vec<String>,
     /// The CRM users, with the number of items each has before the drift.
     pub users: Vec<(String, u64)>,
     /// Items the first full send wrote to the target.
@@ -227,6 +229,7 @@ pub fn build(
         dir: dir.to_owned(),
         specs,
         replaced,
+        snapshots: catalog.snapshots.iter().map(|s| s.name.clone()).collect(),
         users,
         first_send,
         drift,
