@@ -566,3 +566,23 @@ fn a_second_apply_on_a_locked_link_fails_and_says_who_holds_it() {
     );
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
 }
+
+#[test]
+fn apply_json_is_the_report_alone_on_stdout() {
+    let dir = world(30, 0);
+    let out = snapsync_in(
+        dir.path(),
+        &["apply", "--yes", "--format", "json", "-s", "send-all"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
+    assert_eq!(report["formatVersion"], 1);
+    assert_eq!(report["report"]["snapshots"][0]["snapshot"], "send-all");
+    assert_eq!(report["report"]["snapshots"][0]["applied"]["create"], 30);
+    // The plan reviewed before applying is still shown, on stderr.
+    assert!(
+        text(&out.stderr).contains("Plan: 30 to create"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -56,13 +56,22 @@ pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             None,
         ),
     };
-    let quiet = cli.quiet > 0;
-    if !quiet {
-        let options = render::TextOptions {
-            color: crate::text_style(cli, &io::stdout()).color,
-            show_unchanged: false,
-        };
-        render::text(&plan, &mut io::stdout().lock(), options)?;
+    // With --format json, stdout holds the report alone; the plan a person
+    // reviews before confirming goes to stderr.
+    if cli.quiet == 0 {
+        if args.format == OutputFormat::Json {
+            let options = render::TextOptions {
+                color: crate::text_style(cli, &io::stderr()).color,
+                show_unchanged: false,
+            };
+            render::text(&plan, &mut io::stderr().lock(), options)?;
+        } else {
+            let options = render::TextOptions {
+                color: crate::text_style(cli, &io::stdout()).color,
+                show_unchanged: false,
+            };
+            render::text(&plan, &mut io::stdout().lock(), options)?;
+        }
     }
     if plan.has_errors() {
         bail!("the plan has errors (listed above); nothing was applied");

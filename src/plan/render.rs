@@ -115,6 +115,12 @@ fn section_text(section: &Section, out: &mut impl Write, options: TextOptions) -
         .max()
         .unwrap_or(0)
         .min(40);
+    let uid_width = shown
+        .iter()
+        .map(|op| op.uid.chars().count())
+        .max()
+        .unwrap_or(0)
+        .min(60);
     for op in shown {
         let (sign, code) = marker(op.action);
         let summary: String = op
@@ -124,12 +130,15 @@ fn section_text(section: &Section, out: &mut impl Write, options: TextOptions) -
             .chars()
             .take(40)
             .collect();
+        // Padding goes outside the colour codes, so columns line up either way.
+        let pad = uid_width.saturating_sub(op.uid.chars().count());
         writeln!(
             out,
-            "      {} {:<14} {summary:<width$}  {}  {}",
+            "      {} {:<14} {summary:<width$}  {}{:pad$}  {}",
             paint(color, code, sign),
             paint(color, code, op.action.as_str()),
             paint(color, "2", &op.uid),
+            "",
             op.reason
         )?;
     }
