@@ -14,6 +14,9 @@
 //!   `METHOD`, `X-WR-*`) and `VTIMEZONE` definitions: a TZID is hashed as the
 //!   IANA zone it resolves to (`W. Europe Standard Time` = `Europe/Berlin`), so
 //!   a server that renames or regenerates zone definitions changes nothing;
+//!   a time in a zone that is UTC (`TZID=UTC`, `Etc/UTC`, `GMT`) is hashed
+//!   as the UTC time it is (`…Z`), as Radicale rewrites `TZID=UTC:…T1215`
+//!   to `TZID=UTC:…T1215Z`;
 //! - properties a server stamps on its own: `DTSTAMP`, `LAST-MODIFIED`,
 //!   `CREATED`, `SEQUENCE` (servers bump it when they store or schedule; every
 //!   edit a user makes changes some other property too), `X-LIC-ERROR`
@@ -206,6 +209,9 @@ fn calendar_lines(entry: &ICalendarEntry, zones: &ZoneResolver, out: &mut Vec<St
         return;
     }
     let mut params: Vec<String> = Vec::new();
+    // A time in a zone that is UTC is hashed as a UTC time (`…Z`, no TZID):
+    // Radicale (vobject) stores `TZID=UTC:…T1215` as `TZID=UTC:…T1215Z`.
+    let mut in_utc = false;
     for param in &entry.params {
         if matches!(param.name, ICalendarParameterName::Value)
             || param.name.as_str().eq_ignore_ascii_case("ENCODING")
@@ -214,9 +220,16 @@ fn calendar_lines(entry: &ICalendarEntry, zones: &ZoneResolver, out: &mut Vec<St
         }
         let pname = param.name.as_str().to_ascii_uppercase();
         let value = match (&param.name, &param.value) {
-            (ICalendarParameterName::Tzid, ICalendarParameterValue::Text(tzid)) => zones
-                .resolve(tzid)
-                .map_or_else(|| zone_key(tzid), |tz| tz.name().to_string()),
+            (ICalendarParameterName::Tzid, ICalendarParameterValue::Text(tzid)) => {
+                let zone = zones
+                    .resolve(tzid)
+                    .map_or_else(|| zone_key(tzid), |tz| tz.name().to_string());
+                if is_utc_zone(&zone) {
+                    in_utc = true;
+                    continue;
+                }
+                zone
+            }
             (_, value) => ical_param_text(value),
         };
         params.push(format!("{pname}={}", escape(&value)));
@@ -225,10 +238,46 @@ fn calendar_lines(entry: &ICalendarEntry, zones: &ZoneResolver, out: &mut Vec<St
     let values: Vec<String> = entry
         .values
         .iter()
-        .map(ical_value_text)
+        .map(|value| match value {
+            ICalendarValue::PartialDateTime(dt)
+                if in_utc && dt.hour.is_some() && dt.tz_hour.is_none() =>
+            {
+                let mut utc = dt.clone();
+                utc.tz_hour = Some(0);
+                utc.tz_minute = Some(0);
+                utc.tz_minus = false;
+                ical_value_text(&ICalendarValue::PartialDateTime(utc))
+            }
+            value => ical_value_text(value),
+        })
         .filter(|v| !v.is_empty())
         .collect();
     push_lines(&name, &params, values, multi_valued(&name), out);
+}
+
+/// Whether an IANA zone name is UTC under another name.
+fn is_utc_zone(zone: &str) -> bool {
+    matches!(
+        zone,
+        "UTC"
+            | "Etc/UTC"
+            | "Etc/UCT"
+            | "UCT"
+            | "Etc/Universal"
+            | "Universal"
+            | "Etc/Zulu"
+            | "Zulu"
+            | "GMT"
+            | "Etc/GMT"
+            | "Etc/GMT0"
+            | "Etc/GMT+0"
+            | "Etc/GMT-0"
+            | "GMT0"
+            | "GMT+0"
+            | "GMT-0"
+            | "Etc/Greenwich"
+            | "Greenwich"
+    )
 }
 
 /// Properties whose values form a set: `A:x,y` is the same as `A:y` + `A:x`.

@@ -792,3 +792,20 @@ fn an_override_of_this_and_future_moves_the_last_start() {
         LastStart::At(berlin(26, 10))
     );
 }
+
+#[test]
+fn a_time_in_a_utc_zone_hashes_as_the_utc_time_it_is() {
+    // Radicale (vobject) stores `TZID=UTC:…T121500` as `TZID=UTC:…T121500Z`.
+    let event = |start: &str| {
+        hash_of_calendar(&format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:u\r\n\
+             DTSTAMP:20250101T000000Z\r\n{start}\r\nSUMMARY:s\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        ))
+    };
+    let utc = event("DTSTART:20250125T121500Z");
+    assert_eq!(event("DTSTART;TZID=UTC:20250125T121500"), utc);
+    assert_eq!(event("DTSTART;TZID=UTC:20250125T121500Z"), utc);
+    assert_eq!(event("DTSTART;TZID=Etc/UTC:20250125T121500"), utc);
+    assert_ne!(event("DTSTART;TZID=Europe/Berlin:20250125T121500"), utc);
+    assert_ne!(event("DTSTART:20250125T121500"), utc, "floating is not UTC");
+}
