@@ -1,6 +1,6 @@
 //! What integration tests share: the snapsync binary and a project folder
 //! to run it in, and the Python tools of the local virtualenv (khal,
-//! todoman, khard; later Radicale) and how to run them.
+//! todoman, khard) and how to run them, and a Radicale server (`radicale`).
 //!
 //! The virtualenv is `$SNAPSYNC_VENV`, or `.venv` in the crate's folder;
 //! `bash .ci/run` creates it from `.ci/requirements.txt`. A missing tool
@@ -14,6 +14,8 @@
 
 // Each test binary includes this module and uses only part of it.
 #![allow(dead_code)]
+
+pub mod radicale;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
