@@ -16,8 +16,10 @@
 //!
 //! The trait is synchronous: the SQLite store and vdir folders are local and
 //! blocking by nature, and the executor runs operations on a bounded pool of
-//! threads. A network endpoint drives its own async client inside.
+//! threads. A network endpoint (CalDAV) uses a blocking HTTP client, whose
+//! pooled connections those threads share.
 
+pub mod caldav;
 pub mod crm;
 mod open;
 pub mod vdir;

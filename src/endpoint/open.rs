@@ -1,6 +1,10 @@
 //! Opening the collections of a snapshot: the CRM store's for a user, and a
 //! target's for a link.
 
+use std::collections::HashMap;
+use std::sync::Mutex;
+
+use super::caldav::{CaldavCollection, DavClient};
 use super::crm::CrmStore;
 use super::vdir::VdirCollection;
 use super::{Collection, EndpointError, ErrorKind};
@@ -29,13 +33,20 @@ pub trait Endpoints: Sync {
 pub struct StoreEndpoints {
     crm: CrmStore,
     fsync: bool,
+    /// One HTTP client per CalDAV target, by target name: its collections
+    /// share its pooled connections, and its secret is read once.
+    dav_clients: Mutex<HashMap<String, DavClient>>,
 }
 
 impl StoreEndpoints {
     /// Endpoints over `crm`.
     #[must_use]
     pub fn new(crm: CrmStore) -> Self {
-        StoreEndpoints { crm, fsync: true }
+        StoreEndpoints {
+            crm,
+            fsync: true,
+            dav_clients: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Whether vdir writes are flushed to the disk one by one (on by default).
@@ -87,13 +98,40 @@ impl Endpoints for StoreEndpoints {
                         .with_fsync(self.fsync),
                 ))
             }
-            TargetLocation::Caldav(_) => Err(EndpointError::new(
-                ErrorKind::Other,
-                format!(
-                    "target {}: CalDAV/CardDAV targets are not supported by this build yet",
-                    target.name
-                ),
-            )),
+            TargetLocation::Caldav(location) => {
+                if location.insecure_skip_verify {
+                    tracing::warn!(
+                        target = %target.name,
+                        link = %link.name,
+                        "TLS certificates are NOT verified for this target \
+                         (insecureSkipVerify in {}): anyone on the network path can read \
+                         and change what is sent",
+                        target.origin
+                    );
+                }
+                let client = {
+                    // A poisoned lock only means another thread panicked
+                    // while inserting; the map itself is still whole.
+                    let mut clients = self
+                        .dav_clients
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    if let Some(client) = clients.get(&target.name) {
+                        client.clone()
+                    } else {
+                        let client = DavClient::open(&target.name, location)?;
+                        clients.insert(target.name.clone(), client.clone());
+                        client
+                    }
+                };
+                Ok(Box::new(CaldavCollection::open(
+                    client,
+                    &target.name,
+                    &location.url,
+                    collection,
+                    item_type,
+                )?))
+            }
         }
     }
 }
