@@ -1,0 +1,430 @@
+//! CalDAV/CardDAV targets against a real Radicale (started per test by
+//! `support::radicale`): full sends and gets, repairs of changes made on the
+//! server, orphans, unparsable items, refused logins.
+
+mod support;
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::process::{Command, Output};
+
+use snapsync::endpoint::Collection;
+use snapsync::endpoint::crm::CrmStore;
+use snapsync::item::ItemType;
+use support::radicale::{CollectionKind, PASSWORD, Radicale};
+use support::text;
+
+/// The variable the specs name for alice's password.
+const PASSWORD_ENV: &str = "SNAPSYNC_TEST_PASSWORD";
+
+const CALENDAR: &str = "alice/calendar/";
+const TASKS: &str = "alice/tasks/";
+const CONTACTS: &str = "alice/contacts/";
+
+/// A project whose target is `server`, with `items` generated items for
+/// jdoe in its CRM store (none when 0).
+fn project(server: &Radicale, items: u32) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let specs = dir.path().join("snapshots.d");
+    std::fs::create_dir_all(&specs).expect("folder");
+    std::fs::write(
+        specs.join("world.yaml"),
+        format!(
+            "apiVersion: snapsync/v1
+kind: Stores
+metadata: {{ name: stores }}
+spec:
+  crm: {{ sqlite: ../data/crm.sqlite }}
+  state: {{ sqlite: ../data/state.sqlite }}
+---
+apiVersion: snapsync/v1
+kind: Target
+metadata: {{ name: radicale }}
+spec:
+  type: caldav
+  url: {url}
+  auth: {{ username: alice, passwordEnv: {PASSWORD_ENV} }}
+  links:
+    - name: jdoe
+      user: jdoe
+      scheduleItems: {CALENDAR}
+      tasks: {TASKS}
+      contacts: {CONTACTS}
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: {{ name: send-all }}
+spec:
+  direction: send
+  target: radicale
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: {{ name: send-all-prune }}
+spec:
+  direction: send
+  target: radicale
+  orphans: delete
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: {{ name: get-all }}
+spec:
+  direction: get
+  target: radicale
+",
+            url = server.url()
+        ),
+    )
+    .expect("write specs");
+    if items > 0 {
+        let n = items.to_string();
+        ok(
+            dir.path(),
+            &["generate", "--items", n.as_str(), "--out", "gen"],
+        );
+        ok(dir.path(), &["crm", "import", "--user", "jdoe", "gen"]);
+    }
+    dir
+}
+
+/// Alice's three empty collections.
+fn collections(server: &Radicale) {
+    server.mkcol(CALENDAR, CollectionKind::Calendar);
+    server.mkcol(TASKS, CollectionKind::TaskList);
+    server.mkcol(CONTACTS, CollectionKind::AddressBook);
+}
+
+/// Runs snapsync in `dir` with the password variable set to `password`.
+fn run_with(dir: &Path, args: &[&str], password: &str) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_snapsync"))
+        .args(args)
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env("COLUMNS", "100")
+        .env("TZ", "UTC")
+        .env(PASSWORD_ENV, password)
+        .env_remove("SNAPSYNC_LOG")
+        .env_remove("SNAPSYNC_CRM")
+        .env_remove("SNAPSYNC_STATE")
+        .stdin(std::process::Stdio::null())
+        .output()
+        .expect("snapsync runs")
+}
+
+fn run(dir: &Path, args: &[&str]) -> Output {
+    run_with(dir, args, PASSWORD)
+}
+
+fn ok(dir: &Path, args: &[&str]) -> Output {
+    let out = run(dir, args);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{args:?}\nstdout:\n{}\nstderr:\n{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    out
+}
+
+fn apply(dir: &Path, snapshot: &str) -> Output {
+    ok(dir, &["apply", "--yes", "-s", snapshot])
+}
+
+fn plan_code(dir: &Path, snapshot: &str) -> (Option<i32>, String) {
+    let out = run(dir, &["plan", "--detailed-exitcode", "-s", snapshot]);
+    (
+        out.status.code(),
+        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+    )
+}
+
+/// Every item of jdoe in the CRM store of `dir`: UID -> content hash, per
+/// type.
+fn crm_hashes(dir: &Path) -> BTreeMap<(ItemType, String), String> {
+    let store = CrmStore::open_read_only(&dir.join("data/crm.sqlite")).expect("crm");
+    let mut hashes = BTreeMap::new();
+    for item_type in [ItemType::ScheduleItems, ItemType::Tasks, ItemType::Contacts] {
+        let collection = store.collection("jdoe", item_type);
+        let hrefs: Vec<_> = collection
+            .list()
+            .expect("list")
+            .into_iter()
+            .map(|l| l.href)
+            .collect();
+        for fetched in collection.fetch(&hrefs).expect("fetch") {
+            let item = fetched.expect("a CRM item").item;
+            hashes.insert(
+                (item_type, item.uid().to_string()),
+                format!("{:?}", item.content_hash()),
+            );
+        }
+    }
+    hashes
+}
+
+/// Panics, naming a few differences, unless `got` equals `expected`.
+fn same_items(
+    got: &BTreeMap<(ItemType, String), String>,
+    expected: &BTreeMap<(ItemType, String), String>,
+) {
+    let differing: Vec<_> = expected
+        .iter()
+        .filter(|(key, hash)| got.get(*key) != Some(*hash))
+        .map(|(key, _)| key)
+        .take(5)
+        .collect();
+    assert!(
+        got.len() == expected.len() && differing.is_empty(),
+        "{} items, {} expected; differing or missing: {differing:?}",
+        got.len(),
+        expected.len()
+    );
+}
+
+/// The number of requests of `method` Radicale received so far.
+fn requests(server: &Radicale, method: &str) -> usize {
+    server
+        .requests()
+        .into_iter()
+        .find(|(m, _)| m == method)
+        .map_or(0, |(_, n)| n)
+}
+
+#[test]
+fn a_full_send_then_plans_nothing_and_a_full_get_reproduces_every_item() {
+    let server = Radicale::start();
+    collections(&server);
+    let sent = project(&server, 300);
+    apply(sent.path(), "send-all");
+    let (code, output) = plan_code(sent.path(), "send-all");
+    assert_eq!(code, Some(0), "a second send plans nothing:\n{output}");
+
+    let crm = crm_hashes(sent.path());
+    let on_server: usize = [CALENDAR, TASKS, CONTACTS]
+        .iter()
+        .map(|c| server.hrefs(c).len())
+        .sum();
+    assert_eq!(on_server, crm.len(), "one resource per CRM item");
+
+    // A get into an empty CRM: every item back, with the same content hash.
+    let got = project(&server, 0);
+    let before = server.requests();
+    apply(got.path(), "get-all");
+    let after = server.requests();
+    same_items(&crm_hashes(got.path()), &crm);
+    // Reads are batched: one PROPFIND per collection to list, and one
+    // REPORT per 100 items fetched (the plan and the apply both read).
+    let count = |counts: &[(String, usize)], method: &str| {
+        counts
+            .iter()
+            .find(|(m, _)| m == method)
+            .map_or(0, |(_, n)| *n)
+    };
+    let propfinds = count(&after, "PROPFIND") - count(&before, "PROPFIND");
+    let reports = count(&after, "REPORT") - count(&before, "REPORT");
+    let gets = count(&after, "GET") - count(&before, "GET");
+    let items = crm.len();
+    assert_eq!(gets, 0, "never a GET per item");
+    assert!(
+        propfinds <= 2 * 3,
+        "{propfinds} PROPFINDs to list 3 collections"
+    );
+    assert!(
+        reports <= 2 * items.div_ceil(100) + 2 * 3,
+        "{reports} REPORTs to fetch {items} items"
+    );
+    let (code, output) = plan_code(got.path(), "send-all");
+    assert_eq!(
+        code,
+        Some(0),
+        "a send after the get plans nothing:\n{output}"
+    );
+    assert_eq!(requests(&server, "GET"), 0);
+}
+
+#[test]
+fn changes_made_on_the_server_are_put_back_and_orphans_delete_removes_only_extras() {
+    let server = Radicale::start();
+    collections(&server);
+    let dir = project(&server, 200);
+    apply(dir.path(), "send-all");
+    let calendar = server.hrefs(CALENDAR);
+    let contacts = server.hrefs(CONTACTS);
+    assert!(
+        calendar.len() >= 3 && contacts.len() >= 2,
+        "{calendar:?} {contacts:?}"
+    );
+
+    // Edit one event and one contact, delete another event, add an event
+    // and a contact that the CRM does not have.
+    let edited = &calendar[0];
+    let original = server.get(edited).body;
+    let changed = original.replacen("SUMMARY:", "SUMMARY:Edited on the server ", 1);
+    assert_ne!(changed, original, "the event has a SUMMARY");
+    assert_eq!(
+        server.put(edited, "text/calendar", &changed).status / 100,
+        2
+    );
+    let contact = &contacts[0];
+    let card = server.get(contact).body;
+    let changed_card = card.replacen("\nFN:", "\nFN:Renamed ", 1);
+    assert_ne!(changed_card, card);
+    assert_eq!(
+        server.put(contact, "text/vcard", &changed_card).status / 100,
+        2
+    );
+    let deleted = &calendar[1];
+    assert_eq!(server.delete(deleted) / 100, 2);
+    let extra_event = format!("{CALENDAR}server-only.ics");
+    assert_eq!(
+        server
+            .put(
+                &extra_event,
+                "text/calendar",
+                "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VEVENT\r\n\
+                 UID:server-only@example.com\r\nDTSTAMP:20261101T000000Z\r\n\
+                 DTSTART:20261105T090000Z\r\nDTEND:20261105T100000Z\r\nSUMMARY:Server only\r\n\
+                 END:VEVENT\r\nEND:VCALENDAR\r\n"
+            )
+            .status,
+        201
+    );
+    let extra_card = format!("{CONTACTS}server-only.vcf");
+    assert_eq!(
+        server
+            .put(
+                &extra_card,
+                "text/vcard",
+                "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:server-only-card\r\nFN:Server Only\r\n\
+                 N:Only;Server;;;\r\nEND:VCARD\r\n"
+            )
+            .status,
+        201
+    );
+
+    let (code, output) = plan_code(dir.path(), "send-all");
+    assert_eq!(code, Some(2), "{output}");
+    apply(dir.path(), "send-all");
+    assert_eq!(server.get(edited).body, original, "the edit is undone");
+    assert_eq!(server.get(contact).body, card, "the rename is undone");
+    assert_eq!(server.get(deleted).status, 200, "the deleted event is back");
+    // Orphans are kept by default…
+    assert_eq!(server.get(&extra_event).status, 200);
+    assert_eq!(server.get(&extra_card).status, 200);
+    let (code, output) = plan_code(dir.path(), "send-all");
+    assert_eq!(code, Some(0), "{output}");
+
+    // …and `orphans: delete` removes them, and nothing else.
+    apply(dir.path(), "send-all-prune");
+    assert_eq!(server.get(&extra_event).status, 404);
+    assert_eq!(server.get(&extra_card).status, 404);
+    assert_eq!(server.hrefs(CALENDAR), calendar);
+    assert_eq!(server.hrefs(CONTACTS), contacts);
+    let (code, output) = plan_code(dir.path(), "send-all-prune");
+    assert_eq!(code, Some(0), "{output}");
+}
+
+#[test]
+fn an_unparsable_item_on_the_server_is_reported_and_the_rest_is_read() {
+    let server = Radicale::start();
+    collections(&server);
+    let dir = project(&server, 30);
+    apply(dir.path(), "send-all");
+    // Radicale checks what it stores, so the item must be valid iCalendar:
+    // a journal entry, which is neither an event nor a task to snapsync.
+    let bad = format!("{CALENDAR}unreadable.ics");
+    let answer = server.put(
+        &bad,
+        "text/calendar",
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//test//EN\r\nBEGIN:VJOURNAL\r\n\
+         UID:unreadable@example.com\r\nDTSTAMP:20261101T000000Z\r\n\
+         DTSTART:20261105T090000Z\r\nSUMMARY:Unreadable\r\n\
+         END:VJOURNAL\r\nEND:VCALENDAR\r\n",
+    );
+    assert_eq!(answer.status, 201, "Radicale took the item: {answer:?}");
+
+    let got = project(&server, 0);
+    let out = run(got.path(), &["apply", "--yes", "-s", "get-all"]);
+    let stdout = text(&out.stdout);
+    let stderr = text(&out.stderr);
+    let all = format!("{stdout}{stderr}");
+    assert!(
+        all.contains("radicale")
+            && all.contains("jdoe")
+            && all.contains("/alice/calendar/unreadable.ics"),
+        "the report names the target, the link and the href:\n{all}"
+    );
+    assert!(
+        all.contains("holds no event, task or contact"),
+        "and the reason:\n{all}"
+    );
+    // Everything else came in.
+    let sent = crm_hashes(dir.path());
+    let received = crm_hashes(got.path());
+    same_items(&received, &sent);
+}
+
+#[test]
+fn a_wrong_password_is_one_clear_error_and_no_secret_is_printed_or_stored() {
+    let server = Radicale::start();
+    collections(&server);
+    let dir = project(&server, 10);
+    let wrong = "wrong-Zp4-secret-value";
+    for args in [
+        &["plan", "-s", "send-all"][..],
+        &["apply", "--yes", "-s", "send-all"][..],
+    ] {
+        let out = run_with(dir.path(), args, wrong);
+        let stdout = text(&out.stdout);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}\n{stdout}\n{stderr}");
+        let message = "the server refused the credentials of user alice for URL";
+        assert_eq!(
+            format!("{stdout}{stderr}").matches(message).count(),
+            1,
+            "{args:?}: one clear error\n{stdout}\n{stderr}"
+        );
+        for secret in [wrong, PASSWORD] {
+            assert!(
+                !stdout.contains(secret) && !stderr.contains(secret),
+                "{args:?} printed a secret"
+            );
+        }
+    }
+    // A good run, then nothing anywhere holds either secret.
+    apply(dir.path(), "send-all");
+    let mut files = vec![dir.path().join("data/state.sqlite")];
+    files.extend(
+        std::fs::read_dir(dir.path().join("data"))
+            .expect("data")
+            .map(|e| e.expect("entry").path()),
+    );
+    for file in files {
+        let bytes = std::fs::read(&file).unwrap_or_default();
+        for secret in [wrong, PASSWORD] {
+            assert!(
+                !String::from_utf8_lossy(&bytes).contains(secret),
+                "{} holds a secret",
+                file.display()
+            );
+        }
+    }
+    // A missing variable names the variable.
+    let out = Command::new(env!("CARGO_BIN_EXE_snapsync"))
+        .args(["plan", "-s", "send-all"])
+        .current_dir(dir.path())
+        .env("NO_COLOR", "1")
+        .env_remove(PASSWORD_ENV)
+        .output()
+        .expect("snapsync runs");
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains(&format!(
+            "target radicale: the environment variable {PASSWORD_ENV} (passwordEnv) is not set"
+        )),
+        "{all}"
+    );
+}
