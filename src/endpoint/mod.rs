@@ -30,7 +30,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use crate::item::{Item, ItemMeta, ItemType};
+use crate::item::{Item, ItemMeta, ItemType, parse_calendar, parse_vcards};
 
 /// How a collection names one item (file name, URL path, CRM UID).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -203,4 +203,59 @@ pub trait Collection: Send + Sync {
     /// # Errors
     /// As the kinds of [`ErrorKind`] say.
     fn delete(&self, href: &Href, version: &Version) -> Result<(), EndpointError>;
+}
+
+/// Reads the one item of `item_type` that a stored resource holds (a vdir
+/// file, a CalDAV/CardDAV resource). The error is the reason, for the
+/// caller to wrap with the resource's name; `resource` names what should
+/// hold one item (`a vdir file`).
+pub(crate) fn parse_one(text: &str, item_type: ItemType, resource: &str) -> Result<Item, String> {
+    let parsed = match item_type {
+        ItemType::Contacts => parse_vcards(text),
+        ItemType::ScheduleItems | ItemType::Tasks => parse_calendar(text),
+    };
+    if !parsed.errors.is_empty() {
+        let reasons: Vec<String> = parsed.errors.iter().map(ToString::to_string).collect();
+        return Err(reasons.join("; "));
+    }
+    let mut items = parsed.items;
+    match items.len() {
+        1 => Ok(items.remove(0)),
+        0 => {
+            let mut reason = String::from("holds no event, task or contact");
+            for skipped in &parsed.skipped {
+                reason.push_str(" (");
+                reason.push_str(&skipped.to_string());
+                reason.push(')');
+            }
+            Err(reason)
+        }
+        count => {
+            let uids: Vec<&str> = items.iter().map(Item::uid).collect();
+            Err(format!(
+                "holds {count} items (UIDs {}), but {resource} holds one",
+                uids.join(", ")
+            ))
+        }
+    }
+}
+
+/// Refuses an item a collection of `item_type`, named `label`, must not hold.
+pub(crate) fn check_item_type(
+    label: &str,
+    item_type: ItemType,
+    item: &Item,
+) -> Result<(), EndpointError> {
+    if item.item_type() == item_type {
+        Ok(())
+    } else {
+        Err(EndpointError::new(
+            ErrorKind::Invalid,
+            format!(
+                "{label}: item {} is one of {}, but this collection holds {item_type}",
+                item.uid(),
+                item.item_type(),
+            ),
+        ))
+    }
 }

@@ -46,7 +46,7 @@ use std::time::{Duration, UNIX_EPOCH};
 use super::{
     Collection, EndpointError, ErrorKind, FetchResult, Fetched, Href, Listing, Version, Written,
 };
-use crate::item::{Item, ItemType, parse_calendar, parse_vcards};
+use crate::item::{Item, ItemType};
 
 /// The longest UID used as a file name as it is; longer ones are hashed.
 /// File names may have 255 bytes; this leaves room for the extension and
@@ -356,56 +356,13 @@ impl VdirCollection {
                 ),
             )
         })?;
-        let parsed = match self.item_type {
-            ItemType::Contacts => parse_vcards(&text),
-            ItemType::ScheduleItems | ItemType::Tasks => parse_calendar(&text),
-        };
-        if !parsed.errors.is_empty() {
-            let reasons: Vec<String> = parsed.errors.iter().map(ToString::to_string).collect();
-            return Err(self.file_error(ErrorKind::Invalid, path, &reasons.join("; ")));
-        }
-        let mut items = parsed.items;
-        match items.len() {
-            1 => Ok(items.remove(0)),
-            0 => {
-                let mut reason = String::from("holds no event, task or contact");
-                for skipped in &parsed.skipped {
-                    reason.push_str(" (");
-                    reason.push_str(&skipped.to_string());
-                    reason.push(')');
-                }
-                Err(self.file_error(ErrorKind::Invalid, path, &reason))
-            }
-            count => {
-                let uids: Vec<&str> = items.iter().map(Item::uid).collect();
-                Err(self.file_error(
-                    ErrorKind::Invalid,
-                    path,
-                    &format!(
-                        "holds {count} items (UIDs {}), but a vdir file holds one",
-                        uids.join(", ")
-                    ),
-                ))
-            }
-        }
+        super::parse_one(&text, self.item_type, "a vdir file")
+            .map_err(|reason| self.file_error(ErrorKind::Invalid, path, &reason))
     }
 
     /// Refuses an item this collection must not hold.
     fn check_item_type(&self, item: &Item) -> Result<(), EndpointError> {
-        if item.item_type() == self.item_type {
-            Ok(())
-        } else {
-            Err(EndpointError::new(
-                ErrorKind::Invalid,
-                format!(
-                    "{}: item {} is one of {}, but this collection holds {}",
-                    self.label,
-                    item.uid(),
-                    item.item_type(),
-                    self.item_type
-                ),
-            ))
-        }
+        super::check_item_type(&self.label, self.item_type, item)
     }
 }
 

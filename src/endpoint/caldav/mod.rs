@@ -35,7 +35,7 @@ use super::vdir::file_name_for_uid;
 use super::{
     Collection, EndpointError, ErrorKind, FetchResult, Fetched, Href, Listing, Version, Written,
 };
-use crate::item::{Item, ItemType, parse_calendar, parse_vcards};
+use crate::item::{Item, ItemType};
 
 /// Items asked for in one multiget `REPORT`: servers cap their answers
 /// (some at a few hundred hrefs), and 100 keeps each answer small.
@@ -290,56 +290,13 @@ impl CaldavCollection {
 
     /// The one item a resource holds.
     fn parse(&self, href: &Href, text: &str) -> Result<Item, EndpointError> {
-        let parsed = match self.item_type {
-            ItemType::Contacts => parse_vcards(text),
-            ItemType::ScheduleItems | ItemType::Tasks => parse_calendar(text),
-        };
-        if !parsed.errors.is_empty() {
-            let reasons: Vec<String> = parsed.errors.iter().map(ToString::to_string).collect();
-            return Err(self.item_error(ErrorKind::Invalid, href, &reasons.join("; ")));
-        }
-        let mut items = parsed.items;
-        match items.len() {
-            1 => Ok(items.remove(0)),
-            0 => {
-                let mut reason = String::from("holds no event, task or contact");
-                for skipped in &parsed.skipped {
-                    reason.push_str(" (");
-                    reason.push_str(&skipped.to_string());
-                    reason.push(')');
-                }
-                Err(self.item_error(ErrorKind::Invalid, href, &reason))
-            }
-            count => {
-                let uids: Vec<&str> = items.iter().map(Item::uid).collect();
-                Err(self.item_error(
-                    ErrorKind::Invalid,
-                    href,
-                    &format!(
-                        "holds {count} items (UIDs {}), but a CalDAV/CardDAV resource holds one",
-                        uids.join(", ")
-                    ),
-                ))
-            }
-        }
+        super::parse_one(text, self.item_type, "a CalDAV/CardDAV resource")
+            .map_err(|reason| self.item_error(ErrorKind::Invalid, href, &reason))
     }
 
     /// Refuses an item this collection must not hold.
     fn check_item_type(&self, item: &Item) -> Result<(), EndpointError> {
-        if item.item_type() == self.item_type {
-            Ok(())
-        } else {
-            Err(EndpointError::new(
-                ErrorKind::Invalid,
-                format!(
-                    "{}: item {} is one of {}, but this collection holds {}",
-                    self.label,
-                    item.uid(),
-                    item.item_type(),
-                    self.item_type
-                ),
-            ))
-        }
+        super::check_item_type(&self.label, self.item_type, item)
     }
 
     /// The version a write left: the `ETag` of the answer, else a
