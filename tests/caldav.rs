@@ -10,6 +10,7 @@ use std::process::{Command, Output};
 
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
+use snapsync::endpoint::vdir::file_name_for_uid;
 use snapsync::item::ItemType;
 use support::radicale::{CollectionKind, PASSWORD, Radicale};
 use support::text;
@@ -24,6 +25,12 @@ const CONTACTS: &str = "alice/contacts/";
 /// A project whose target is `server`, with `items` generated items for
 /// jdoe in its CRM store (none when 0).
 fn project(server: &Radicale, items: u32) -> tempfile::TempDir {
+    project_at(&server.url(), "", items)
+}
+
+/// A project whose target is at `url`, with `target_extra` (indented YAML
+/// lines) added to the target's spec.
+fn project_at(url: &str, target_extra: &str, items: u32) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let specs = dir.path().join("snapshots.d");
     std::fs::create_dir_all(&specs).expect("folder");
@@ -44,7 +51,7 @@ spec:
   type: caldav
   url: {url}
   auth: {{ username: alice, passwordEnv: {PASSWORD_ENV} }}
-  links:
+{target_extra}  links:
     - name: jdoe
       user: jdoe
       scheduleItems: {CALENDAR}
@@ -72,8 +79,18 @@ metadata: {{ name: get-all }}
 spec:
   direction: get
   target: radicale
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: {{ name: send-2025 }}
+spec:
+  direction: send
+  target: radicale
+  filters:
+    scheduleItems:
+      dateOption: start
+      range: {{ from: 2025-01-01, to: 2025-12-31 }}
 ",
-            url = server.url()
         ),
     )
     .expect("write specs");
@@ -427,4 +444,155 @@ fn a_wrong_password_is_one_clear_error_and_no_secret_is_printed_or_stored() {
         )),
         "{all}"
     );
+}
+
+/// The plan of `snapshot` as JSON.
+fn plan_json(dir: &Path, snapshot: &str) -> serde_json::Value {
+    let out = ok(dir, &["plan", "--format", "json", "-s", snapshot]);
+    serde_json::from_slice(&out.stdout).expect("the plan is JSON")
+}
+
+#[test]
+fn a_filtered_send_touches_only_the_items_it_matches() {
+    let server = Radicale::start();
+    collections(&server);
+    let dir = project(&server, 200);
+    apply(dir.path(), "send-all");
+    let events = server.hrefs(CALENDAR);
+    let tasks = server.hrefs(TASKS);
+    // Every event and one task deleted on the server.
+    for href in &events {
+        assert_eq!(server.delete(href) / 100, 2, "{href}");
+    }
+    assert_eq!(server.delete(&tasks[0]) / 100, 2);
+
+    // The plan matches the events that start in 2025 (and recurring ones
+    // whose range overlaps it) and processes no other item type.
+    let plan = plan_json(dir.path(), "send-2025");
+    let sections = plan["snapshots"][0]["links"][0]["sections"]
+        .as_array()
+        .expect("sections");
+    assert_eq!(sections.len(), 1, "only schedule items are processed");
+    assert_eq!(sections[0]["itemType"], "scheduleItems");
+    let operations = sections[0]["operations"].as_array().expect("operations");
+    let matched: Vec<&str> = operations
+        .iter()
+        .filter(|op| op["action"] == "restore")
+        .map(|op| op["uid"].as_str().expect("uid"))
+        .collect();
+    assert!(
+        !matched.is_empty() && matched.len() < events.len(),
+        "{} of {} events match 2025",
+        matched.len(),
+        events.len()
+    );
+
+    let puts = requests(&server, "PUT");
+    apply(dir.path(), "send-2025");
+    assert_eq!(
+        requests(&server, "PUT") - puts,
+        matched.len(),
+        "one PUT per matched event, none for the rest"
+    );
+    let mut expected: Vec<String> = matched
+        .iter()
+        // Radicale lists hrefs percent-encoded.
+        .map(|uid| {
+            format!(
+                "/{CALENDAR}{}",
+                file_name_for_uid(uid, "ics").replace('@', "%40")
+            )
+        })
+        .collect();
+    expected.sort();
+    assert_eq!(
+        server.hrefs(CALENDAR),
+        expected,
+        "exactly the matched events are back"
+    );
+    assert_eq!(
+        server.hrefs(TASKS).len(),
+        tasks.len() - 1,
+        "the deleted task stays deleted: tasks are outside the filter"
+    );
+    let (code, output) = plan_code(dir.path(), "send-2025");
+    assert_eq!(code, Some(0), "{output}");
+    let (code, output) = plan_code(dir.path(), "send-all");
+    assert_eq!(code, Some(2), "the full send still has work:\n{output}");
+}
+
+#[test]
+fn https_works_with_the_servers_ca_file_and_refuses_an_unknown_certificate() {
+    let server = Radicale::start_tls();
+    collections(&server);
+    let ca = server.ca_file();
+
+    // The system roots alone do not know the test CA: one clear error.
+    let dir = project_at(&server.url(), "", 20);
+    let out = run(dir.path(), &["plan", "-s", "send-all"]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert!(
+        all.contains("caldav radicale") && all.contains(&server.url()),
+        "names the target and URL:\n{all}"
+    );
+    assert!(
+        all.to_lowercase().contains("certificate"),
+        "says why:\n{all}"
+    );
+
+    // With spec.tls.caFile, a full send and a quiet second plan.
+    let dir = project_at(
+        &server.url(),
+        &format!("  tls: {{ caFile: {} }}\n", ca.display()),
+        20,
+    );
+    apply(dir.path(), "send-all");
+    assert!(!server.hrefs(CALENDAR).is_empty());
+    let (code, output) = plan_code(dir.path(), "send-all");
+    assert_eq!(code, Some(0), "{output}");
+    assert!(!output.contains("NOT verified"), "{output}");
+}
+
+#[test]
+fn insecure_skip_verify_works_and_warns_once_on_every_plan_and_apply() {
+    let server = Radicale::start_tls();
+    collections(&server);
+    let dir = project_at(&server.url(), "  tls: { insecureSkipVerify: true }\n", 20);
+    let warning = "TLS certificates are NOT verified for this target";
+    for args in [
+        &["plan", "-s", "send-all"][..],
+        &["apply", "--yes", "-s", "send-all"][..],
+        &["plan", "-s", "send-all", "--detailed-exitcode"][..],
+    ] {
+        let out = run(dir.path(), args);
+        let stderr = text(&out.stderr);
+        assert!(out.status.success(), "{args:?}\n{stderr}");
+        assert_eq!(stderr.matches(warning).count(), 1, "{args:?}:\n{stderr}");
+    }
+    assert!(!server.hrefs(CALENDAR).is_empty(), "the apply wrote");
+}
+
+#[test]
+fn a_server_that_is_down_fails_the_plan_with_a_message_naming_it() {
+    // A port that was free a moment ago: nothing listens there.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port();
+    let url = format!("http://127.0.0.1:{port}/");
+    let dir = project_at(&url, "", 10);
+    for args in [
+        &["plan", "-s", "send-all"][..],
+        &["apply", "--yes", "-s", "send-all"][..],
+    ] {
+        let out = run(dir.path(), args);
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert_eq!(out.status.code(), Some(1), "{args:?}\n{all}");
+        assert!(
+            all.contains(&format!("caldav radicale: {url}alice/"))
+                && all.to_lowercase().contains("refused"),
+            "{args:?}: names the collection and the cause:\n{all}"
+        );
+    }
 }

@@ -99,16 +99,6 @@ impl Endpoints for StoreEndpoints {
                 ))
             }
             TargetLocation::Caldav(location) => {
-                if location.insecure_skip_verify {
-                    tracing::warn!(
-                        target = %target.name,
-                        link = %link.name,
-                        "TLS certificates are NOT verified for this target \
-                         (insecureSkipVerify in {}): anyone on the network path can read \
-                         and change what is sent",
-                        target.origin
-                    );
-                }
                 let client = {
                     // A poisoned lock only means another thread panicked
                     // while inserting; the map itself is still whole.
@@ -119,6 +109,17 @@ impl Endpoints for StoreEndpoints {
                     if let Some(client) = clients.get(&target.name) {
                         client.clone()
                     } else {
+                        // Once per target and process: every plan and apply
+                        // says it, and an apply (which plans first) says it once.
+                        if location.insecure_skip_verify && first_warning_for(&target.name) {
+                            tracing::warn!(
+                                target = %target.name,
+                                "TLS certificates are NOT verified for this target \
+                                 (insecureSkipVerify in {}): anyone on the network path can read \
+                                 and change what is sent",
+                                target.origin
+                            );
+                        }
                         let client = DavClient::open(&target.name, location)?;
                         clients.insert(target.name.clone(), client.clone());
                         client
@@ -134,4 +135,15 @@ impl Endpoints for StoreEndpoints {
             }
         }
     }
+}
+
+/// Whether this process has not yet warned about `target`'s unverified TLS
+/// (and now counts it as warned).
+fn first_warning_for(target: &str) -> bool {
+    static WARNED: std::sync::Mutex<std::collections::BTreeSet<String>> =
+        std::sync::Mutex::new(std::collections::BTreeSet::new());
+    WARNED
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .insert(target.to_string())
 }

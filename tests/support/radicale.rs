@@ -7,7 +7,7 @@
 
 use std::io::Read;
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -30,6 +30,8 @@ pub struct Radicale {
     dir: tempfile::TempDir,
     port: u16,
     agent: ureq::Agent,
+    /// Whether it speaks HTTPS (with a certificate of its own test CA).
+    tls: bool,
 }
 
 /// A raw answer.
@@ -44,6 +46,16 @@ impl Radicale {
     /// Starts a fresh server; panics, with Radicale's output, if it does
     /// not answer within 30 s.
     pub fn start() -> Self {
+        Self::launch(false)
+    }
+
+    /// Starts a fresh server that speaks HTTPS only, with a certificate for
+    /// 127.0.0.1 signed by a CA made for this server ([`Self::ca_file`]).
+    pub fn start_tls() -> Self {
+        Self::launch(true)
+    }
+
+    fn launch(tls: bool) -> Self {
         let bin = venv_bin("radicale");
         let dir = tempfile::tempdir().expect("a temporary folder for Radicale");
         // Bind port 0 to let the system pick a free port, then free it for
@@ -55,11 +67,21 @@ impl Radicale {
             .port();
         let users = dir.path().join("users");
         std::fs::write(&users, format!("{USER}:{PASSWORD}\n")).expect("write htpasswd");
+        let ssl = if tls {
+            make_certificates(dir.path());
+            format!(
+                "ssl = True\ncertificate = {}\nkey = {}\n",
+                dir.path().join("server.pem").display(),
+                dir.path().join("server.key").display()
+            )
+        } else {
+            String::new()
+        };
         let config = dir.path().join("config");
         std::fs::write(
             &config,
             format!(
-                "[server]\nhosts = 127.0.0.1:{port}\n\
+                "[server]\nhosts = 127.0.0.1:{port}\n{ssl}\
                  [auth]\ntype = htpasswd\nhtpasswd_filename = {}\nhtpasswd_encryption = plain\n\
                  # no delay after a failed login: the wrong-password test stays fast\n\
                  delay = 0\n\
@@ -88,6 +110,12 @@ impl Radicale {
             .spawn()
             .unwrap_or_else(|e| panic!("cannot start {}: {e}", bin.display()));
         let agent = ureq::Agent::config_builder()
+            // The test's own requests need not check the test CA.
+            .tls_config(
+                ureq::tls::TlsConfig::builder()
+                    .disable_verification(tls)
+                    .build(),
+            )
             .http_status_as_error(false)
             .allow_non_standard_methods(true)
             .timeout_global(Some(Duration::from_secs(30)))
@@ -98,6 +126,7 @@ impl Radicale {
             dir,
             port,
             agent,
+            tls,
         };
         server.wait_until_up();
         server
@@ -129,7 +158,15 @@ impl Radicale {
 
     /// The server's base URL, ending with `/`.
     pub fn url(&self) -> String {
-        format!("http://127.0.0.1:{}/", self.port)
+        let scheme = if self.tls { "https" } else { "http" };
+        format!("{scheme}://127.0.0.1:{}/", self.port)
+    }
+
+    /// The certificate (PEM) of the CA that signed the server's
+    /// certificate, when it speaks HTTPS.
+    pub fn ca_file(&self) -> PathBuf {
+        assert!(self.tls, "a server started with start_tls has a CA");
+        self.dir.path().join("ca.pem")
     }
 
     /// What Radicale wrote so far.
@@ -271,6 +308,86 @@ impl Radicale {
         hrefs.sort();
         hrefs
     }
+}
+
+/// Makes, in `dir`, a test CA (`ca.pem`) and a certificate for 127.0.0.1
+/// that it signed (`server.pem`, `server.key`), with the `openssl` tool.
+fn make_certificates(dir: &Path) {
+    let openssl = |args: &[&str]| {
+        let out = Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("the TLS tests need the openssl tool to make a test CA (apt install openssl): {e}")
+            });
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let key = [
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+    ];
+    openssl(
+        &[
+            &[
+                "req",
+                "-x509",
+                "-days",
+                "2",
+                "-subj",
+                "/CN=snapsync test CA",
+            ][..],
+            &key,
+            &[
+                "-keyout",
+                "ca.key",
+                "-out",
+                "ca.pem",
+                "-addext",
+                "basicConstraints=critical,CA:TRUE",
+                "-addext",
+                "keyUsage=critical,keyCertSign",
+            ],
+        ]
+        .concat(),
+    );
+    openssl(
+        &[
+            &["req", "-subj", "/CN=127.0.0.1"][..],
+            &key,
+            &["-keyout", "server.key", "-out", "server.csr"],
+        ]
+        .concat(),
+    );
+    std::fs::write(
+        dir.join("server.ext"),
+        "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n",
+    )
+    .expect("write the extensions file");
+    openssl(&[
+        "x509",
+        "-req",
+        "-days",
+        "2",
+        "-in",
+        "server.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-extfile",
+        "server.ext",
+        "-out",
+        "server.pem",
+    ]);
 }
 
 /// What `mkcol` makes.

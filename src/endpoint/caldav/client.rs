@@ -386,6 +386,90 @@ fn parse_retry_after(value: &str) -> Option<Duration> {
 mod tests {
     use super::*;
 
+    fn location(url: &str) -> CaldavLocation {
+        CaldavLocation {
+            url: url.to_string(),
+            credentials: None,
+            ca_file: None,
+            insecure_skip_verify: false,
+            connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(5),
+        }
+    }
+
+    /// A one-request HTTP server on a free loopback port that answers
+    /// `response` (Radicale never answers 429 or 503, so these statuses
+    /// need a stand-in); returns its URL.
+    fn answer_once(response: &'static str) -> Url {
+        use std::io::{BufRead, BufReader, Write};
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        let url = Url::parse(&format!(
+            "http://{}/cal/",
+            listener.local_addr().expect("addr")
+        ))
+        .expect("url");
+        std::thread::spawn(move || {
+            let (stream, _) = listener.accept().expect("accept");
+            let mut reader = BufReader::new(stream);
+            let mut line = String::new();
+            // The request head ends with an empty line; this request has no body.
+            while reader.read_line(&mut line).is_ok_and(|n| n > 0) && line != "\r\n" {
+                line.clear();
+            }
+            let _ = reader.get_mut().write_all(response.as_bytes());
+        });
+        url
+    }
+
+    #[test]
+    fn busy_answers_are_transient_and_carry_retry_after() {
+        for (response, wait) in [
+            (
+                "HTTP/1.1 429 Too Many Requests\r\nRetry-After: 3\r\nContent-Length: 9\r\n\r\nslow down",
+                Some(Duration::from_secs(3)),
+            ),
+            (
+                "HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\n\r\n",
+                None,
+            ),
+        ] {
+            let url = answer_once(response);
+            let client = DavClient::open("office", &location(url.as_str())).expect("client");
+            let error = client
+                .send("caldav office", "GET", &url, &[], None)
+                .expect_err("busy");
+            assert_eq!(error.kind, ErrorKind::Transient, "{}", error.message);
+            assert_eq!(error.retry_after, wait);
+            assert!(
+                error
+                    .message
+                    .contains(&format!("GET {url}: the server answered HTTP"))
+            );
+        }
+    }
+
+    #[test]
+    fn a_refused_connection_is_transient_and_names_the_url() {
+        // A port that was free a moment ago: nothing listens there.
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let url = Url::parse(&format!("http://127.0.0.1:{port}/cal/")).expect("url");
+        let client = DavClient::open("office", &location(url.as_str())).expect("client");
+        let error = client
+            .send("caldav office", "PROPFIND", &url, &[], None)
+            .expect_err("refused");
+        assert_eq!(error.kind, ErrorKind::Transient);
+        assert!(
+            error
+                .message
+                .starts_with(&format!("caldav office: PROPFIND {url}: ")),
+            "{}",
+            error.message
+        );
+    }
+
     #[test]
     fn retry_after_in_seconds_or_a_date() {
         assert_eq!(parse_retry_after("7"), Some(Duration::from_secs(7)));
