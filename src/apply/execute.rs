@@ -28,6 +28,13 @@ const RECORDS_PER_COMMIT: usize = 256;
 /// Source items fetched per call.
 const FETCH_BATCH: usize = 200;
 
+/// Operations whose source items are read (and held) together: the unit
+/// of the executor's pipeline.
+const PREPARE_CHUNK: usize = 1000;
+
+/// New items one writer hands to [`Collection::create_all`] at once.
+const CREATE_BATCH: usize = 64;
+
 /// How far an apply has got.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Progress {
@@ -331,63 +338,88 @@ impl Runner<'_> {
             "applying to {}",
             destination.describe()
         );
-        let (jobs, stale_ops) = prepare(source.as_ref(), &writes, seq);
-        for (seq, op, message) in stale_ops {
-            Self::unapplied(
-                ctx,
-                section,
-                op,
-                OpOutcome::Stale,
-                &message,
-                state,
-                seq,
-                report,
-            )?;
-            self.tick();
-        }
-        self.run_jobs(ctx, section, destination.as_ref(), jobs, state, report)
+        let first_seq = *seq;
+        *seq += u32::try_from(writes.len()).unwrap_or(u32::MAX);
+        self.run_jobs(
+            ctx,
+            section,
+            source.as_ref(),
+            destination.as_ref(),
+            &writes,
+            first_seq,
+            state,
+            report,
+        )
     }
 
-    /// Runs the writes on the target's pool of threads; records each result
-    /// here, as it arrives.
+    /// Carries out `writes` as a pipeline: one thread reads the source items
+    /// they need, [`PREPARE_CHUNK`] at a time, and queues the jobs; the
+    /// target's pool of threads writes them (new items [`CREATE_BATCH`] at
+    /// a time); this thread records each result as it arrives. Only a few
+    /// chunks of items are in memory at once, whatever the plan's size.
+    /// Operation `i` of `writes` has the sequence number `first_seq + i + 1`.
+    #[allow(clippy::too_many_arguments)]
     fn run_jobs(
         &mut self,
         ctx: &SectionContext<'_>,
         section: &Section,
+        source: &dyn Collection,
         destination: &dyn Collection,
-        jobs: Vec<Job<'_>>,
+        writes: &[&Operation],
+        first_seq: u32,
         state: &mut StateStore,
         report: &mut SnapshotReport,
     ) -> Result<(), ApplyError> {
-        if jobs.is_empty() {
+        if writes.is_empty() {
             return Ok(());
         }
         let threads = usize::try_from(ctx.target.concurrency.max(1))
             .unwrap_or(1)
-            .min(jobs.len());
-        let queue = Mutex::new(jobs.into_iter());
+            .min(writes.len());
+        // A few batches per writer wait in the queue; the reader blocks
+        // when it is full, which bounds the items held in memory.
+        let (job_sender, job_receiver) = mpsc::sync_channel::<Vec<Job<'_>>>(threads * 2);
+        let job_receiver = Mutex::new(job_receiver);
         let (sender, receiver) = mpsc::channel::<Done<'_>>();
         let options = self.options;
         std::thread::scope(|scope| -> Result<(), ApplyError> {
+            {
+                let sender = sender.clone();
+                scope.spawn(move || {
+                    let mut seq = first_seq;
+                    for chunk in writes.chunks(PREPARE_CHUNK) {
+                        let (jobs, stale_ops) = prepare(source, chunk, &mut seq);
+                        for (seq, op, message) in stale_ops {
+                            // The operation's precondition on the source
+                            // failed: stale, as a changed destination is.
+                            let result =
+                                Err(EndpointError::new(ErrorKind::PreconditionFailed, message));
+                            if sender.send(Done { seq, op, result }).is_err() {
+                                return;
+                            }
+                        }
+                        for batch in batches(jobs) {
+                            if job_sender.send(batch).is_err() {
+                                return;
+                            }
+                        }
+                    }
+                });
+            }
             for _ in 0..threads {
                 let sender = sender.clone();
-                let queue = &queue;
+                let job_receiver = &job_receiver;
                 scope.spawn(move || {
                     loop {
-                        let job = queue
+                        let batch = job_receiver
                             .lock()
                             .unwrap_or_else(std::sync::PoisonError::into_inner)
-                            .next();
-                        let Some(job) = job else { break };
-                        let result =
-                            with_retries(options, || write(destination, &job), std::thread::sleep);
-                        let done = Done {
-                            seq: job.seq,
-                            op: job.op,
-                            result,
-                        };
-                        if sender.send(done).is_err() {
-                            break;
+                            .recv();
+                        let Ok(batch) = batch else { break };
+                        for done in run_batch(destination, &batch, options) {
+                            if sender.send(done).is_err() {
+                                return;
+                            }
                         }
                     }
                 });
@@ -677,6 +709,66 @@ fn write(destination: &dyn Collection, job: &Job<'_>) -> Result<Option<Written>,
             ),
         )),
     }
+}
+
+/// Splits jobs into the units a writer takes: runs of up to
+/// [`CREATE_BATCH`] new items, and every other write alone.
+fn batches(jobs: Vec<Job<'_>>) -> Vec<Vec<Job<'_>>> {
+    let mut batches: Vec<Vec<Job<'_>>> = Vec::new();
+    for job in jobs {
+        let creates = is_create(&job);
+        match batches.last_mut() {
+            Some(last) if creates && last.len() < CREATE_BATCH && last.iter().all(is_create) => {
+                last.push(job);
+            }
+            _ => batches.push(vec![job]),
+        }
+    }
+    batches
+}
+
+/// Whether a job writes a new item (and has it).
+fn is_create(job: &Job<'_>) -> bool {
+    matches!(job.op.action, Action::Create | Action::Restore) && job.item.is_some()
+}
+
+/// Carries out one batch of jobs: several new items in one
+/// [`Collection::create_all`] (each retried alone if it failed for a
+/// passing reason), any other write alone, with retries.
+fn run_batch<'p>(
+    destination: &dyn Collection,
+    batch: &[Job<'p>],
+    options: &ApplyOptions,
+) -> Vec<Done<'p>> {
+    if batch.len() > 1 && batch.iter().all(is_create) {
+        let items: Vec<&Item> = batch.iter().filter_map(|job| job.item.as_ref()).collect();
+        let results = destination.create_all(&items);
+        return batch
+            .iter()
+            .zip(results)
+            .map(|(job, result)| {
+                let result = match result {
+                    Err(e) if e.kind == ErrorKind::Transient && options.attempts > 1 => {
+                        with_retries(options, || write(destination, job), std::thread::sleep)
+                    }
+                    other => other.map(Some),
+                };
+                Done {
+                    seq: job.seq,
+                    op: job.op,
+                    result,
+                }
+            })
+            .collect();
+    }
+    batch
+        .iter()
+        .map(|job| Done {
+            seq: job.seq,
+            op: job.op,
+            result: with_retries(options, || write(destination, job), std::thread::sleep),
+        })
+        .collect()
 }
 
 /// The longest `Retry-After` wait honoured. A server that asks for more

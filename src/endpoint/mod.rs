@@ -190,6 +190,13 @@ pub trait Collection: Send + Sync {
     /// As the kinds of [`ErrorKind`] say.
     fn create(&self, item: &Item) -> Result<Written, EndpointError>;
 
+    /// Writes several new items, as [`Collection::create`] does each; one
+    /// result per item, in order. Endpoints that can share work between
+    /// the writes (one flush to the disk for many files) override it.
+    fn create_all(&self, items: &[&Item]) -> Vec<Result<Written, EndpointError>> {
+        items.iter().map(|item| self.create(item)).collect()
+    }
+
     /// Replaces the item at `href` if it is still at `version`; fails with
     /// `PreconditionFailed` if it changed, `DoesNotExist` if it is gone.
     ///

