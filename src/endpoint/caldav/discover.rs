@@ -173,32 +173,16 @@ pub fn discover(
         }
     }
     if asked.is_empty() {
-        let outcome = match &login_homes {
-            HomesAnswer::Found(homes) => explorer.collections(&login, &principal, homes, true),
-            HomesAnswer::NoHomeSet => Err(EndpointError::new(
-                ErrorKind::DoesNotExist,
-                format!(
-                    "{}: the principal {} names no calendar-home-set and no \
-                     addressbook-home-set: the server offers neither CalDAV nor CardDAV to \
-                     this login",
-                    explorer.label,
-                    client::shown_url(&principal)
-                ),
-            )),
-            HomesAnswer::Refused(error) => Err(error.clone()),
-        };
-        discovery.users.push(UserDiscovery {
-            user: if login.is_empty() {
-                target.to_string()
-            } else {
-                login.clone()
-            },
-            outcome,
-        });
-        return Ok(discovery);
+        asked.push(login.clone());
     }
     for user in asked {
-        let outcome = explorer.other_user(&user, &login, &principal, &login_homes)?;
+        let outcome = explorer.user_collections(&user, &login, &principal, &login_homes)?;
+        // A principal without a user segment (`/`): the target names it.
+        let user = if user.is_empty() {
+            target.to_string()
+        } else {
+            user
+        };
         discovery.users.push(UserDiscovery { user, outcome });
     }
     Ok(discovery)
@@ -494,9 +478,10 @@ impl<'a> Explorer<'a> {
         })
     }
 
-    /// The collections of `user`, found from the login's principal and
-    /// homes with the login's user segment replaced.
-    fn other_user(
+    /// The collections of `user`: the login's own, or another user's,
+    /// found from the login's principal and homes with the login's user
+    /// segment replaced.
+    fn user_collections(
         &self,
         user: &str,
         login: &str,
