@@ -79,6 +79,17 @@ pub enum Command {
     Links(LinksArgs),
     /// List the targets: type, location, links, and links with outbound pending.
     Targets(TargetsArgs),
+    /// Find users' calendars, task lists and address books on a CalDAV
+    /// target, and print the `links:` block to paste into its YAML.
+    ///
+    /// Asks the server (the well-known URIs, then the target's URL) for the
+    /// login's principal, then the principal's calendar and address book
+    /// homes, then what they hold. A calendar whose component set has VTODO
+    /// and not VEVENT is taken as a task list, VEVENT and not VTODO as a
+    /// calendar; one that accepts both may serve as either. The block goes
+    /// to stdout, indented for a Target's `spec:`; every other collection
+    /// found is listed in it as a comment. Reads only; writes nothing.
+    Discover(DiscoverArgs),
     /// The history of applies, from the state store's journal, newest first.
     ///
     /// `snapsync runs show ID` shows one run and each of its operations.
@@ -108,6 +119,33 @@ pub struct TargetsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+}
+
+/// `snapsync discover`.
+#[derive(Debug, clap::Args)]
+pub struct DiscoverArgs {
+    /// The target (of `type: caldav`) to explore, with its URL, login and TLS settings.
+    pub target: String,
+    /// Spec files or folders (read recursively, *.yaml and *.yml).
+    #[arg(default_value = "snapshots.d")]
+    pub paths: Vec<PathBuf>,
+    /// Find this user's collections instead of the login's (repeatable).
+    /// The login must be allowed to read them (a service account): the
+    /// user's principal is the login's with its last segment replaced by U.
+    #[arg(long = "user", short, value_name = "U")]
+    pub users: Vec<String>,
+    /// Output format: the YAML block to paste, or JSON for pipelines.
+    #[arg(long, value_enum, default_value_t = DiscoverFormat::Yaml)]
+    pub format: DiscoverFormat,
+}
+
+/// How `discover` prints what it found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DiscoverFormat {
+    /// The `links:` block of a Target, with the other collections as comments.
+    Yaml,
+    /// Every collection found, and the proposed links (a versioned format).
+    Json,
 }
 
 /// `snapsync runs`.

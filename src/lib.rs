@@ -8,6 +8,7 @@
 
 pub mod apply;
 pub mod demo;
+pub mod discover;
 pub mod endpoint;
 pub mod filter;
 pub mod generate;

@@ -54,6 +54,7 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Apply(args) => cmd::apply::run(cli, args),
         Command::Links(args) => cmd::links::links(cli, args),
         Command::Targets(args) => cmd::links::targets(cli, args),
+        Command::Discover(args) => cmd::discover::run(cli, args),
         Command::Runs(args) => cmd::runs::run(cli, args),
         Command::Demo(args) => cmd::demo::run(cli, args),
     }

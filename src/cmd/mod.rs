@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod crm;
 pub mod demo;
+pub mod discover;
 pub mod generate;
 pub mod links;
 pub mod plan;

@@ -1,6 +1,7 @@
 //! A Radicale server for one test: its own storage folder, a user `alice`
-//! with the password [`PASSWORD`], on a free loopback port; stopped when
-//! the [`Radicale`] value is dropped, also when the test panics.
+//! with the password [`PASSWORD`] (or the users and rights a test gives),
+//! on a free loopback port; stopped when the [`Radicale`] value is
+//! dropped, also when the test panics.
 //!
 //! Raw requests (`mkcol`, `put`, `get`, `delete`) go over plain HTTP with
 //! `ureq`, so a test can change the server behind snapsync's back.
@@ -34,6 +35,42 @@ pub struct Radicale {
     tls: bool,
 }
 
+/// Who may do what on a server that [`Radicale::start_with`] starts.
+#[derive(Debug, Clone)]
+pub enum Rights {
+    /// Each user reads and writes their own collections only (Radicale's
+    /// `owner_only`).
+    OwnerOnly,
+    /// The rules of a Radicale rights file (`[rights] type = from_file`),
+    /// such as [`SERVICE_ACCOUNT_RIGHTS`].
+    FromFile(&'static str),
+}
+
+/// A rights file: anyone (anonymous too) may read the root, each user
+/// their own principal and collections, and `svc` everything (a service
+/// account).
+pub const SERVICE_ACCOUNT_RIGHTS: &str = "\
+[root]
+user: .*
+collection:
+permissions: R
+
+[service-account]
+user: svc
+collection: .*
+permissions: RrWw
+
+[own-principal]
+user: .+
+collection: {user}
+permissions: RW
+
+[own-collections]
+user: .+
+collection: {user}/[^/]+
+permissions: rw
+";
+
 /// A raw answer.
 #[derive(Debug)]
 pub struct Answer {
@@ -43,19 +80,27 @@ pub struct Answer {
 }
 
 impl Radicale {
-    /// Starts a fresh server; panics, with Radicale's output, if it does
-    /// not answer within 30 s.
+    /// Starts a fresh server where alice is the only user and owns her
+    /// collections; panics, with Radicale's output, if it does not answer
+    /// within 30 s.
     pub fn start() -> Self {
-        Self::launch(false)
+        Self::start_with(&[(USER, PASSWORD)], &Rights::OwnerOnly)
     }
 
     /// Starts a fresh server that speaks HTTPS only, with a certificate for
-    /// 127.0.0.1 signed by a CA made for this server ([`Self::ca_file`]).
+    /// 127.0.0.1 signed by a CA made for this server ([`Self::ca_file`]);
+    /// alice is its only user.
     pub fn start_tls() -> Self {
-        Self::launch(true)
+        Self::launch(&[(USER, PASSWORD)], &Rights::OwnerOnly, true)
     }
 
-    fn launch(tls: bool) -> Self {
+    /// Starts a fresh server that knows `users` (name and password) and
+    /// grants `rights`.
+    pub fn start_with(users: &[(&str, &str)], rights: &Rights) -> Self {
+        Self::launch(users, rights, false)
+    }
+
+    fn launch(users: &[(&str, &str)], rights: &Rights, tls: bool) -> Self {
         let bin = venv_bin("radicale");
         let dir = tempfile::tempdir().expect("a temporary folder for Radicale");
         // Bind port 0 to let the system pick a free port, then free it for
@@ -65,8 +110,21 @@ impl Radicale {
             .and_then(|l| l.local_addr())
             .expect("a free loopback port")
             .port();
-        let users = dir.path().join("users");
-        std::fs::write(&users, format!("{USER}:{PASSWORD}\n")).expect("write htpasswd");
+        let htpasswd = dir.path().join("users");
+        let lines: Vec<String> = users
+            .iter()
+            .map(|(user, password)| format!("{user}:{password}\n"))
+            .collect();
+        let lines = lines.concat();
+        std::fs::write(&htpasswd, lines).expect("write htpasswd");
+        let rights = match rights {
+            Rights::OwnerOnly => "type = owner_only".to_string(),
+            Rights::FromFile(rules) => {
+                let file = dir.path().join("rights");
+                std::fs::write(&file, rules).expect("write the rights file");
+                format!("type = from_file\nfile = {}", file.display())
+            }
+        };
         let ssl = if tls {
             make_certificates(dir.path());
             format!(
@@ -85,12 +143,12 @@ impl Radicale {
                  [auth]\ntype = htpasswd\nhtpasswd_filename = {}\nhtpasswd_encryption = plain\n\
                  # no delay after a failed login: the wrong-password test stays fast\n\
                  delay = 0\n\
-                 [rights]\ntype = owner_only\n\
+                 [rights]\n{rights}\n\
                  [storage]\nfilesystem_folder = {}\n\
                  [web]\ntype = none\n\
                  # info: one line per request, which `requests()` counts\n\
                  [logging]\nlevel = info\nmask_passwords = True\n",
-                users.display(),
+                htpasswd.display(),
                 dir.path().join("storage").display()
             ),
         )
@@ -209,8 +267,21 @@ impl Radicale {
         headers: &[(&str, &str)],
         body: Option<&str>,
     ) -> Answer {
+        self.request_as((USER, PASSWORD), method, path, headers, body)
+    }
+
+    /// Sends a raw request as `login` (user and password).
+    pub fn request_as(
+        &self,
+        login: (&str, &str),
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Answer {
         let url = format!("{}{}", self.url(), path.trim_start_matches('/'));
-        let token = base64::engine::general_purpose::STANDARD.encode(format!("{USER}:{PASSWORD}"));
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", login.0, login.1));
         let mut builder = ureq::http::Request::builder()
             .method(method)
             .uri(&url)
@@ -240,11 +311,25 @@ impl Radicale {
         Answer { status, etag, body }
     }
 
-    /// Creates alice's calendar (events and tasks), task list or address
-    /// book at `path` (`alice/calendar/`); panics unless the server says 201.
+    /// Creates alice's calendar (events), task list or address book at
+    /// `path` (`alice/calendar/`); panics unless the server says 201.
     pub fn mkcol(&self, path: &str, kind: CollectionKind) {
+        self.mkcol_as((USER, PASSWORD), path, kind, None);
+    }
+
+    /// Creates a collection as `login` (user and password), with a display
+    /// name if one is given; panics unless the server says 201.
+    pub fn mkcol_as(
+        &self,
+        login: (&str, &str),
+        path: &str,
+        kind: CollectionKind,
+        display_name: Option<&str>,
+    ) {
         let resourcetype = match kind {
-            CollectionKind::Calendar | CollectionKind::TaskList => "<C:calendar/>",
+            CollectionKind::Calendar | CollectionKind::TaskList | CollectionKind::AnyCalendar => {
+                "<C:calendar/>"
+            }
             CollectionKind::AddressBook => "<CR:addressbook/>",
         };
         let components = match kind {
@@ -254,16 +339,20 @@ impl Radicale {
             CollectionKind::TaskList => {
                 "<C:supported-calendar-component-set><C:comp name=\"VTODO\"/></C:supported-calendar-component-set>"
             }
-            CollectionKind::AddressBook => "",
+            CollectionKind::AddressBook | CollectionKind::AnyCalendar => "",
         };
+        let name = display_name
+            .map(|n| format!("<displayname>{n}</displayname>"))
+            .unwrap_or_default();
         let body = format!(
             "<?xml version=\"1.0\" encoding=\"utf-8\"?>\
              <mkcol xmlns=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\" \
              xmlns:CR=\"urn:ietf:params:xml:ns:carddav\"><set><prop>\
-             <resourcetype><collection/>{resourcetype}</resourcetype>{components}\
+             <resourcetype><collection/>{resourcetype}</resourcetype>{components}{name}\
              </prop></set></mkcol>"
         );
-        let answer = self.request(
+        let answer = self.request_as(
+            login,
             "MKCOL",
             path,
             &[("Content-Type", "application/xml; charset=utf-8")],
@@ -397,6 +486,8 @@ pub enum CollectionKind {
     Calendar,
     /// A calendar that holds tasks.
     TaskList,
+    /// A calendar that says nothing of its components (it takes any).
+    AnyCalendar,
     /// An address book.
     AddressBook,
 }

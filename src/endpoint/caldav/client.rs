@@ -187,6 +187,37 @@ impl DavClient {
         headers: &[(&str, &str)],
         body: Option<String>,
     ) -> Result<Reply, EndpointError> {
+        self.exchange(label, method, url, headers, body, Statuses::Collection)
+    }
+
+    /// Like [`DavClient::send`], for requests that explore a server
+    /// (discovery): only a refused login (401) and transport failures are
+    /// errors; 403, 429 and 5xx are answers too. A 403 there means "not
+    /// yours to read" (another user's principal, a path that is no
+    /// WebDAV), not a wrong password, so it does not stop the client.
+    ///
+    /// # Errors
+    /// The login was refused, or the request failed on the way.
+    pub fn probe(
+        &self,
+        label: &str,
+        method: &str,
+        url: &Url,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+    ) -> Result<Reply, EndpointError> {
+        self.exchange(label, method, url, headers, body, Statuses::Probe)
+    }
+
+    fn exchange(
+        &self,
+        label: &str,
+        method: &str,
+        url: &Url,
+        headers: &[(&str, &str)],
+        body: Option<String>,
+        statuses: Statuses,
+    ) -> Result<Reply, EndpointError> {
         let shown = shown_url(url);
         if let Some(first) = self.refused_at() {
             return Err(EndpointError::new(
@@ -229,6 +260,14 @@ impl DavClient {
             .read_to_string()
             .map_err(|e| transport_error(label, method, &shown, &e))?;
         tracing::trace!(%method, url = %shown, status, "caldav request");
+        if statuses == Statuses::Probe && status != 401 {
+            return Ok(Reply {
+                status,
+                etag,
+                location,
+                body,
+            });
+        }
         if matches!(status, 401 | 403) {
             self.inner
                 .refused
@@ -283,6 +322,15 @@ impl DavClient {
     ) -> Result<http::Response<ureq::Body>, ureq::Error> {
         self.inner.agent.run(request?)
     }
+}
+
+/// Which statuses [`DavClient::exchange`] turns into errors.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Statuses {
+    /// Reading and writing a collection: 401, 403, 429 and 5xx.
+    Collection,
+    /// Exploring a server: 401 only.
+    Probe,
 }
 
 /// A URL as messages show it: without a user name or password.

@@ -22,9 +22,10 @@
 //! with `If-Match: <etag>` to update and delete.
 
 mod client;
+pub mod discover;
 mod xml;
 
-pub use client::DavClient;
+pub use client::{DavClient, shown_url};
 
 use std::collections::HashMap;
 

@@ -1,14 +1,17 @@
 //! The WebDAV XML that CalDAV and CardDAV speak: request bodies, and the
-//! `multistatus` answers of `PROPFIND` and `REPORT`.
+//! `multistatus` answers of `PROPFIND` and `REPORT` (the few properties of
+//! listings and multigets, or any property, generically).
 //!
 //! Elements are matched by their local name, whatever their namespace
 //! prefix: the names read here (`response`, `href`, `getetag`,
 //! `calendar-data`, …) do not collide across the DAV, CalDAV and CardDAV
 //! namespaces, and servers disagree on prefixes.
 
+use std::fmt::Write as _;
+
 use quick_xml::Reader;
 use quick_xml::escape::{escape, resolve_predefined_entity};
-use quick_xml::events::Event;
+use quick_xml::events::{BytesRef, BytesStart, Event};
 
 use crate::item::ItemType;
 
@@ -138,23 +141,7 @@ pub fn parse_multistatus(text: &str) -> Result<Vec<DavResponse>, String> {
                 buffer.push_str(&data.xml10_content());
             }
             Event::GeneralRef(reference) if field != Field::None => {
-                if reference.is_char_ref() {
-                    match reference.resolve_char_ref() {
-                        Ok(Some(c)) => buffer.push(c),
-                        _ => {
-                            return Err(format!(
-                                "malformed XML: bad character reference &{};",
-                                reference.xml10_content()
-                            ));
-                        }
-                    }
-                } else {
-                    let name = reference.xml10_content();
-                    let Some(resolved) = resolve_predefined_entity(&name) else {
-                        return Err(format!("malformed XML: unknown entity &{name};"));
-                    };
-                    buffer.push_str(resolved);
-                }
+                push_reference(&mut buffer, &reference)?;
             }
             Event::End(end) => {
                 let name = end.local_name();
@@ -216,6 +203,304 @@ pub fn parse_multistatus(text: &str) -> Result<Vec<DavResponse>, String> {
     Ok(responses)
 }
 
+/// The `DAV:` namespace.
+pub const DAV: &str = "DAV:";
+/// The CalDAV namespace (RFC 4791).
+pub const CALDAV: &str = "urn:ietf:params:xml:ns:caldav";
+/// The CardDAV namespace (RFC 6352).
+pub const CARDDAV: &str = "urn:ietf:params:xml:ns:carddav";
+
+/// A `PROPFIND` body asking for `properties`, each a namespace and a local
+/// name (`(CALDAV, "calendar-home-set")`).
+#[must_use]
+pub fn propfind(properties: &[(&str, &str)]) -> String {
+    let mut namespaces: Vec<&str> = Vec::new();
+    for (namespace, _) in properties {
+        if *namespace != DAV && !namespaces.contains(namespace) {
+            namespaces.push(namespace);
+        }
+    }
+    let mut body =
+        String::from("<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:propfind xmlns:d=\"DAV:\"");
+    for (i, namespace) in namespaces.iter().enumerate() {
+        let _ = write!(body, " xmlns:n{i}=\"{}\"", escape(*namespace));
+    }
+    body.push_str("><d:prop>");
+    for (namespace, name) in properties {
+        let prefix = namespaces
+            .iter()
+            .position(|n| n == namespace)
+            .map_or_else(|| "d".to_string(), |i| format!("n{i}"));
+        let _ = write!(body, "<{prefix}:{name}/>");
+    }
+    body.push_str("</d:prop></d:propfind>");
+    body
+}
+
+/// One property of a `response`, as a successful `propstat` gave it.
+/// Generic: the caller reads the part its property uses.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Property {
+    /// Its local name (`displayname`, `calendar-home-set`).
+    pub name: String,
+    /// Its own text, outside child elements, trimmed (the value of
+    /// `displayname`).
+    pub text: String,
+    /// The `href`s inside it, at any depth, trimmed
+    /// (`current-user-principal`, the home sets).
+    pub hrefs: Vec<String>,
+    /// Its child elements (`collection` and `calendar` in `resourcetype`,
+    /// `comp` in `supported-calendar-component-set`).
+    pub children: Vec<PropertyChild>,
+}
+
+/// A child element of a [`Property`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PropertyChild {
+    /// Its local name (`comp`, `calendar`).
+    pub name: String,
+    /// Its `name` attribute (`VTODO` in `<comp name="VTODO"/>`).
+    pub name_attribute: Option<String>,
+}
+
+/// One `response` of a `multistatus`, with every property its successful
+/// `propstat`s hold (properties answered with 404 or 403 are left out).
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct PropResponse {
+    /// The `href`, as the server wrote it (percent-encoded).
+    pub href: String,
+    /// The response-level `status` code, if any.
+    pub status: Option<u16>,
+    /// The properties, in the order the server gave them.
+    pub properties: Vec<Property>,
+}
+
+impl PropResponse {
+    /// The property with this local name.
+    #[must_use]
+    pub fn property(&self, name: &str) -> Option<&Property> {
+        self.properties.iter().find(|p| p.name == name)
+    }
+}
+
+/// What text [`parse_properties`] is collecting.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Capture {
+    None,
+    ResponseHref,
+    ResponseStatus,
+    PropstatStatus,
+    /// An `href` inside a property.
+    PropertyHref,
+}
+
+/// The property being read and how deep in it the reader is (0: in the
+/// property element itself).
+struct OpenProperty {
+    property: Property,
+    depth: usize,
+}
+
+/// Reads a `multistatus` document property by property, whatever the
+/// properties are ([`parse_multistatus`] reads the few that listings and
+/// multigets need).
+///
+/// # Errors
+/// The text is not well-formed XML (the message says where).
+pub fn parse_properties(text: &str) -> Result<Vec<PropResponse>, String> {
+    let mut reader = Reader::from_str(text);
+    let mut responses = Vec::new();
+    let mut current: Option<PropResponse> = None;
+    // The status and properties of the open `propstat`.
+    let mut propstat: Option<(Option<u16>, Vec<Property>)> = None;
+    let mut in_prop = false;
+    let mut open: Option<OpenProperty> = None;
+    let mut capture = Capture::None;
+    let mut buffer = String::new();
+    loop {
+        let event = reader
+            .read_event()
+            .map_err(|e| format!("malformed XML at byte {}: {e}", reader.error_position()))?;
+        match event {
+            Event::Start(start) => {
+                let name = start.local_name().as_ref().to_string();
+                if let Some(o) = open.as_mut() {
+                    o.depth += 1;
+                    if o.depth == 1 {
+                        o.property.children.push(child_of(&start)?);
+                    }
+                    if name == "href" {
+                        capture = Capture::PropertyHref;
+                        buffer.clear();
+                    }
+                } else if in_prop {
+                    open = Some(OpenProperty {
+                        property: Property {
+                            name,
+                            ..Property::default()
+                        },
+                        depth: 0,
+                    });
+                    buffer.clear();
+                } else {
+                    capture = match name.as_str() {
+                        "response" => {
+                            current = Some(PropResponse::default());
+                            Capture::None
+                        }
+                        "propstat" if current.is_some() => {
+                            propstat = Some((None, Vec::new()));
+                            Capture::None
+                        }
+                        "prop" if propstat.is_some() => {
+                            in_prop = true;
+                            Capture::None
+                        }
+                        "href" if current.is_some() && propstat.is_none() => Capture::ResponseHref,
+                        "status" if propstat.is_some() => Capture::PropstatStatus,
+                        "status" if current.is_some() => Capture::ResponseStatus,
+                        _ => Capture::None,
+                    };
+                    buffer.clear();
+                }
+            }
+            Event::Empty(start) => {
+                if let Some(o) = open.as_mut() {
+                    if o.depth == 0 {
+                        o.property.children.push(child_of(&start)?);
+                    }
+                } else if in_prop && let Some((_, properties)) = propstat.as_mut() {
+                    properties.push(Property {
+                        name: start.local_name().as_ref().to_string(),
+                        ..Property::default()
+                    });
+                }
+            }
+            Event::Text(text) if collects(open.as_ref(), capture) => {
+                buffer.push_str(&text.xml10_content());
+            }
+            Event::CData(data) if collects(open.as_ref(), capture) => {
+                buffer.push_str(&data.xml10_content());
+            }
+            Event::GeneralRef(reference) if collects(open.as_ref(), capture) => {
+                push_reference(&mut buffer, &reference)?;
+            }
+            Event::End(end) => {
+                let name = end.local_name();
+                let name = name.as_ref();
+                if let Some(mut o) = open.take() {
+                    if o.depth == 0 {
+                        if capture == Capture::None {
+                            o.property.text = buffer.trim().to_string();
+                        }
+                        if let Some((_, properties)) = propstat.as_mut() {
+                            properties.push(o.property);
+                        }
+                        buffer.clear();
+                        continue;
+                    }
+                    if name == "href" && capture == Capture::PropertyHref {
+                        o.property.hrefs.push(buffer.trim().to_string());
+                        capture = Capture::None;
+                        buffer.clear();
+                    }
+                    o.depth -= 1;
+                    open = Some(o);
+                    continue;
+                }
+                match name {
+                    "prop" => in_prop = false,
+                    "propstat" => {
+                        if let (Some((status, properties)), Some(response)) =
+                            (propstat.take(), current.as_mut())
+                        {
+                            // A propstat without a status is taken as a success.
+                            if status.is_none_or(|s| (200..300).contains(&s)) {
+                                response.properties.extend(properties);
+                            }
+                        }
+                    }
+                    "response" => {
+                        if let Some(response) = current.take() {
+                            responses.push(response);
+                        }
+                    }
+                    _ => {
+                        let value = std::mem::take(&mut buffer);
+                        match capture {
+                            Capture::ResponseHref => {
+                                if let Some(r) = current.as_mut() {
+                                    r.href = value.trim().to_string();
+                                }
+                            }
+                            Capture::ResponseStatus => {
+                                if let Some(r) = current.as_mut() {
+                                    r.status = status_code(&value);
+                                }
+                            }
+                            Capture::PropstatStatus => {
+                                if let Some((status, _)) = propstat.as_mut() {
+                                    *status = status_code(&value);
+                                }
+                            }
+                            Capture::PropertyHref | Capture::None => {}
+                        }
+                    }
+                }
+                capture = Capture::None;
+            }
+            Event::Eof => break,
+            _ => {}
+        }
+    }
+    Ok(responses)
+}
+
+/// Whether text at this point belongs to what is being read: a capture,
+/// or the property's own text (directly inside it).
+fn collects(open: Option<&OpenProperty>, capture: Capture) -> bool {
+    capture != Capture::None || open.is_some_and(|o| o.depth == 0)
+}
+
+/// A child element of a property, with its `name` attribute.
+fn child_of(start: &BytesStart<'_>) -> Result<PropertyChild, String> {
+    let name_attribute = start
+        .try_get_attribute("name")
+        .map_err(|e| format!("malformed XML: {e}"))?
+        .map(|a| {
+            a.normalized_value(quick_xml::XmlVersion::Implicit1_0)
+                .map(|v| v.trim().to_string())
+                .map_err(|e| format!("malformed XML: {e}"))
+        })
+        .transpose()?;
+    Ok(PropertyChild {
+        name: start.local_name().as_ref().to_string(),
+        name_attribute,
+    })
+}
+
+/// Appends what an entity or character reference stands for.
+fn push_reference(buffer: &mut String, reference: &BytesRef<'_>) -> Result<(), String> {
+    if reference.is_char_ref() {
+        match reference.resolve_char_ref() {
+            Ok(Some(c)) => buffer.push(c),
+            _ => {
+                return Err(format!(
+                    "malformed XML: bad character reference &{};",
+                    reference.xml10_content()
+                ));
+            }
+        }
+    } else {
+        let name = reference.xml10_content();
+        let Some(resolved) = resolve_predefined_entity(&name) else {
+            return Err(format!("malformed XML: unknown entity &{name};"));
+        };
+        buffer.push_str(resolved);
+    }
+    Ok(())
+}
+
 /// The code of an `HTTP/1.1 404 Not Found` status line.
 fn status_code(line: &str) -> Option<u16> {
     line.split_whitespace().nth(1)?.parse().ok()
@@ -257,6 +542,93 @@ END:VCALENDAR</C:calendar-data></prop><status>HTTP/1.1 200 OK</status></propstat
     #[test]
     fn malformed_xml_is_an_error() {
         assert!(parse_multistatus("<multistatus><response></multistatus>").is_err());
+    }
+
+    #[test]
+    fn reads_any_property() {
+        let text = r#"<?xml version="1.0"?>
+<D:multistatus xmlns:D="DAV:" xmlns:C="urn:ietf:params:xml:ns:caldav">
+ <D:response><D:href>/alice/</D:href>
+  <D:propstat><D:prop>
+   <D:current-user-principal><D:href> /alice/ </D:href></D:current-user-principal>
+   <C:calendar-home-set><D:href>/alice/</D:href><D:href>/shared/</D:href></C:calendar-home-set>
+   <D:displayname>Alice &amp; co</D:displayname>
+   <D:resourcetype><D:collection/><D:principal/></D:resourcetype>
+  </D:prop><D:status>HTTP/1.1 200 OK</D:status></D:propstat>
+  <D:propstat><D:prop><C:supported-calendar-component-set/></D:prop>
+   <D:status>HTTP/1.1 404 Not Found</D:status></D:propstat>
+ </D:response>
+ <D:response><D:href>/alice/tasks/</D:href>
+  <D:propstat><D:prop>
+   <C:supported-calendar-component-set><C:comp name="VTODO"/></C:supported-calendar-component-set>
+   <D:resourcetype><D:collection/><C:calendar/></D:resourcetype>
+   <D:displayname/>
+  </D:prop></D:propstat>
+ </D:response>
+ <D:response><D:href>/gone/</D:href><D:status>HTTP/1.1 404 Not Found</D:status></D:response>
+</D:multistatus>"#;
+        let responses = parse_properties(text).expect("parses");
+        assert_eq!(responses.len(), 3);
+        let principal = &responses[0];
+        assert_eq!(principal.href, "/alice/");
+        assert_eq!(
+            principal
+                .property("current-user-principal")
+                .expect("cup")
+                .hrefs,
+            ["/alice/"]
+        );
+        assert_eq!(
+            principal.property("calendar-home-set").expect("home").hrefs,
+            ["/alice/", "/shared/"]
+        );
+        assert_eq!(
+            principal.property("displayname").expect("name").text,
+            "Alice & co"
+        );
+        let kinds: Vec<&str> = principal
+            .property("resourcetype")
+            .expect("type")
+            .children
+            .iter()
+            .map(|c| c.name.as_str())
+            .collect();
+        assert_eq!(kinds, ["collection", "principal"]);
+        // Answered 404: left out.
+        assert!(
+            principal
+                .property("supported-calendar-component-set")
+                .is_none()
+        );
+        let tasks = &responses[1];
+        let comps = &tasks
+            .property("supported-calendar-component-set")
+            .expect("comps")
+            .children;
+        assert_eq!(comps.len(), 1);
+        assert_eq!(comps[0].name, "comp");
+        assert_eq!(comps[0].name_attribute.as_deref(), Some("VTODO"));
+        assert_eq!(tasks.property("displayname").expect("empty").text, "");
+        assert_eq!(responses[2].status, Some(404));
+        assert!(responses[2].properties.is_empty());
+    }
+
+    #[test]
+    fn propfind_bodies_declare_each_namespace_once() {
+        let body = propfind(&[
+            (DAV, "resourcetype"),
+            (CALDAV, "calendar-home-set"),
+            (CARDDAV, "addressbook-home-set"),
+            (CALDAV, "supported-calendar-component-set"),
+        ]);
+        assert_eq!(
+            body,
+            "<?xml version=\"1.0\" encoding=\"utf-8\"?>\n<d:propfind xmlns:d=\"DAV:\" \
+             xmlns:n0=\"urn:ietf:params:xml:ns:caldav\" xmlns:n1=\"urn:ietf:params:xml:ns:carddav\">\
+             <d:prop><d:resourcetype/><n0:calendar-home-set/><n1:addressbook-home-set/>\
+             <n0:supported-calendar-component-set/></d:prop></d:propfind>"
+        );
+        assert!(parse_properties(&body).is_ok(), "well-formed");
     }
 
     #[test]
