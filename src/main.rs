@@ -110,6 +110,13 @@ fn init_tracing(cli: &Cli) {
     };
     let filter = tracing_subscriber::EnvFilter::try_from_env("SNAPSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    // The HTTP client's trace level dumps every request byte by byte,
+    // `Authorization` header included: never above debug, whatever was
+    // asked for (secrets never reach a log).
+    let filter = ["ureq=debug", "ureq_proto=debug"]
+        .into_iter()
+        .filter_map(|directive| directive.parse().ok())
+        .fold(filter, tracing_subscriber::EnvFilter::add_directive);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(io::stderr);

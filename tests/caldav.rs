@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Output};
 
+use base64::Engine as _;
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::endpoint::vdir::file_name_for_uid;
@@ -594,5 +595,38 @@ fn a_server_that_is_down_fails_the_plan_with_a_message_naming_it() {
                 && all.to_lowercase().contains("refused"),
             "{args:?}: names the collection and the cause:\n{all}"
         );
+    }
+}
+
+#[test]
+fn the_most_verbose_logs_hold_no_secret() {
+    let server = Radicale::start();
+    collections(&server);
+    let dir = project(&server, 10);
+    let token = base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"));
+    for env in [None, Some("trace,ureq=trace,ureq_proto=trace")] {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_snapsync"));
+        command
+            .args(["apply", "--yes", "-vvv", "-s", "send-all"])
+            .current_dir(dir.path())
+            .env("NO_COLOR", "1")
+            .env(PASSWORD_ENV, PASSWORD)
+            .env_remove("SNAPSYNC_CRM")
+            .env_remove("SNAPSYNC_STATE");
+        match env {
+            Some(filter) => command.env("SNAPSYNC_LOG", filter),
+            None => command.env_remove("SNAPSYNC_LOG"),
+        };
+        let out = command.output().expect("snapsync runs");
+        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        assert!(out.status.success(), "{all}");
+        assert!(
+            all.contains("caldav request"),
+            "the log is verbose: {env:?}"
+        );
+        // Byte dumps split values across lines: look for pieces too.
+        for secret in [PASSWORD, token.as_str(), &token[..12], &PASSWORD[..8]] {
+            assert!(!all.contains(secret), "{env:?}: the log holds {secret:?}");
+        }
     }
 }
