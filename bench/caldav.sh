@@ -70,6 +70,7 @@ helper=$repo/bench/caldav.py
 cargo build --release --quiet
 bin=$repo/target/release/snapsync
 ticks_per_second=$(getconf CLK_TCK)
+load_at_start=$(cut -d' ' -f1-3 /proc/loadavg)
 
 export BENCH_DAV_USER=alice BENCH_DAV_PASSWORD=bench-password
 dir=$(mktemp -d)
@@ -304,6 +305,7 @@ tasks=$(find vdir/tasks -type f | wc -l)
 contacts=$(find vdir/contacts -type f | wc -l)
 echo
 echo "CalDAV/CardDAV benchmark: $items items ($calendar events, $tasks tasks, $contacts contacts), $runs runs"
-echo "$(nproc) cores, load average before the table: $(cut -d' ' -f1-3 /proc/loadavg); Radicale $("$venv/bin/radicale" --version 2>/dev/null | tail -1), $("$venv/bin/vdirsyncer" --version)"
+echo "$(nproc) cores; load average (1, 5, 15 min) $load_at_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
+echo "Radicale $("$venv/bin/radicale" --version 2>/dev/null | tail -1), vdirsyncer $("$venv/bin/vdirsyncer" --version | awk '{ print $NF }')"
 echo
 "$python" "$helper" table results.tsv "$calendar" "$tasks" "$contacts"
