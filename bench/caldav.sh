@@ -268,10 +268,10 @@ for ((run = 1; run <= runs; run++)); do
 
     start_server
     write_specs
-    rm -f state.sqlite*
+    rm -rf state.sqlite*
     timed "snapsync send" "$run" "$bin" apply --yes -q --crm crm.sqlite --state state.sqlite -s send-all
     check_server_holds_all "snapsync send"
-    rm -f got.sqlite* got-state.sqlite*
+    rm -rf got.sqlite* got-state.sqlite*
     timed "snapsync get" "$run" "$bin" apply --yes -q --crm got.sqlite --state got-state.sqlite -s get-all
     got=$("$bin" crm users --crm got.sqlite --format json |
         "$python" -c 'import json, sys; print(sum(u["scheduleItems"] + u["tasks"] + u["contacts"] for u in json.load(sys.stdin)["users"]))')
