@@ -27,6 +27,9 @@
 #
 #   bash bench/caldav.sh [ITEMS] [RUNS]
 #
+# BENCH_CONCURRENCY=N sets the target's `concurrency` (snapsync's parallel
+# writes; default 4) for a comparison.
+#
 # The Python tools (Radicale, vdirsyncer) are pinned in bench/requirements.txt
 # and installed into bench/.venv, when that file changed since the last
 # install. bench/measure.sh's `measure` is not used: each run here needs its
@@ -36,6 +39,7 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 items=${1:-2000}
 runs=${2:-3}
+concurrency=${BENCH_CONCURRENCY:-}
 
 for tool in python3 cargo awk sed nproc getconf; do
     command -v "$tool" >/dev/null || {
@@ -210,7 +214,8 @@ spec:
   type: caldav
   url: $url/
   auth: { username: alice, passwordEnv: BENCH_DAV_PASSWORD }
-  links:
+${concurrency:+  concurrency: $concurrency
+}  links:
     - { name: bench, user: bench, scheduleItems: alice/calendar/, tasks: alice/tasks/, contacts: alice/contacts/ }
 ---
 apiVersion: snapsync/v1
@@ -304,7 +309,7 @@ calendar=$(find vdir/scheduleItems -type f | wc -l)
 tasks=$(find vdir/tasks -type f | wc -l)
 contacts=$(find vdir/contacts -type f | wc -l)
 echo
-echo "CalDAV/CardDAV benchmark: $items items ($calendar events, $tasks tasks, $contacts contacts), $runs runs"
+echo "CalDAV/CardDAV benchmark: $items items ($calendar events, $tasks tasks, $contacts contacts), $runs runs${concurrency:+, snapsync concurrency $concurrency}"
 echo "$(nproc) cores; load average (1, 5, 15 min) $load_at_start at the start, $(cut -d' ' -f1-3 /proc/loadavg) at the end"
 echo "Radicale $("$venv/bin/radicale" --version 2>/dev/null | tail -1), vdirsyncer $("$venv/bin/vdirsyncer" --version | awk '{ print $NF }')"
 echo
