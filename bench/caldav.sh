@@ -15,7 +15,9 @@
 #     per collection, the vdir read-only; `vdirsyncer discover` runs first
 #     and is not timed);
 #   - bare PUT loop: bench/caldav.py PUTs every file of that vdir, one after
-#     the other on one keep-alive connection, with If-None-Match: *.
+#     the other with If-None-Match: *, on one connection kept alive where
+#     the server allows (Radicale's built-in server answers HTTP/1.0 and
+#     closes after each answer, for every client).
 # Every write job fails unless the server holds N items afterwards.
 #
 # Measured per job: wall time, the client's user+sys CPU and peak RSS
