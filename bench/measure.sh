@@ -1,3 +1,4 @@
+# shellcheck shell=bash disable=SC2034,SC2154
 # Sourced by the benchmark scripts.
 #
 #   measure [--key KEY] [--budget SECONDS] NAME SETUP COMMAND...

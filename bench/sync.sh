@@ -76,10 +76,18 @@ SPEC
 # since ext4 creates files slower right after many were deleted (see
 # bench/run.sh); the folder is removed at the end.
 moved=0
-fresh='if [[ -n $(ls -A vdir) ]]; then mkdir -p old && mv vdir old/$((moved += 1)) && mkdir vdir; fi; rm -rf state.sqlite*; sync'
+fresh() {
+    if [[ -n $(ls -A vdir) ]]; then
+        mkdir -p old
+        mv vdir "old/$((moved += 1))"
+        mkdir vdir
+    fi
+    rm -rf state.sqlite*
+    sync
+}
 echo "items: $items, runs: $runs, $(nproc) cores"
-measure "plan: full send, empty vdir" "$fresh" "$bin" plan -s send-full
-measure "apply: full send, empty vdir" "$fresh" "$bin" apply --yes -q -s send-full
+measure "plan: full send, empty vdir" fresh "$bin" plan -s send-full
+measure "apply: full send, empty vdir" fresh "$bin" apply --yes -q -s send-full
 measure "apply: again, nothing to do" ":" "$bin" apply --yes -q -s send-full
 measure "plan: full send, all there" ":" "$bin" plan -s send-full
 measure "plan: filtered get from vdir" ":" "$bin" plan -s get-filtered
