@@ -4,12 +4,14 @@
 # benchmark and prints one table (median, min and max of several runs, and
 # the largest peak memory), the ratios and the goals with PASS or MISS.
 #
-#   bash bench/run.sh [--quick] [--keep] [--sizes N,N,...] [--only PHASES]
+#   bash bench/run.sh [--quick] [--keep] [--loop] [--sizes N,N,...] [--only PHASES]
 #
 #   --quick   small sizes, for development: 1,000 and 10,000 items, links
 #             shapes of 10,000 items, the peer comparison at 1,000 items,
 #             the CalDAV job at 200 items (about 2 minutes)
 #   --keep    keep the work folder (it is printed) instead of removing it
+#   --loop    measure on a fresh ext4 file system, loop-mounted, instead of
+#             the work folder's own file system (see below)
 #   --sizes   the item counts of the sizes phase (default 1000,10000,100000,1000000)
 #   --only    a comma-separated subset of: sizes,links,peer,caldav
 #
@@ -43,10 +45,22 @@
 # Nothing is deleted while measuring: every apply, copy and sync writes into
 # a new folder, and the work folder is removed at the end. ext4 skips inodes
 # freed within the last minutes when it allocates new ones
-# (recently_deleted() in fs/ext4/ialloc.c), so files created just after an
-# `rm -rf` of 100,000 files are created about 3 times slower; deleting
-# between runs would measure that. Hence the disk space it needs (checked
-# before anything runs, about 13 GB for the full run).
+# (recently_deleted() in fs/ext4/ialloc.c): on this machine `cp -r` of
+# 100,000 files took 5.4 s into a fresh folder and 15.6 s right after an
+# `rm -rf` of 100,000 files. Deleting between runs would measure that. Hence
+# the room it needs (checked before anything runs; about 14 GiB for the full
+# run), and the minutes the removal at the end takes. For the same reason,
+# start it on a file system where nothing deleted many files in the last
+# minutes (an earlier run's removal included).
+#
+# --loop puts the data on a fresh ext4 file system instead, in an image
+# file in the work folder, loop-mounted with direct I/O (root and loop
+# devices are needed): for a shared machine, where other jobs delete files
+# all the time (cp -r of 10,000 files: 0.33 s there, 6.0 s on this
+# machine's root file system while other jobs ran), and the removal takes a
+# second. Its price: each fsync goes through two journals (the image's and
+# the host's), which made snapsync's full send of 10,000 items about twice
+# as slow here (5 s against 2.5 s), so its figures are not those of a disk.
 #
 # The Python tools (vdirsyncer, Radicale) are pinned in bench/requirements.txt
 # and installed into bench/.venv when that file changed since the last
@@ -56,11 +70,12 @@ cd "$(dirname "$0")/.."
 repo=$PWD
 suite_start=$(date +%s)
 
-quick=0 keep=0 sizes="" only="sizes,links,peer,caldav"
+quick=0 keep=0 use_loop=0 sizes="" only="sizes,links,peer,caldav"
 while (($#)); do
     case $1 in
     --quick) quick=1 ;;
     --keep) keep=1 ;;
+    --loop) use_loop=1 ;;
     --sizes)
         sizes=$2
         shift
@@ -123,11 +138,24 @@ done
 base=${BENCH_DIR:-${TMPDIR:-/tmp}}
 mkdir -p "$base"
 work=$(mktemp -d "$base/snapsync-bench.XXXXXX")
+data=$work loopdev="" image=""
+unmount() {
+    if [[ -n $loopdev ]]; then
+        sync
+        umount "$work/fs" || { sleep 2 && umount "$work/fs"; } || true
+        losetup -d "$loopdev" || true
+        loopdev=""
+    fi
+}
 cleanup() {
     local status=$?
     cd "$repo"
+    unmount
     if ((keep)); then
         echo "work folder kept: $work"
+        if [[ -n $image ]]; then
+            echo "  (the data is in $image: mount -o loop $image DIR to look at it)"
+        fi
     else
         local started=$SECONDS
         echo "removing the work folder $work"
@@ -161,36 +189,77 @@ if wants peer; then
     files=$((files + peer_items * (1 + 4 * pairs)))
     store_items=$((store_items + peer_items))
 fi
-need_kib=$(((files * 9 / 2 + store_items * 2) * 11 / 10))
-need_inodes=$((files * 11 / 10 + 10000))
-read -r avail_kib avail_inodes < <(df -Pk "$work" | awk 'NR == 2 { print $4 }'; df -Pi "$work" | awk 'NR == 2 { print $4 }')
-avail_inodes=${avail_inodes:-0}
+need_kib=$(((files * 9 / 2 + store_items * 2) * 11 / 10 + 262144))
+need_inodes=$((files * 11 / 10 + 100000))
+# The file system image adds its inode tables (256 bytes an inode) and a journal.
+image_kib=$((need_kib + need_inodes / 4 + 1048576))
+read -r avail_kib < <(df -Pk "$work" | awk 'NR == 2 { print $4 }')
+read -r avail_inodes < <(df -Pi "$work" | awk 'NR == 2 { print $4 }')
 # Some file systems (btrfs) report no inode limit: "-" or 0 free.
-[[ $avail_inodes =~ ^[0-9]+$ ]] && ((avail_inodes > 0)) || avail_inodes=$need_inodes
+if ! [[ ${avail_inodes:-} =~ ^[0-9]+$ ]] || ((avail_inodes == 0)); then
+    avail_inodes=$need_inodes
+fi
 gib() { awk -v k="$1" 'BEGIN { printf "%.1f GiB", k / 1048576 }'; }
-if ((avail_kib < need_kib || avail_inodes < need_inodes)); then
+short() {
     cat >&2 <<EOF
 bench/run.sh: not enough room in $base for the benchmarks.
-  needed:    $(gib "$need_kib") and $need_inodes inodes ($files files are written, none deleted until the end)
+  needed:    $1 ($files files are written, none deleted until the end)
   available: $(gib "$avail_kib") and $avail_inodes inodes
 Point BENCH_DIR at a file system with more room, or leave out the largest
 size (--sizes 1000,10000,100000), or run --quick.
 EOF
     exit 1
+}
+
+# With --loop, the data goes on a fresh ext4 file system in an image file in
+# the work folder, loop-mounted with direct I/O (see the top).
+host_fs=$(df -PT "$work" | awk 'NR == 2 { print $2 " (" $1 ")" }')
+where="$work on $host_fs, directly"
+if ((use_loop)); then
+    ((avail_kib >= image_kib)) || short "$(gib "$image_kib") for the file system image"
+    if ((EUID == 0)) && command -v mkfs.ext4 >/dev/null && command -v losetup >/dev/null; then
+        image=$work/fs.img
+        fallocate -l "${image_kib}K" "$image" 2>/dev/null || truncate -s "${image_kib}K" "$image"
+        mkfs.ext4 -q -F -N "$need_inodes" -E lazy_itable_init=0,lazy_journal_init=0 "$image"
+        mkdir -p "$work/fs"
+        loopdev=$(losetup --find --show --direct-io=on "$image" 2>/dev/null ||
+            losetup --find --show "$image" 2>/dev/null || true)
+        if [[ -n $loopdev ]] && mount "$loopdev" "$work/fs"; then
+            data=$work/fs
+            dio=""
+            if [[ $(losetup -n -O DIO "$loopdev" | tr -d ' ') == 1 ]]; then
+                dio=", direct I/O"
+            fi
+            where="a fresh ext4 file system ($(gib "$image_kib"), loop device$dio) in an image in $work on $host_fs"
+        else
+            if [[ -n $loopdev ]]; then
+                losetup -d "$loopdev"
+            fi
+            loopdev="" image=""
+            rm -f "$work/fs.img"
+            echo "bench/run.sh: could not mount a fresh file system; measuring on $host_fs directly (--loop)" >&2
+        fi
+    else
+        echo "bench/run.sh: a fresh file system needs root, mkfs.ext4 and losetup; measuring on $host_fs directly (--loop)" >&2
+    fi
+fi
+if [[ $data == "$work" ]]; then
+    ((avail_kib >= need_kib && avail_inodes >= need_inodes)) ||
+        short "$(gib "$need_kib") and $need_inodes inodes"
 fi
 
 # ---------------------------------------------------------------- the machine
 cpu=$(awk -F': ' '/^model name/ { print $2; exit }' /proc/cpuinfo)
 mem=$(awk '/^MemTotal/ { printf "%.1f GiB", $2 / 1048576 }' /proc/meminfo)
-fstype=$(df -PT "$work" | awk 'NR == 2 { print $2 }')
-machine="$(nproc) cores ($cpu), $mem RAM, $(uname -sr), work folder on $fstype ($(df -Ph "$work" | awk 'NR == 2 { print $1 }'))"
+machine="$(nproc) cores ($cpu), $mem RAM, $(uname -sr)"
 commit=$(git -C "$repo" rev-parse --short HEAD 2>/dev/null || echo unknown)
 git -C "$repo" diff --quiet HEAD -- src Cargo.toml Cargo.lock 2>/dev/null || commit="$commit (with local changes)"
 
 echo "== snapsync benchmark suite$( ((quick)) && echo ' (--quick)')"
 echo "machine: $machine"
+echo "data: $where"
 echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
-echo "work folder: $work (needs about $(gib "$need_kib"); $(gib "$avail_kib") free)"
+echo "needs about $(gib "$need_kib") and $need_inodes inodes; $(gib "$avail_kib") free in $base"
 echo "snapsync $commit; step budget ${budget} s"
 
 results=$work/results.tsv
@@ -327,8 +396,8 @@ size_phase() {
     items=$n runs=$(runs_for "$n")
     echo
     echo "== $n items, $runs runs (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    mkdir -p "$work/size-$n/target"
-    cd "$work/size-$n"
+    mkdir -p "$data/size-$n/target"
+    cd "$data/size-$n"
     write_specs 1
     local started=$SECONDS
     "$bin" generate --items "$n" --seed 1 --per-file 1000 --out gen >/dev/null
@@ -347,9 +416,9 @@ large_sizes=()
 if wants sizes; then
     echo
     echo "== validate, 1,000 spec files (bench/validate.sh's: 100 targets of 10 links, 900 filtered snapshots)"
-    bash "$repo/bench/validate.sh" 1000 --write "$work/specs-1000"
+    bash "$repo/bench/validate.sh" 1000 --write "$data/specs-1000"
     items=0 runs=7 measure --key "validate/specs-1000" "validate, 1,000 spec files" ":" \
-        "$bin" validate -q "$work/specs-1000"
+        "$bin" validate -q "$data/specs-1000"
     for n in "${size_list[@]}"; do
         if ((n > link_total)); then
             large_sizes+=("$n")
@@ -370,8 +439,8 @@ if wants links; then
         items=$link_total runs=$link_runs
         echo
         echo "== $shape links of $per items, $runs runs (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-        mkdir -p "$work/links-$shape/target"
-        cd "$work/links-$shape"
+        mkdir -p "$data/links-$shape/target"
+        cd "$data/links-$shape"
         write_specs "$shape"
         # The same items as the sizes phase (seed 1), a file pair per user.
         "$bin" generate --items "$link_total" --seed 1 --per-file "$per" --out gen >/dev/null
@@ -450,8 +519,8 @@ if wants peer; then
     items=$peer_items
     echo
     echo "== peer comparison: $items items, $pairs pairs (load average $(cut -d' ' -f1-3 /proc/loadavg))"
-    mkdir -p "$work/peer"
-    cd "$work/peer"
+    mkdir -p "$data/peer"
+    cd "$data/peer"
     : >"$work/peer.tsv"
     write_specs 1 out peer
     "$bin" generate --items "$items" --seed 1 --per-file 1000 --out gen >/dev/null
@@ -527,6 +596,7 @@ echo
 echo "== summary"
 echo
 echo "snapsync $commit, $(date -u +%Y-%m-%d) on $machine"
+echo "data: $where"
 echo "load average at the end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 python3 - "$results" "$work/peer.tsv" "$link_total" "${size_list[*]}" "$(wants sizes && echo 1 || echo 0)" \
