@@ -275,7 +275,9 @@ phase_done() {
 echo
 echo "== build (cargo build --release)"
 cargo build --release --locked --quiet
-bin=$repo/target/release/snapsync
+target_dir=${CARGO_TARGET_DIR:-target}
+[[ $target_dir == /* ]] || target_dir=$repo/$target_dir
+bin=$target_dir/release/snapsync
 phase_done build
 
 # The benchmark's own virtualenv (shared with bench/caldav.sh).
