@@ -5,15 +5,22 @@
 # Prints the median, min and max wall time of several runs.
 #
 #   bash bench/validate.sh [FILES] [RUNS]
+#   bash bench/validate.sh FILES --write DIR   (only write the specs into DIR;
+#                                               bench/run.sh times them itself)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 files=${1:-1000}
 runs=${2:-7}
 
-cargo build --release --quiet
-bin=target/release/snapsync
-dir=$(mktemp -d)
-trap 'rm -rf "$dir"' EXIT
+if [[ $runs == --write ]]; then
+    dir=${3:?bench/validate.sh: --write needs a folder}
+    mkdir -p "$dir"
+else
+    cargo build --release --quiet
+    bin=target/release/snapsync
+    dir=$(mktemp -d)
+    trap 'rm -rf "$dir"' EXIT
+fi
 
 for ((i = 0; i < files; i++)); do
     sub="$dir/group-$((i / 100))"
@@ -54,6 +61,8 @@ spec:
 SPEC
     fi
 done
+
+[[ $runs == --write ]] && exit 0
 
 "$bin" validate "$dir" >/dev/null # warm the page cache; fails loudly if invalid
 times=()
