@@ -4,6 +4,7 @@
 //!
 //! Compiling reads the endpoints and the state store and writes nothing.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
@@ -12,7 +13,7 @@ use super::{
     Action, DecidingDate, FilterSummary, ItemState, LinkFlags, LinkPlan, Notice, Operation,
     PLAN_FORMAT_VERSION, Plan, Section, SnapshotPlan, Totals,
 };
-use crate::endpoint::{Collection, EndpointError, Endpoints, Href};
+use crate::endpoint::{Collection, EndpointError, Endpoints, Href, Listing};
 use crate::filter::range::RangeError;
 use crate::filter::{ActiveFilters, TypeFilter, Verdict};
 use crate::item::{ItemMeta, ItemType};
@@ -335,11 +336,11 @@ impl Section {
         }
         section.source_items = source.items.len() as u64;
         section.destination_items = destination.items.len() as u64;
-        section.operations = diff(input, &source, &destination);
+        section.operations = diff(input, source, destination);
         for op in &section.operations {
             section.totals.add(op.action, 1);
         }
-        if source.items.is_empty() && !input.synced.is_empty() {
+        if section.source_items == 0 && !input.synced.is_empty() {
             section.notices.push(Notice::warning(format!(
                 "the source lists no {} but {} were synced before: an apply refuses to run \
                  (a broken server or a wrong path looks exactly like \"delete everything\")",
@@ -370,16 +371,27 @@ fn read_side(
     };
     let mut found: Vec<(ItemState, ItemMeta, bool)> = Vec::with_capacity(listing.len());
     let mut to_fetch: Vec<Href> = Vec::new();
-    for entry in &listing {
-        if let Some(meta) = &entry.meta {
+    // The listing is consumed as it is read: at a million items, a copy
+    // of it is hundreds of megabytes.
+    for entry in listing {
+        let Listing {
+            href,
+            version,
+            meta,
+        } = entry;
+        if let Some(meta) = meta {
             found.push((
-                state_of(&entry.href, &entry.version, meta),
-                meta.clone(),
+                ItemState {
+                    href,
+                    version,
+                    hash: meta.hash,
+                },
+                meta,
                 false,
             ));
         } else if let Some(record) = known
-            .and_then(|k| k.get(&entry.href))
-            .filter(|r| r.target_version == entry.version)
+            .and_then(|k| k.get(&href))
+            .filter(|r| r.target_version == version)
         {
             let meta = ItemMeta {
                 item_type,
@@ -388,9 +400,17 @@ fn read_side(
                 label: None,
                 dates: crate::item::ItemDates::default(),
             };
-            found.push((state_of(&entry.href, &entry.version, &meta), meta, true));
+            found.push((
+                ItemState {
+                    href,
+                    version,
+                    hash: meta.hash,
+                },
+                meta,
+                true,
+            ));
         } else {
-            to_fetch.push(entry.href.clone());
+            to_fetch.push(href);
         }
     }
     let mut fetched = Vec::new();
@@ -527,89 +547,82 @@ fn dates(verdict: &Verdict) -> Vec<DecidingDate> {
         .decided_by
         .iter()
         .map(|(name, at)| DecidingDate {
-            name: (*name).to_owned(),
+            name: Cow::Borrowed(*name),
             at: *at,
         })
         .collect()
 }
 
-/// DESIGN 2.3's table, row by row.
-fn diff(input: &SectionInput<'_>, source: &Side, destination: &Side) -> Vec<Operation> {
+/// DESIGN 2.3's table, row by row. Consumes both sides: their states move
+/// into the operations rather than being copied.
+fn diff(input: &SectionInput<'_>, source: Side, mut destination: Side) -> Vec<Operation> {
     let mut ops = Vec::with_capacity(source.items.len());
-    for (uid, (src, meta)) in &source.items {
-        let verdict = verdict(input.filter, meta);
-        let dest_entry = destination.items.get(uid);
-        let dest = dest_entry.map(|(state, _)| state);
-        let (action, why) = if verdict.matched {
+    for (uid, (src, meta)) in source.items {
+        let verdict = verdict(input.filter, &meta);
+        let dest_entry = destination.items.remove(&uid);
+        let dest = dest_entry.as_ref().map(|(state, _)| state);
+        let action = if verdict.matched {
             match dest {
-                None if input.synced.contains_key(uid) => (
-                    Action::Restore,
-                    "deleted at the destination since the last sync: restored",
-                ),
-                None => (Action::Create, "not at the destination"),
-                Some(d) if d.hash == src.hash => (Action::Keep, "same content"),
-                Some(_) => (
-                    Action::Update,
-                    "content differs at the destination: the source wins",
-                ),
+                None if input.synced.contains_key(&uid) => Action::Restore,
+                None => Action::Create,
+                Some(d) if d.hash == src.hash => Action::Keep,
+                Some(_) => Action::Update,
             }
         } else {
-            (Action::NotMatched, "not touched")
+            Action::NotMatched
         };
         let in_sync =
-            action == Action::Keep && dest.is_some_and(|d| recorded_as(input, uid, src, d));
+            action == Action::Keep && dest.is_some_and(|d| recorded_as(input, &uid, &src, d));
+        let (destination_state, destination_label) = match dest_entry {
+            Some((state, meta)) => (Some(state), meta.label),
+            None => (None, None),
+        };
         ops.push(Operation {
             action,
-            uid: uid.clone(),
+            reason: reason(
+                input.filter.is_some(),
+                &verdict,
+                action,
+                input.snapshot.orphans,
+            ),
+            dates: dates(&verdict),
+            uid,
             // A file unchanged since the last sync was not read: its
             // summary comes from the other side.
-            summary: meta
-                .label
-                .clone()
-                .or_else(|| dest_entry.and_then(|(_, m)| m.label.clone())),
-            reason: format!("{}; {why}", verdict.reason),
-            dates: dates(&verdict),
-            source: Some(src.clone()),
-            destination: dest.cloned(),
+            summary: meta.label.or(destination_label),
+            source: Some(src),
+            destination: destination_state,
             in_sync,
         });
     }
-    for (uid, (dest, meta)) in &destination.items {
-        if source.items.contains_key(uid) {
-            continue;
-        }
+    // What is left at the destination is not at the source.
+    for (uid, (dest, meta)) in destination.items {
         // For a delete, "in scope" is judged on the destination item.
-        let verdict = verdict(input.filter, meta);
+        let verdict = verdict(input.filter, &meta);
         if !verdict.matched {
             continue;
         }
-        let (action, why) = if input.synced.contains_key(uid) {
-            (Action::Delete, "deleted at the source since the last sync")
+        let action = if input.synced.contains_key(&uid) {
+            Action::Delete
         } else {
             match input.snapshot.orphans {
-                OrphanPolicy::Keep => (
-                    Action::OrphanKept,
-                    "only at the destination, never synced: kept (orphans: keep)",
-                ),
-                OrphanPolicy::Delete => (
-                    Action::OrphanDeleted,
-                    "only at the destination, never synced: deleted (orphans: delete)",
-                ),
+                OrphanPolicy::Keep => Action::OrphanKept,
+                OrphanPolicy::Delete => Action::OrphanDeleted,
             }
-        };
-        let reason = if input.filter.is_some() {
-            format!("{}; {why}", verdict.reason)
-        } else {
-            why.to_owned()
         };
         ops.push(Operation {
             action,
-            uid: uid.clone(),
-            summary: meta.label.clone(),
-            reason,
+            reason: reason(
+                input.filter.is_some(),
+                &verdict,
+                action,
+                input.snapshot.orphans,
+            ),
             dates: dates(&verdict),
+            uid,
+            summary: meta.label,
             source: None,
-            destination: Some(dest.clone()),
+            destination: Some(dest),
             in_sync: false,
         });
     }
@@ -619,6 +632,52 @@ fn diff(input: &SectionInput<'_>, source: &Side, destination: &Side) -> Vec<Oper
             .then_with(|| a.uid.cmp(&b.uid))
     });
     ops
+}
+
+/// Why an item gets `action`: the filter's verdict, then the row of DESIGN
+/// 2.3. A full snapshot's reasons are fixed texts (no allocation per item).
+fn reason(
+    filtered: bool,
+    verdict: &Verdict,
+    action: Action,
+    orphans: OrphanPolicy,
+) -> Cow<'static, str> {
+    let (full, why) = match action {
+        Action::Restore => (
+            "full snapshot; deleted at the destination since the last sync: restored",
+            "deleted at the destination since the last sync: restored",
+        ),
+        Action::Create => (
+            "full snapshot; not at the destination",
+            "not at the destination",
+        ),
+        Action::Keep => ("full snapshot; same content", "same content"),
+        Action::Update => (
+            "full snapshot; content differs at the destination: the source wins",
+            "content differs at the destination: the source wins",
+        ),
+        Action::NotMatched => ("full snapshot; not touched", "not touched"),
+        // Items only at the destination: a full snapshot says why alone.
+        Action::Delete => (
+            "deleted at the source since the last sync",
+            "deleted at the source since the last sync",
+        ),
+        Action::OrphanKept | Action::OrphanDeleted => match orphans {
+            OrphanPolicy::Keep => (
+                "only at the destination, never synced: kept (orphans: keep)",
+                "only at the destination, never synced: kept (orphans: keep)",
+            ),
+            OrphanPolicy::Delete => (
+                "only at the destination, never synced: deleted (orphans: delete)",
+                "only at the destination, never synced: deleted (orphans: delete)",
+            ),
+        },
+    };
+    if filtered {
+        Cow::Owned(format!("{}; {why}", verdict.reason))
+    } else {
+        Cow::Borrowed(full)
+    }
 }
 
 /// Whether the state store already records this pair exactly as it is now

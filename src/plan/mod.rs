@@ -17,6 +17,8 @@
 pub mod compile;
 pub mod render;
 
+use std::borrow::Cow;
+
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
@@ -126,7 +128,7 @@ pub struct ItemState {
 #[serde(rename_all = "camelCase")]
 pub struct DecidingDate {
     /// Which date (`start`, `due`, `modified`, `recurrenceStart`, `recurrenceEnd`).
-    pub name: String,
+    pub name: Cow<'static, str>,
     /// Its instant.
     pub at: DateTime<Utc>,
 }
@@ -143,7 +145,7 @@ pub struct Operation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub summary: Option<String>,
     /// Why, in words a user can check against the item.
-    pub reason: String,
+    pub reason: Cow<'static, str>,
     /// The dates that decided the filter, when a filter decided.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub dates: Vec<DecidingDate>,
