@@ -101,6 +101,11 @@ pub(crate) fn text_style(cli: &Cli, stream: &impl IsTerminal) -> TextStyle {
 }
 
 fn init_tracing(cli: &Cli) {
+    use tracing_subscriber::Layer as _;
+    use tracing_subscriber::filter::FilterExt as _;
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
+
     let level = match (cli.quiet, cli.verbose) {
         (q, _) if q > 0 => "error",
         (_, 0) => "warn",
@@ -111,19 +116,23 @@ fn init_tracing(cli: &Cli) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("SNAPSYNC_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     // The HTTP client's trace level dumps every request byte by byte,
-    // `Authorization` header included: never above debug, whatever was
-    // asked for (secrets never reach a log).
-    let filter = ["ureq=debug", "ureq_proto=debug"]
-        .into_iter()
-        .filter_map(|directive| directive.parse().ok())
-        .fold(filter, tracing_subscriber::EnvFilter::add_directive);
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(io::stderr);
+    // `Authorization` header included: its trace events are dropped,
+    // whatever was asked for (secrets never reach a log).
+    let no_http_dumps = tracing_subscriber::filter::filter_fn(|meta| {
+        !(*meta.level() == tracing::Level::TRACE && meta.target().starts_with("ureq"))
+    });
+    let filter = filter.and(no_http_dumps);
+    let layer = tracing_subscriber::fmt::layer().with_writer(io::stderr);
     match cli.log_format {
-        LogFormat::Json => builder.json().init(),
-        LogFormat::Text => builder
-            .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+        LogFormat::Json => tracing_subscriber::registry()
+            .with(layer.json().with_filter(filter))
+            .init(),
+        LogFormat::Text => tracing_subscriber::registry()
+            .with(
+                layer
+                    .with_ansi(io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
+                    .with_filter(filter),
+            )
             .init(),
     }
 }
