@@ -6,7 +6,7 @@ mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use base64::Engine as _;
 use snapsync::endpoint::Collection;
@@ -14,7 +14,7 @@ use snapsync::endpoint::crm::CrmStore;
 use snapsync::endpoint::vdir::file_name_for_uid;
 use snapsync::item::ItemType;
 use support::radicale::{CollectionKind, PASSWORD, Radicale};
-use support::text;
+use support::{snapsync_command, text};
 
 /// The variable the specs name for alice's password.
 const PASSWORD_ENV: &str = "SNAPSYNC_TEST_PASSWORD";
@@ -115,17 +115,8 @@ fn collections(server: &Radicale) {
 
 /// Runs snapsync in `dir` with the password variable set to `password`.
 fn run_with(dir: &Path, args: &[&str], password: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snapsync"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
-        .env("TZ", "UTC")
+    snapsync_command(dir, args)
         .env(PASSWORD_ENV, password)
-        .env_remove("SNAPSYNC_LOG")
-        .env_remove("SNAPSYNC_CRM")
-        .env_remove("SNAPSYNC_STATE")
-        .stdin(std::process::Stdio::null())
         .output()
         .expect("snapsync runs")
 }
@@ -430,10 +421,7 @@ fn a_wrong_password_is_one_clear_error_and_no_secret_is_printed_or_stored() {
         }
     }
     // A missing variable names the variable.
-    let out = Command::new(env!("CARGO_BIN_EXE_snapsync"))
-        .args(["plan", "-s", "send-all"])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
+    let out = snapsync_command(dir.path(), &["plan", "-s", "send-all"])
         .env_remove(PASSWORD_ENV)
         .output()
         .expect("snapsync runs");
@@ -605,18 +593,12 @@ fn the_most_verbose_logs_hold_no_secret() {
     let dir = project(&server, 10);
     let token = base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"));
     for env in [None, Some("trace,ureq=trace,ureq_proto=trace")] {
-        let mut command = Command::new(env!("CARGO_BIN_EXE_snapsync"));
-        command
-            .args(["apply", "--yes", "-vvv", "-s", "send-all"])
-            .current_dir(dir.path())
-            .env("NO_COLOR", "1")
-            .env(PASSWORD_ENV, PASSWORD)
-            .env_remove("SNAPSYNC_CRM")
-            .env_remove("SNAPSYNC_STATE");
-        match env {
-            Some(filter) => command.env("SNAPSYNC_LOG", filter),
-            None => command.env_remove("SNAPSYNC_LOG"),
-        };
+        let mut command =
+            snapsync_command(dir.path(), &["apply", "--yes", "-vvv", "-s", "send-all"]);
+        command.env(PASSWORD_ENV, PASSWORD);
+        if let Some(filter) = env {
+            command.env("SNAPSYNC_LOG", filter);
+        }
         let out = command.output().expect("snapsync runs");
         let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
         assert!(out.status.success(), "{all}");

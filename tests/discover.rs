@@ -18,7 +18,7 @@ use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::item::ItemType;
 use support::radicale::{CollectionKind, PASSWORD, Radicale, Rights, SERVICE_ACCOUNT_RIGHTS};
-use support::text;
+use support::{snapsync_command, text};
 
 /// The variable the specs name for the login's password.
 const PASSWORD_ENV: &str = "SNAPSYNC_TEST_PASSWORD";
@@ -100,17 +100,8 @@ fn paste(dir: &Path, block: &str) {
 
 /// Runs snapsync in `dir` with the password variable set to `password`.
 fn run_with(dir: &Path, args: &[&str], password: &str) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snapsync"))
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
-        .env("TZ", "UTC")
+    snapsync_command(dir, args)
         .env(PASSWORD_ENV, password)
-        .env_remove("SNAPSYNC_LOG")
-        .env_remove("SNAPSYNC_CRM")
-        .env_remove("SNAPSYNC_STATE")
-        .stdin(Stdio::null())
         .output()
         .expect("snapsync runs")
 }

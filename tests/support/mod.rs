@@ -275,10 +275,12 @@ fn json_text(value: &serde_json::Value, key: &str) -> String {
         .to_string()
 }
 
-/// Runs the snapsync binary in `dir` with `args`, colour off, logs default,
-/// local time in UTC, and no store paths from the environment.
-pub fn snapsync_in(dir: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_snapsync"))
+/// The snapsync binary in `dir` with `args`, colour off, logs default,
+/// local time in UTC, no store paths from the environment and no input:
+/// ready to run, or to be given more of an environment first.
+pub fn snapsync_command(dir: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_snapsync"));
+    command
         .args(args)
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -288,9 +290,13 @@ pub fn snapsync_in(dir: &Path, args: &[&str]) -> std::process::Output {
         .env_remove("SNAPSYNC_LOG")
         .env_remove("SNAPSYNC_CRM")
         .env_remove("SNAPSYNC_STATE")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("snapsync runs")
+        .stdin(std::process::Stdio::null());
+    command
+}
+
+/// Runs [`snapsync_command`].
+pub fn snapsync_in(dir: &Path, args: &[&str]) -> std::process::Output {
+    snapsync_command(dir, args).output().expect("snapsync runs")
 }
 
 /// The text of an output stream.
