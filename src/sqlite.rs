@@ -121,7 +121,7 @@ pub fn open(path: &Path, migrations: &[&str]) -> Result<Connection, StoreError> 
 
 /// Opens the store at `path` for reading only, for commands that must not
 /// write (a dry run): nothing is created, migrated or changed. `None` when
-/// there is no file yet, that is when nothing was ever recorded.
+/// nothing was ever recorded: there is no file yet, or an empty one.
 ///
 /// # Errors
 /// The file cannot be opened or is not a SQLite database, or its schema is
@@ -142,6 +142,17 @@ pub fn open_read_only(path: &Path, migrations: &[&str]) -> Result<Option<Connect
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
         .map_err(StoreError::sql(path))?;
+    // A file whose first migration never committed (a process killed while
+    // it created the store) holds nothing: it reads as no store at all,
+    // else every dry run, and the plan of every apply, would refuse it.
+    if version == 0 {
+        let objects: i64 = conn
+            .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
+            .map_err(StoreError::sql(path))?;
+        if objects == 0 {
+            return Ok(None);
+        }
+    }
     let known = migrations.len();
     match usize::try_from(version) {
         Ok(v) if v == known => Ok(Some(conn)),
@@ -323,6 +334,33 @@ mod tests {
         assert!(matches!(err, StoreError::TooNew { .. }), "{err:?}");
         // Still at version 1: the refused reads migrated nothing.
         drop(open_read_only(&path, &[V1]).unwrap().unwrap());
+    }
+
+    #[test]
+    fn a_store_whose_creation_was_cut_short_reads_as_none_and_opens_for_writing() {
+        let dir = tempfile::tempdir().unwrap();
+        // What a process killed between creating the file and committing
+        // the first migration leaves: a database at version 0, no tables.
+        let path = dir.path().join("store.sqlite");
+        let conn = Connection::open(&path).unwrap();
+        configure(&conn).unwrap();
+        drop(conn);
+        assert!(path.exists());
+        assert!(open_read_only(&path, &[V1]).unwrap().is_none());
+        drop(open(&path, &[V1]).unwrap());
+        assert!(open_read_only(&path, &[V1]).unwrap().is_some());
+
+        // Version 0 with tables is someone else's database: still refused.
+        let other = dir.path().join("other.sqlite");
+        Connection::open(&other)
+            .unwrap()
+            .execute_batch("CREATE TABLE theirs (x)")
+            .unwrap();
+        let err = open_read_only(&other, &[V1]).unwrap_err();
+        assert!(
+            matches!(err, StoreError::Outdated { found: 0, .. }),
+            "{err:?}"
+        );
     }
 
     #[test]
