@@ -321,7 +321,7 @@ fn overrides_join_their_master() {
     assert_eq!(overrides.len(), 2);
     let berlin = chrono_tz::Europe::Berlin;
     let at = |d, h| {
-        ItemTime::Zoned(
+        ItemTime::zoned(
             berlin
                 .from_local_datetime(
                     &NaiveDate::from_ymd_opt(2019, 3, d)

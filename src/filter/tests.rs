@@ -110,7 +110,7 @@ fn floating(text: &str) -> ItemTime {
 }
 
 fn zoned(tz: Tz, text: &str) -> ItemTime {
-    ItemTime::Zoned(local_to_zoned(tz, naive(text)))
+    ItemTime::zoned(local_to_zoned(tz, naive(text)))
 }
 
 fn day(text: &str) -> ItemTime {

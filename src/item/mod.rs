@@ -44,7 +44,7 @@ pub use hash::{ContentHash, ContentHashParseError};
 pub use meta::{ItemDates, ItemMeta, RecurrenceEnd};
 pub use recurrence::{LastStart, OverriddenInstance, Recurrence, RecurrenceRule, RuleEnd};
 pub use task::Task;
-pub use time::{ItemTime, local_to_zoned, resolve_zone_name};
+pub use time::{ItemTime, Zoned, local_to_zoned, resolve_zone_name};
 
 /// The three kinds of item a snapshot can move.
 #[derive(

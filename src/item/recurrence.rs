@@ -343,7 +343,7 @@ fn until_time(
         let instant = local - chrono::Duration::seconds(i64::from(secs));
         let instant = instant.and_utc();
         return Some(match first_start {
-            ItemTime::Zoned(t) => ItemTime::Zoned(instant.with_timezone(&t.timezone())),
+            ItemTime::Zoned(t) => ItemTime::zoned(instant.with_timezone(&t.timezone())),
             ItemTime::Floating(_) => ItemTime::Floating(instant.naive_utc()),
             ItemTime::Date(_) => ItemTime::Date(instant.date_naive()),
             ItemTime::Utc(_) => ItemTime::Utc(instant),
@@ -356,7 +356,7 @@ fn until_time(
 /// other nature on a UTC clock (floating times and dates have no DST).
 fn to_rrule_time(t: &ItemTime) -> DateTime<rrule::Tz> {
     match t {
-        ItemTime::Zoned(z) => z.with_timezone(&rrule::Tz::Tz(z.timezone())),
+        ItemTime::Zoned(z) => z.instant().with_timezone(&rrule::Tz::Tz(z.timezone())),
         ItemTime::Utc(u) => u.with_timezone(&rrule::Tz::Tz(chrono_tz::UTC)),
         ItemTime::Floating(_) | ItemTime::Date(_) => {
             rrule::Tz::Tz(chrono_tz::UTC).from_utc_datetime(&t.naive_local())
@@ -367,7 +367,7 @@ fn to_rrule_time(t: &ItemTime) -> DateTime<rrule::Tz> {
 /// Back from the `rrule` crate's time to the first start's nature.
 fn from_rrule_time(t: DateTime<rrule::Tz>, like: &ItemTime) -> ItemTime {
     match like {
-        ItemTime::Zoned(z) => ItemTime::Zoned(t.with_timezone(&z.timezone())),
+        ItemTime::Zoned(z) => ItemTime::zoned(t.with_timezone(&z.timezone())),
         ItemTime::Utc(_) => ItemTime::Utc(t.with_timezone(&Utc)),
         ItemTime::Floating(_) => ItemTime::Floating(t.naive_local()),
         ItemTime::Date(_) => ItemTime::Date(t.date_naive()),

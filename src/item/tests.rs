@@ -292,7 +292,7 @@ fn event_fields_are_read() {
     // Ten Mondays from 2026-01-05: the last is 2026-03-09 09:30 CET.
     assert_eq!(
         event.last_start(),
-        LastStart::At(ItemTime::Zoned(
+        LastStart::At(ItemTime::zoned(
             chrono_tz::Europe::Berlin
                 .with_ymd_and_hms(2026, 3, 9, 9, 30, 0)
                 .unwrap()
@@ -742,7 +742,7 @@ fn an_override_of_this_and_future_moves_the_last_start() {
         )
     };
     let berlin = |d, h| {
-        ItemTime::Zoned(
+        ItemTime::zoned(
             chrono_tz::Europe::Berlin
                 .with_ymd_and_hms(2026, 3, d, h, 0, 0)
                 .unwrap(),
@@ -760,7 +760,7 @@ fn an_override_of_this_and_future_moves_the_last_start() {
     // The move is on the wall clock: an hour later stays 11:00 after the
     // switch to summer time on 29 March.
     let april = |d, h| {
-        ItemTime::Zoned(
+        ItemTime::zoned(
             chrono_tz::Europe::Berlin
                 .with_ymd_and_hms(2026, 4, d, h, 0, 0)
                 .unwrap(),

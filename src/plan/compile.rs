@@ -5,7 +5,7 @@
 //! Compiling reads the endpoints and the state store and writes nothing.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -13,7 +13,7 @@ use super::{
     Action, DecidingDate, FilterSummary, ItemState, LinkFlags, LinkPlan, Notice, Operation,
     PLAN_FORMAT_VERSION, Plan, Section, SnapshotPlan, Totals,
 };
-use crate::endpoint::{Collection, EndpointError, Endpoints, Href, Listing};
+use crate::endpoint::{Collection, EndpointError, Endpoints, ErrorKind, Href, Listing};
 use crate::filter::range::RangeError;
 use crate::filter::{ActiveFilters, TypeFilter, Verdict};
 use crate::item::{ItemMeta, ItemType};
@@ -226,12 +226,25 @@ struct SectionInput<'a> {
     synced: HashMap<String, SyncedItem>,
 }
 
-/// One side's items of the section's type, by UID.
+/// One item of a side.
+struct Entry {
+    /// Its UID (moved out of `meta`, whose `uid` is left empty).
+    uid: String,
+    state: ItemState,
+    meta: ItemMeta,
+    /// Only what the state store remembers (UID and hash of a file
+    /// unchanged since the last sync): no summary, no dates.
+    partial: bool,
+}
+
+/// One side's items of the section's type, sorted by UID, one per UID. A
+/// sorted vector rather than a map: at a million items, a map's nodes and
+/// a second copy of every UID as its key cost hundreds of megabytes.
+#[derive(Default)]
 struct Side {
-    items: BTreeMap<String, (ItemState, ItemMeta)>,
-    /// UIDs whose metadata is only what the state store remembers (UID and
-    /// hash of an unchanged file): no summary, no dates.
-    partial: HashSet<String>,
+    items: Vec<Entry>,
+    /// Items listed but not readable: left out of the plan.
+    unreadable: Vec<Href>,
 }
 
 impl Section {
@@ -296,29 +309,15 @@ impl Section {
         // item a filter judges or that will be written, and every item only
         // at the destination (a delete is judged on it).
         let filtered = input.filter.is_some();
-        let source_needs: Vec<String> = source
-            .partial
-            .iter()
-            .filter(|uid| {
-                let hash = source.items.get(*uid).map(|(s, _)| s.hash);
-                filtered
-                    || destination
-                        .items
-                        .get(*uid)
-                        .is_none_or(|(d, _)| Some(d.hash) != hash)
-            })
-            .cloned()
-            .collect();
-        let destination_needs: Vec<String> = destination
-            .partial
-            .iter()
-            .filter(|uid| !source.items.contains_key(*uid))
-            .cloned()
-            .collect();
         let completed = complete(
             source_collection.as_ref(),
             &mut source,
-            &source_needs,
+            |e| {
+                filtered
+                    || destination
+                        .get(&e.uid)
+                        .is_none_or(|d| d.state.hash != e.state.hash)
+            },
             input.item_type,
             notices,
         )
@@ -326,7 +325,7 @@ impl Section {
             complete(
                 destination_collection.as_ref(),
                 &mut destination,
-                &destination_needs,
+                |e| source.get(&e.uid).is_none(),
                 input.item_type,
                 notices,
             )
@@ -334,9 +333,10 @@ impl Section {
         if completed.is_none() {
             return section;
         }
+        let protected = protected_uids(input, &source, notices);
         section.source_items = source.items.len() as u64;
         section.destination_items = destination.items.len() as u64;
-        section.operations = diff(input, source, destination);
+        section.operations = diff(input, source, destination, &protected);
         for op in &section.operations {
             section.totals.add(op.action, 1);
         }
@@ -369,7 +369,10 @@ fn read_side(
             return None;
         }
     };
-    let mut found: Vec<(ItemState, ItemMeta, bool)> = Vec::with_capacity(listing.len());
+    let mut side = Side {
+        items: Vec::with_capacity(listing.len()),
+        unreadable: Vec::new(),
+    };
     let mut to_fetch: Vec<Href> = Vec::new();
     // The listing is consumed as it is read: at a million items, a copy
     // of it is hundreds of megabytes.
@@ -380,15 +383,12 @@ fn read_side(
             meta,
         } = entry;
         if let Some(meta) = meta {
-            found.push((
-                ItemState {
-                    href,
-                    version,
-                    hash: meta.hash,
-                },
-                meta,
-                false,
-            ));
+            let state = ItemState {
+                href,
+                version,
+                hash: meta.hash,
+            };
+            side.push(item_type, state, meta, false);
         } else if let Some(record) = known
             .and_then(|k| k.get(&href))
             .filter(|r| r.target_version == version)
@@ -400,76 +400,78 @@ fn read_side(
                 label: None,
                 dates: crate::item::ItemDates::default(),
             };
-            found.push((
-                ItemState {
-                    href,
-                    version,
-                    hash: meta.hash,
-                },
-                meta,
-                true,
-            ));
+            let state = ItemState {
+                href,
+                version,
+                hash: meta.hash,
+            };
+            side.push(item_type, state, meta, true);
         } else {
             to_fetch.push(href);
         }
     }
-    let mut fetched = Vec::new();
-    fetch_metas(collection, &to_fetch, &mut fetched, notices)?;
-    found.extend(
-        fetched
-            .into_iter()
-            .map(|(state, meta)| (state, meta, false)),
-    );
-    let mut side = Side {
-        items: BTreeMap::new(),
-        partial: HashSet::new(),
-    };
-    found.sort_by(|a, b| a.0.href.cmp(&b.0.href));
-    for (state, meta, partial) in found {
-        side.insert(collection, item_type, state, meta, partial, notices);
-    }
+    fetch_metas(collection, &to_fetch, item_type, &mut side, notices)?;
+    side.settle(collection, notices);
     Some(side)
 }
 
 impl Side {
-    fn insert(
-        &mut self,
-        collection: &dyn Collection,
-        item_type: ItemType,
-        state: ItemState,
-        meta: ItemMeta,
-        partial: bool,
-        notices: &mut Vec<Notice>,
-    ) {
-        // A collection shared by events and tasks holds both; each section
-        // sees its own type only.
+    /// The item with this UID.
+    fn get(&self, uid: &str) -> Option<&Entry> {
+        self.items
+            .binary_search_by(|e| e.uid.as_str().cmp(uid))
+            .ok()
+            .map(|i| &self.items[i])
+    }
+
+    /// Adds an item; one of another type is left out (a collection shared
+    /// by events and tasks holds both, and each section sees its own).
+    fn push(&mut self, item_type: ItemType, state: ItemState, mut meta: ItemMeta, partial: bool) {
         if meta.item_type != item_type {
             return;
         }
-        if let Some((first, _)) = self.items.get(&meta.uid) {
+        let uid = std::mem::take(&mut meta.uid);
+        self.items.push(Entry {
+            uid,
+            state,
+            meta,
+            partial,
+        });
+    }
+
+    /// Sorts the items by UID; of items sharing a UID, the one at the
+    /// first href stays and the others are left out with a warning.
+    fn settle(&mut self, collection: &dyn Collection, notices: &mut Vec<Notice>) {
+        self.items.sort_unstable_by(|a, b| {
+            a.uid
+                .cmp(&b.uid)
+                .then_with(|| a.state.href.cmp(&b.state.href))
+        });
+        self.items.dedup_by(|later, kept| {
+            if later.uid != kept.uid {
+                return false;
+            }
             notices.push(Notice::warning(format!(
                 "{}: UID {} is held by both {} and {}; {} is left out of this plan",
                 collection.describe(),
-                meta.uid,
-                first.href,
-                state.href,
-                state.href
+                later.uid,
+                kept.state.href,
+                later.state.href,
+                later.state.href
             )));
-            return;
-        }
-        if partial {
-            self.partial.insert(meta.uid.clone());
-        }
-        self.items.insert(meta.uid.clone(), (state, meta));
+            true
+        });
     }
 }
 
-/// Fetches `hrefs` in batches and reads their metadata; unreadable items
-/// are warnings. `None` when the collection cannot be read at all.
+/// Fetches `hrefs` in batches and adds them to `side`; unreadable items
+/// are warnings, and remembered in `side.unreadable`. `None` when the
+/// collection cannot be read at all.
 fn fetch_metas(
     collection: &dyn Collection,
     hrefs: &[Href],
-    out: &mut Vec<(ItemState, ItemMeta)>,
+    item_type: ItemType,
+    side: &mut Side,
     notices: &mut Vec<Notice>,
 ) -> Option<()> {
     for batch in hrefs.chunks(FETCH_BATCH) {
@@ -480,63 +482,101 @@ fn fetch_metas(
                 return None;
             }
         };
-        for result in fetched {
+        for (href, result) in batch.iter().zip(fetched) {
             match result {
                 Ok(f) => {
                     let meta = ItemMeta::of(&f.item);
-                    out.push((state_of(&f.href, &f.version, &meta), meta));
+                    let state = ItemState {
+                        href: f.href,
+                        version: f.version,
+                        hash: meta.hash,
+                    };
+                    side.push(item_type, state, meta, false);
                 }
-                Err(e) => notices.push(Notice::warning(format!(
-                    "{}; the item is left out of this plan",
-                    e.message
-                ))),
+                Err(e) => {
+                    notices.push(Notice::warning(format!(
+                        "{}; the item is left out of this plan",
+                        e.message
+                    )));
+                    // Gone since it was listed is not unreadable.
+                    if e.kind != ErrorKind::DoesNotExist {
+                        side.unreadable.push(href.clone());
+                    }
+                }
             }
         }
     }
     Some(())
 }
 
-/// Reads the whole item of the partial entries `uids`.
+/// Reads the whole item of the partial entries that `needs` picks.
 fn complete(
     collection: &dyn Collection,
     side: &mut Side,
-    uids: &[String],
+    needs: impl Fn(&Entry) -> bool,
     item_type: ItemType,
     notices: &mut Vec<Notice>,
 ) -> Option<()> {
-    if uids.is_empty() {
+    let mut hrefs = Vec::new();
+    side.items.retain(|e| {
+        let fetch = e.partial && needs(e);
+        if fetch {
+            hrefs.push(e.state.href.clone());
+        }
+        !fetch
+    });
+    if hrefs.is_empty() {
         return Some(());
     }
-    let mut hrefs = Vec::with_capacity(uids.len());
-    for uid in uids {
-        side.partial.remove(uid);
-        if let Some((state, _)) = side.items.remove(uid) {
-            hrefs.push(state.href);
-        }
-    }
-    let mut fetched = Vec::new();
-    fetch_metas(collection, &hrefs, &mut fetched, notices)?;
-    for (state, meta) in fetched {
-        side.insert(collection, item_type, state, meta, false, notices);
-    }
+    fetch_metas(collection, &hrefs, item_type, side, notices)?;
+    side.settle(collection, notices);
     Some(())
 }
 
-fn state_of(href: &Href, version: &crate::endpoint::Version, meta: &ItemMeta) -> ItemState {
-    ItemState {
-        href: href.clone(),
-        version: version.clone(),
-        hash: meta.hash,
+/// The UIDs of synced items whose source file is listed but cannot be read:
+/// their copies at the destination must not look deleted at the source (a
+/// file broken by hand would otherwise delete its counterpart).
+fn protected_uids(
+    input: &SectionInput<'_>,
+    source: &Side,
+    notices: &mut Vec<Notice>,
+) -> HashSet<String> {
+    if source.unreadable.is_empty() {
+        return HashSet::new();
     }
+    let unreadable: HashSet<&Href> = source.unreadable.iter().collect();
+    let mut found: Vec<(&str, &Href)> = input
+        .synced
+        .values()
+        .filter_map(|record| {
+            let href = match input.snapshot.direction {
+                Direction::Send => &record.crm_href,
+                Direction::Get => &record.target_href,
+            };
+            unreadable
+                .contains(href)
+                .then_some((record.uid.as_str(), href))
+        })
+        .collect();
+    found.sort_unstable();
+    for (uid, href) in &found {
+        notices.push(Notice::warning(format!(
+            "{href} (UID {uid}) was synced before and cannot be read now: \
+             its copy at the destination is left as it is"
+        )));
+    }
+    found.into_iter().map(|(uid, _)| uid.to_owned()).collect()
 }
 
 /// Whether an item is in scope: a full snapshot takes everything.
 fn verdict(filter: Option<&TypeFilter>, meta: &ItemMeta) -> Verdict {
     match filter {
         Some(filter) => filter.check(&meta.dates),
+        // The reason is not read for a full snapshot (see [`reason`]): no
+        // string is allocated per item.
         None => Verdict {
             matched: true,
-            reason: "full snapshot".to_owned(),
+            reason: String::new(),
             decided_by: Vec::new(),
         },
     }
@@ -553,85 +593,112 @@ fn dates(verdict: &Verdict) -> Vec<DecidingDate> {
         .collect()
 }
 
-/// DESIGN 2.3's table, row by row. Consumes both sides: their states move
-/// into the operations rather than being copied.
-fn diff(input: &SectionInput<'_>, source: Side, mut destination: Side) -> Vec<Operation> {
+/// DESIGN 2.3's table, row by row: a merge of the two sides, both sorted
+/// by UID. Consumes both sides: their states move into the operations
+/// rather than being copied. Items in `protected` that are only at the
+/// destination get no operation.
+fn diff(
+    input: &SectionInput<'_>,
+    source: Side,
+    destination: Side,
+    protected: &HashSet<String>,
+) -> Vec<Operation> {
     let mut ops = Vec::with_capacity(source.items.len());
-    for (uid, (src, meta)) in source.items {
-        let verdict = verdict(input.filter, &meta);
-        let dest_entry = destination.items.remove(&uid);
-        let dest = dest_entry.as_ref().map(|(state, _)| state);
-        let action = if verdict.matched {
-            match dest {
-                None if input.synced.contains_key(&uid) => Action::Restore,
-                None => Action::Create,
-                Some(d) if d.hash == src.hash => Action::Keep,
-                Some(_) => Action::Update,
-            }
-        } else {
-            Action::NotMatched
-        };
-        let in_sync =
-            action == Action::Keep && dest.is_some_and(|d| recorded_as(input, &uid, &src, d));
-        let (destination_state, destination_label) = match dest_entry {
-            Some((state, meta)) => (Some(state), meta.label),
-            None => (None, None),
-        };
-        ops.push(Operation {
-            action,
-            reason: reason(
-                input.filter.is_some(),
-                &verdict,
-                action,
-                input.snapshot.orphans,
-            ),
-            dates: dates(&verdict),
-            uid,
-            // A file unchanged since the last sync was not read: its
-            // summary comes from the other side.
-            summary: meta.label.or(destination_label),
-            source: Some(src),
-            destination: destination_state,
-            in_sync,
-        });
-    }
-    // What is left at the destination is not at the source.
-    for (uid, (dest, meta)) in destination.items {
-        // For a delete, "in scope" is judged on the destination item.
-        let verdict = verdict(input.filter, &meta);
-        if !verdict.matched {
-            continue;
+    let mut destination = destination.items.into_iter().peekable();
+    for src in source.items {
+        while let Some(dest) = destination.next_if(|d| d.uid < src.uid) {
+            ops.extend(only_at_destination(input, dest, protected));
         }
-        let action = if input.synced.contains_key(&uid) {
-            Action::Delete
-        } else {
-            match input.snapshot.orphans {
-                OrphanPolicy::Keep => Action::OrphanKept,
-                OrphanPolicy::Delete => Action::OrphanDeleted,
-            }
-        };
-        ops.push(Operation {
-            action,
-            reason: reason(
-                input.filter.is_some(),
-                &verdict,
-                action,
-                input.snapshot.orphans,
-            ),
-            dates: dates(&verdict),
-            uid,
-            summary: meta.label,
-            source: None,
-            destination: Some(dest),
-            in_sync: false,
-        });
+        let dest = destination.next_if(|d| d.uid == src.uid);
+        ops.push(at_source(input, src, dest));
     }
-    ops.sort_by(|a, b| {
+    for dest in destination {
+        ops.extend(only_at_destination(input, dest, protected));
+    }
+    // Unique UIDs: an unstable sort is deterministic, and needs no buffer.
+    ops.sort_unstable_by(|a, b| {
         order(a.action)
             .cmp(&order(b.action))
             .then_with(|| a.uid.cmp(&b.uid))
     });
     ops
+}
+
+/// The operation of an item at the source, and at the destination or not.
+fn at_source(input: &SectionInput<'_>, src: Entry, dest: Option<Entry>) -> Operation {
+    let verdict = verdict(input.filter, &src.meta);
+    let action = if verdict.matched {
+        match &dest {
+            None if input.synced.contains_key(&src.uid) => Action::Restore,
+            None => Action::Create,
+            Some(d) if d.state.hash == src.state.hash => Action::Keep,
+            Some(_) => Action::Update,
+        }
+    } else {
+        Action::NotMatched
+    };
+    let in_sync = action == Action::Keep
+        && dest
+            .as_ref()
+            .is_some_and(|d| recorded_as(input, &src.uid, &src.state, &d.state));
+    let (destination_state, destination_label) = match dest {
+        Some(d) => (Some(d.state), d.meta.label),
+        None => (None, None),
+    };
+    Operation {
+        action,
+        reason: reason(
+            input.filter.is_some(),
+            &verdict,
+            action,
+            input.snapshot.orphans,
+        ),
+        dates: dates(&verdict),
+        uid: src.uid,
+        // A file unchanged since the last sync was not read: its summary
+        // comes from the other side.
+        summary: src.meta.label.or(destination_label),
+        source: Some(src.state),
+        destination: destination_state,
+        in_sync,
+    }
+}
+
+/// The operation of an item only at the destination, if any: none when a
+/// filter leaves it out (for a delete, "in scope" is judged on the
+/// destination item) or its source copy cannot be read.
+fn only_at_destination(
+    input: &SectionInput<'_>,
+    dest: Entry,
+    protected: &HashSet<String>,
+) -> Option<Operation> {
+    let verdict = verdict(input.filter, &dest.meta);
+    if !verdict.matched || protected.contains(&dest.uid) {
+        return None;
+    }
+    let action = if input.synced.contains_key(&dest.uid) {
+        Action::Delete
+    } else {
+        match input.snapshot.orphans {
+            OrphanPolicy::Keep => Action::OrphanKept,
+            OrphanPolicy::Delete => Action::OrphanDeleted,
+        }
+    };
+    Some(Operation {
+        action,
+        reason: reason(
+            input.filter.is_some(),
+            &verdict,
+            action,
+            input.snapshot.orphans,
+        ),
+        dates: dates(&verdict),
+        uid: dest.uid,
+        summary: dest.meta.label,
+        source: None,
+        destination: Some(dest.state),
+        in_sync: false,
+    })
 }
 
 /// Why an item gets `action`: the filter's verdict, then the row of DESIGN

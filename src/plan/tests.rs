@@ -528,6 +528,45 @@ fn unreadable_and_duplicate_items_are_reported_and_the_rest_is_planned() {
 }
 
 #[test]
+fn a_synced_item_unreadable_at_the_source_keeps_its_copy_at_the_destination() {
+    let world = World::new();
+    world.snapshot(
+        "g",
+        "  direction: get\n  links: [jdoe]\n  itemTypes: [scheduleItems]\n",
+    );
+    let broken = event("broken", "Broken by hand", "20261103T100000Z");
+    let gone = event("gone", "Deleted at the target", "20261103T100000Z");
+    world
+        .crm()
+        .store_items("jdoe", &[broken.clone(), gone.clone()])
+        .unwrap();
+    world.synced("jdoe", &broken);
+    world.synced("jdoe", &gone);
+    let folder = world.path("vdir/jdoe/calendar");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(
+        folder.join("broken.ics"),
+        "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:broken\r\n",
+    )
+    .unwrap();
+    let plan = world.plan(&["g"]);
+    // The item deleted at the target is deleted in the CRM; the one that
+    // cannot be read is not taken for deleted.
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [(Action::Delete, "gone".into())]
+    );
+    let s = section(&plan, "jdoe", ItemType::ScheduleItems);
+    let messages: Vec<&str> = s.notices.iter().map(|n| n.message.as_str()).collect();
+    assert!(
+        messages.iter().any(|m| m.contains("broken.ics")
+            && m.contains("UID broken")
+            && m.contains("its copy at the destination is left as it is")),
+        "{messages:?}"
+    );
+}
+
+#[test]
 fn an_empty_source_that_had_synced_items_is_flagged() {
     let world = World::new();
     world.snapshot("s", FULL_SEND);
