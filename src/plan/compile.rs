@@ -16,10 +16,10 @@ use super::{
 use crate::endpoint::{Collection, EndpointError, Endpoints, ErrorKind, Href, Listing};
 use crate::filter::range::RangeError;
 use crate::filter::{ActiveFilters, TypeFilter, Verdict};
-use crate::item::{ItemMeta, ItemType};
+use crate::item::{ItemDates, ItemMeta, ItemType};
 use crate::spec::model::{Catalog, LinkSpec, Scope, Snapshot, Target};
 use crate::spec::types::{Direction, LinkFlag, OrphanPolicy};
-use crate::state::{StateError, StateStore, SyncedItem};
+use crate::state::{StateError, StateStore, SyncedRecord, SyncedSet};
 
 /// Items fetched per call when a listing lacks metadata: large enough to
 /// keep round trips few, small enough to stay under servers' limits.
@@ -150,7 +150,7 @@ fn compile_snapshot(
                 item_type,
                 filter: filters.as_ref().and_then(|f| f.for_type(item_type)),
                 endpoints,
-                synced: state.synced(&target.name, &link.name, item_type)?,
+                synced: state.synced_set(&target.name, &link.name, item_type)?,
             });
             link_plan.sections.push(section);
         }
@@ -223,15 +223,17 @@ struct SectionInput<'a> {
     item_type: ItemType,
     filter: Option<&'a TypeFilter>,
     endpoints: &'a dyn Endpoints,
-    synced: HashMap<String, SyncedItem>,
+    synced: SyncedSet,
 }
 
 /// One item of a side.
 struct Entry {
-    /// Its UID (moved out of `meta`, whose `uid` is left empty).
     uid: String,
     state: ItemState,
-    meta: ItemMeta,
+    /// Its summary or name.
+    label: Option<String>,
+    /// The dates the filters read.
+    dates: ItemDates,
     /// Only what the state store remembers (UID and hash of a file
     /// unchanged since the last sync): no summary, no dates.
     partial: bool,
@@ -282,8 +284,8 @@ impl Section {
         };
         // A target's files unchanged since the last sync (same version)
         // need not be read again to know their UID and hash.
-        let known: HashMap<&Href, &SyncedItem> =
-            input.synced.values().map(|s| (&s.target_href, s)).collect();
+        let known: HashMap<&Href, &SyncedRecord> =
+            input.synced.iter().map(|s| (&s.target_href, s)).collect();
         let (source_known, destination_known) = match input.snapshot.direction {
             Direction::Send => (None, Some(&known)),
             Direction::Get => (Some(&known), None),
@@ -359,7 +361,7 @@ impl Section {
 fn read_side(
     collection: &dyn Collection,
     item_type: ItemType,
-    known: Option<&HashMap<&Href, &SyncedItem>>,
+    known: Option<&HashMap<&Href, &SyncedRecord>>,
     notices: &mut Vec<Notice>,
 ) -> Option<Side> {
     let listing = match collection.list() {
@@ -398,7 +400,7 @@ fn read_side(
                 uid: record.uid.clone(),
                 hash: record.target_hash,
                 label: None,
-                dates: crate::item::ItemDates::default(),
+                dates: ItemDates::default(),
             };
             let state = ItemState {
                 href,
@@ -426,15 +428,15 @@ impl Side {
 
     /// Adds an item; one of another type is left out (a collection shared
     /// by events and tasks holds both, and each section sees its own).
-    fn push(&mut self, item_type: ItemType, state: ItemState, mut meta: ItemMeta, partial: bool) {
+    fn push(&mut self, item_type: ItemType, state: ItemState, meta: ItemMeta, partial: bool) {
         if meta.item_type != item_type {
             return;
         }
-        let uid = std::mem::take(&mut meta.uid);
         self.items.push(Entry {
-            uid,
+            uid: meta.uid,
             state,
-            meta,
+            label: meta.label,
+            dates: meta.dates,
             partial,
         });
     }
@@ -547,7 +549,7 @@ fn protected_uids(
     let unreadable: HashSet<&Href> = source.unreadable.iter().collect();
     let mut found: Vec<(&str, &Href)> = input
         .synced
-        .values()
+        .iter()
         .filter_map(|record| {
             let href = match input.snapshot.direction {
                 Direction::Send => &record.crm_href,
@@ -569,9 +571,9 @@ fn protected_uids(
 }
 
 /// Whether an item is in scope: a full snapshot takes everything.
-fn verdict(filter: Option<&TypeFilter>, meta: &ItemMeta) -> Verdict {
+fn verdict(filter: Option<&TypeFilter>, dates: &ItemDates) -> Verdict {
     match filter {
-        Some(filter) => filter.check(&meta.dates),
+        Some(filter) => filter.check(dates),
         // The reason is not read for a full snapshot (see [`reason`]): no
         // string is allocated per item.
         None => Verdict {
@@ -626,10 +628,10 @@ fn diff(
 
 /// The operation of an item at the source, and at the destination or not.
 fn at_source(input: &SectionInput<'_>, src: Entry, dest: Option<Entry>) -> Operation {
-    let verdict = verdict(input.filter, &src.meta);
+    let verdict = verdict(input.filter, &src.dates);
     let action = if verdict.matched {
         match &dest {
-            None if input.synced.contains_key(&src.uid) => Action::Restore,
+            None if input.synced.contains(&src.uid) => Action::Restore,
             None => Action::Create,
             Some(d) if d.state.hash == src.state.hash => Action::Keep,
             Some(_) => Action::Update,
@@ -642,7 +644,7 @@ fn at_source(input: &SectionInput<'_>, src: Entry, dest: Option<Entry>) -> Opera
             .as_ref()
             .is_some_and(|d| recorded_as(input, &src.uid, &src.state, &d.state));
     let (destination_state, destination_label) = match dest {
-        Some(d) => (Some(d.state), d.meta.label),
+        Some(d) => (Some(d.state), d.label),
         None => (None, None),
     };
     Operation {
@@ -657,7 +659,7 @@ fn at_source(input: &SectionInput<'_>, src: Entry, dest: Option<Entry>) -> Opera
         uid: src.uid,
         // A file unchanged since the last sync was not read: its summary
         // comes from the other side.
-        summary: src.meta.label.or(destination_label),
+        summary: src.label.or(destination_label),
         source: Some(src.state),
         destination: destination_state,
         in_sync,
@@ -672,11 +674,11 @@ fn only_at_destination(
     dest: Entry,
     protected: &HashSet<String>,
 ) -> Option<Operation> {
-    let verdict = verdict(input.filter, &dest.meta);
+    let verdict = verdict(input.filter, &dest.dates);
     if !verdict.matched || protected.contains(&dest.uid) {
         return None;
     }
-    let action = if input.synced.contains_key(&dest.uid) {
+    let action = if input.synced.contains(&dest.uid) {
         Action::Delete
     } else {
         match input.snapshot.orphans {
@@ -694,7 +696,7 @@ fn only_at_destination(
         ),
         dates: dates(&verdict),
         uid: dest.uid,
-        summary: dest.meta.label,
+        summary: dest.label,
         source: None,
         destination: Some(dest.state),
         in_sync: false,

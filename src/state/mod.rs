@@ -62,7 +62,7 @@ pub use runs::{
     Action, JournalEntry, Outcome, OutcomeCounts, RunEnd, RunStart, RunStatus, RunSummary,
     actor_from, actor_from_env,
 };
-pub use synced::{Batch, SyncedCounts, SyncedItem};
+pub use synced::{Batch, SyncedCounts, SyncedItem, SyncedRecord, SyncedSet};
 
 /// Where the state store lives unless `--state` says otherwise.
 pub const DEFAULT_PATH: &str = ".snapsync/state.sqlite";

@@ -120,6 +120,72 @@ fn parse_hash(path: &Path, column: &str, text: &str) -> Result<ContentHash, Stat
         .map_err(|e| corrupt(path, format!("synced.{column}: {e}")))
 }
 
+/// What a plan needs of one synced item; its target, link and type are
+/// those of the collection it was read for (see [`SyncedSet`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SyncedRecord {
+    /// The item's UID.
+    pub uid: String,
+    /// Where the CRM store keeps it.
+    pub crm_href: Href,
+    /// Its content hash in the CRM store.
+    pub crm_hash: ContentHash,
+    /// Where the target keeps it.
+    pub target_href: Href,
+    /// Its content hash at the target.
+    pub target_hash: ContentHash,
+    /// The target's version of it after our last write or read.
+    pub target_version: Version,
+}
+
+/// One collection's records, sorted by UID: half the memory of a map of
+/// [`SyncedItem`]s, which a plan of a million items feels.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SyncedSet(Vec<SyncedRecord>);
+
+impl SyncedSet {
+    /// The record of this UID.
+    #[must_use]
+    pub fn get(&self, uid: &str) -> Option<&SyncedRecord> {
+        self.0
+            .binary_search_by(|r| r.uid.as_str().cmp(uid))
+            .ok()
+            .map(|i| &self.0[i])
+    }
+
+    /// Whether this UID has a record.
+    #[must_use]
+    pub fn contains(&self, uid: &str) -> bool {
+        self.get(uid).is_some()
+    }
+
+    /// How many records.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    /// Whether there are none.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+
+    /// The records, by UID.
+    pub fn iter(&self) -> std::slice::Iter<'_, SyncedRecord> {
+        self.0.iter()
+    }
+}
+
+impl<'a> IntoIterator for &'a SyncedSet {
+    type Item = &'a SyncedRecord;
+    type IntoIter = std::slice::Iter<'a, SyncedRecord>;
+
+    fn into_iter(self) -> Self::IntoIter {
+        self.iter()
+    }
+}
+
 /// A synced item's row, before its hashes and times are read.
 struct SyncedRow {
     uid: String,
@@ -143,6 +209,17 @@ impl SyncedRow {
             target_version: row.get(5)?,
             synced_at: row.get(6)?,
             run_id: row.get(7)?,
+        })
+    }
+
+    fn into_record(self, path: &Path) -> Result<SyncedRecord, StateError> {
+        Ok(SyncedRecord {
+            uid: self.uid,
+            crm_href: Href(self.crm_href),
+            crm_hash: parse_hash(path, "crm_hash", &self.crm_hash)?,
+            target_href: Href(self.target_href),
+            target_hash: parse_hash(path, "target_hash", &self.target_hash)?,
+            target_version: Version(self.target_version),
         })
     }
 
@@ -195,6 +272,35 @@ impl StateStore {
             items.insert(item.uid.clone(), item);
         }
         Ok(items)
+    }
+
+    /// Every record of one collection, as a plan reads them, in one query.
+    ///
+    /// # Errors
+    /// The store cannot be read, or holds a value it cannot read back.
+    pub fn synced_set(
+        &self,
+        target: &str,
+        link: &str,
+        item_type: ItemType,
+    ) -> Result<SyncedSet, StateError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(SELECT_SYNCED)
+            .map_err(self.sql())?;
+        let rows = stmt
+            .query_map(params![target, link, item_type.as_str()], SyncedRow::read)
+            .map_err(self.sql())?;
+        let mut records = Vec::new();
+        for row in rows {
+            let row = row.map_err(self.sql())?;
+            records.push(row.into_record(&self.path)?);
+        }
+        // The rows come in primary-key order, which is already the UIDs'
+        // (SQLite compares text bytewise, as Rust does): the sort costs a
+        // pass; it is there because the query does not promise an order.
+        records.sort_unstable_by(|a, b| a.uid.cmp(&b.uid));
+        Ok(SyncedSet(records))
     }
 
     /// How many items are recorded as synced on each link of `target` (or
@@ -363,6 +469,53 @@ pub(crate) mod tests {
         store
             .begin_run(&runs::tests::run_start("office", Direction::Send))
             .unwrap()
+    }
+
+    #[test]
+    fn a_synced_set_holds_one_collection_sorted_by_uid() {
+        let (_dir, store) = store();
+        let run = run(&store);
+        for uid in ["m", "b", "z", "a"] {
+            store
+                .record_synced(&item("office", "jdoe", uid, run))
+                .unwrap();
+        }
+        store
+            .record_synced(&item("office", "other", "c", run))
+            .unwrap();
+        store
+            .record_synced(&item("home", "jdoe", "d", run))
+            .unwrap();
+        let task = SyncedItem {
+            item_type: ItemType::Tasks,
+            ..item("office", "jdoe", "e", run)
+        };
+        store.record_synced(&task).unwrap();
+        let set = store
+            .synced_set("office", "jdoe", ItemType::ScheduleItems)
+            .unwrap();
+        let uids: Vec<&str> = set.iter().map(|r| r.uid.as_str()).collect();
+        assert_eq!(uids, ["a", "b", "m", "z"]);
+        let m = item("office", "jdoe", "m", run);
+        assert_eq!(
+            set.get("m"),
+            Some(&SyncedRecord {
+                uid: m.uid,
+                crm_href: m.crm_href,
+                crm_hash: m.crm_hash,
+                target_href: m.target_href,
+                target_hash: m.target_hash,
+                target_version: m.target_version,
+            })
+        );
+        assert!(set.contains("z") && !set.contains("c") && !set.contains("e"));
+        assert_eq!(set.len(), 4);
+        assert!(
+            store
+                .synced_set("office", "nobody", ItemType::ScheduleItems)
+                .unwrap()
+                .is_empty()
+        );
     }
 
     #[test]
