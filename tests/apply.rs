@@ -596,3 +596,53 @@ fn apply_json_is_the_report_alone_on_stdout() {
         text(&out.stderr)
     );
 }
+
+fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
+    let mut args = args.to_vec();
+    args.extend(["--format", "json"]);
+    serde_json::from_slice(&ok(dir, &args).stdout).expect("JSON on stdout")
+}
+
+#[test]
+fn writes_carried_out_in_parallel_units_are_journaled_in_plan_order() {
+    // 500 items: the events section alone is two units of work, and three
+    // sections run on one pool; results arrive in any order.
+    let dir = world(500, 0);
+    let root = dir.path();
+    let plan = json(root, &["plan", "-s", "send-all"]);
+    let planned: Vec<String> = plan["snapshots"][0]["links"]
+        .as_array()
+        .expect("links")
+        .iter()
+        .flat_map(|link| link["sections"].as_array().expect("sections"))
+        .flat_map(|section| section["operations"].as_array().expect("operations"))
+        .filter(|op| op["action"] == "create")
+        .map(|op| op["uid"].as_str().expect("uid").to_owned())
+        .collect();
+    assert_eq!(planned.len(), 500);
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    let shown = json(root, &["runs", "show", "1"]);
+    let mut journal: Vec<(u64, String)> = shown["operations"]
+        .as_array()
+        .expect("operations")
+        .iter()
+        .map(|op| {
+            assert_eq!(op["outcome"], "applied", "{op}");
+            (
+                op["seq"].as_u64().expect("seq"),
+                op["uid"].as_str().expect("uid").to_owned(),
+            )
+        })
+        .collect();
+    journal.sort();
+    let seqs: Vec<u64> = journal.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(seqs, (1..=500).collect::<Vec<u64>>());
+    let uids: Vec<String> = journal.into_iter().map(|(_, uid)| uid).collect();
+    assert_eq!(uids, planned, "operation n of the plan is journaled as n");
+    let written: usize = ["scheduleItems", "tasks", "contacts"]
+        .iter()
+        .map(|folder| vdir_uids(&root.join("vdir/jdoe").join(folder)).len())
+        .sum();
+    assert_eq!(written, 500);
+    assert_eq!(plan_code(root, "send-all").0, Some(0), "nothing left to do");
+}

@@ -403,13 +403,15 @@ impl Runner<'_> {
         state: &mut StateStore,
         report: &mut SnapshotReport,
     ) -> Result<(), ApplyError> {
-        let units: Vec<(usize, usize)> = works
+        // (work, first write, end): every write in exactly one unit.
+        let units: Vec<(usize, usize, usize)> = works
             .iter()
             .enumerate()
             .flat_map(|(w, work)| {
-                (0..work.writes.len())
-                    .step_by(FETCH_BATCH)
-                    .map(move |start| (w, start))
+                let len = work.writes.len();
+                (0..len)
+                    .step_by(UNIT)
+                    .map(move |start| (w, start, (start + UNIT).min(len)))
             })
             .collect();
         let Some(first) = works.first() else {
@@ -429,9 +431,10 @@ impl Runner<'_> {
                 let sender = sender.clone();
                 let next = &next;
                 scope.spawn(move || {
-                    while let Some(&(w, start)) = units.get(next.fetch_add(1, Ordering::Relaxed)) {
+                    while let Some(&(w, start, end)) =
+                        units.get(next.fetch_add(1, Ordering::Relaxed))
+                    {
                         let work = &works[w];
-                        let end = (start + UNIT).min(work.writes.len());
                         let mut seq = work.first_seq + u32::try_from(start).unwrap_or(u32::MAX);
                         let (jobs, stale_ops) =
                             prepare(work.source.as_ref(), &work.writes[start..end], &mut seq);
