@@ -64,13 +64,17 @@ pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
                 color: crate::text_style(cli, &io::stderr()).color,
                 show_unchanged: false,
             };
-            render::text(&plan, &mut io::stderr().lock(), options)?;
+            let mut err = io::BufWriter::with_capacity(1 << 16, io::stderr().lock());
+            render::text(&plan, &mut err, options)?;
+            err.flush()?;
         } else {
             let options = render::TextOptions {
                 color: crate::text_style(cli, &io::stdout()).color,
                 show_unchanged: false,
             };
-            render::text(&plan, &mut io::stdout().lock(), options)?;
+            let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+            render::text(&plan, &mut out, options)?;
+            out.flush()?;
         }
     }
     if plan.has_errors() {

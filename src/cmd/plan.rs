@@ -138,7 +138,9 @@ pub fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         file.flush()
             .with_context(|| format!("cannot write the plan to {}", path.display()))?;
     }
-    let mut out = io::stdout().lock();
+    // A plan of a million items is a million lines: written in blocks, not
+    // a system call per line.
+    let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
     match args.format {
         PlanFormat::Json => render::json(&plan, &mut out)?,
         PlanFormat::Markdown => render::markdown(&plan, &mut out)?,
@@ -158,6 +160,7 @@ pub fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
+    out.flush()?;
     Ok(if plan.has_errors() {
         ExitCode::from(1)
     } else if args.detailed_exitcode && plan.has_changes() {

@@ -243,27 +243,24 @@ impl ItemTime {
         }
     }
 
-    /// Reads the form [`ItemTime::encode`] writes.
+    /// Reads the form [`ItemTime::encode`] writes. (chrono's `FromStr`
+    /// reads these ISO 8601 forms several times faster than a format
+    /// string does, which a listing of a million items feels.)
     #[must_use]
     pub fn decode(text: &str) -> Option<ItemTime> {
-        const LOCAL: &str = "%Y-%m-%dT%H:%M:%S";
         if let Some(utc) = text.strip_suffix('Z') {
-            let naive = NaiveDateTime::parse_from_str(utc, LOCAL).ok()?;
+            let naive: NaiveDateTime = utc.parse().ok()?;
             return Some(ItemTime::Utc(naive.and_utc()));
         }
         if let Some((local, zone)) = text.strip_suffix(']').and_then(|t| t.split_once('[')) {
-            let naive = NaiveDateTime::parse_from_str(local, LOCAL).ok()?;
+            let naive: NaiveDateTime = local.parse().ok()?;
             let tz = Tz::from_str(zone).ok()?;
             return Some(ItemTime::zoned(local_to_zoned(tz, naive)));
         }
         if text.len() == 10 {
-            return NaiveDate::parse_from_str(text, "%Y-%m-%d")
-                .ok()
-                .map(ItemTime::Date);
+            return text.parse().ok().map(ItemTime::Date);
         }
-        NaiveDateTime::parse_from_str(text, LOCAL)
-            .ok()
-            .map(ItemTime::Floating)
+        text.parse().ok().map(ItemTime::Floating)
     }
 
     /// Seconds since the epoch, reading floating times and dates as UTC: an
@@ -389,6 +386,44 @@ mod tests {
             .unwrap()
             .and_hms_opt(h, mi, 0)
             .unwrap()
+    }
+
+    #[test]
+    fn every_nature_round_trips_through_its_text_form() {
+        let berlin: Tz = "Europe/Berlin".parse().unwrap();
+        // 02:30 on 2026-10-25 happens twice in Berlin; the first is meant.
+        let repeated = local_to_zoned(berlin, dt(2026, 10, 25, 2, 30));
+        let values = [
+            ItemTime::Utc(dt(2026, 11, 3, 10, 0).and_utc()),
+            ItemTime::zoned(local_to_zoned(berlin, dt(2026, 3, 28, 12, 0))),
+            ItemTime::zoned(repeated),
+            ItemTime::Floating(dt(2026, 11, 3, 10, 0)),
+            ItemTime::Date(NaiveDate::from_ymd_opt(2026, 11, 3).unwrap()),
+        ];
+        for value in values {
+            let text = value.encode();
+            let back = ItemTime::decode(&text).unwrap_or_else(|| panic!("{text}"));
+            assert_eq!(back, value, "{text}");
+            assert_eq!(back.naive_local(), value.naive_local(), "{text}");
+            assert_eq!(back.to_string(), value.to_string(), "{text}");
+        }
+        let ItemTime::Zoned(kept) = ItemTime::zoned(repeated) else {
+            panic!("zoned")
+        };
+        assert_eq!(kept.get(), repeated);
+        assert_eq!(
+            kept.get().offset().to_string(),
+            repeated.offset().to_string()
+        );
+        for bad in [
+            "",
+            "2026-13-01",
+            "2026-11-03T25:00:00Z",
+            "2026-11-03T10:00:00[Mars/Base]",
+            "x",
+        ] {
+            assert_eq!(ItemTime::decode(bad), None, "{bad:?}");
+        }
     }
 
     #[test]
