@@ -27,8 +27,9 @@
 #           validate, `crm import` into a fresh store, plan of a full send
 #           into an empty vdir, apply of it (a new empty vdir and a fresh
 #           state store each run), apply again with nothing to do, and plan
-#           with everything in place. Runs: 5 up to 10,000 items, 3 at
-#           100,000, 1 at 1,000,000 (fewer when a step exceeds the budget).
+#           with everything in place. Runs: 5 up to 10,000 items, 3 above
+#           (fewer when a step exceeds the budget), and one apply at
+#           1,000,000.
 #   links   the same 100,000 items (seed 1) as 1 link of 100,000, 100 links
 #           of 1,000 and 1,000 links of 100 (one CRM user per link, imported
 #           one after the other; one target, one snapshot covering every
@@ -114,12 +115,20 @@ IFS=, read -r -a size_list <<<"$sizes"
 budget=${BENCH_STEP_BUDGET:-60}
 link_shapes=(100 1000)
 
-# Runs per step at N items.
+# Runs per step at N items (the step budget may make fewer).
 runs_for() {
     if (($1 <= 10000)); then
         echo $((quick ? 3 : 5))
-    elif (($1 <= 100000)); then
+    else
         echo 3
+    fi
+}
+
+# Runs of the apply into an empty vdir, which writes N new files each time:
+# one at 1,000,000 items (over a minute, and a million more files to keep).
+apply_runs_for() {
+    if (($1 <= 100000)); then
+        runs_for "$1"
     else
         echo 1
     fi
@@ -189,7 +198,7 @@ trap 'exit 130' INT TERM
 files=0 store_items=0
 if wants sizes; then
     for n in "${size_list[@]}"; do
-        files=$((files + n * $(runs_for "$n")))
+        files=$((files + n * $(apply_runs_for "$n")))
         store_items=$((store_items + n))
     done
 fi
@@ -197,7 +206,7 @@ if wants links; then
     files=$((files + ${#link_shapes[@]} * link_runs * link_total))
     store_items=$((store_items + ${#link_shapes[@]} * link_total))
     if ! wants sizes || [[ ,$sizes, != *,$link_total,* ]]; then
-        files=$((files + link_total * $(runs_for "$link_total")))
+        files=$((files + link_total * $(apply_runs_for "$link_total")))
         store_items=$((store_items + link_total))
     fi
 fi
@@ -396,8 +405,8 @@ sync_steps() {
     local k=$1
     measure --key "plan/$k" --budget "$budget" "plan: full send, empty vdir" ":" \
         "$bin" plan -s send
-    measure --key "apply/$k" --budget "$budget" "apply: full send, empty vdir" "fresh_target" \
-        "$bin" apply --yes -q -s send
+    runs=$(apply_runs_for "$items") measure --key "apply/$k" --budget "$budget" \
+        "apply: full send, empty vdir" "fresh_target" "$bin" apply --yes -q -s send
     expect_files target "$items"
     measure --key "noop/$k" --budget "$budget" "apply again: nothing to do" "sync" \
         "$bin" apply --yes -q -s send
