@@ -5,14 +5,13 @@
 mod support;
 
 use std::collections::BTreeSet;
-use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::item::ItemType;
-use support::{snapsync_in, text};
+use support::{refuse_writes, snapsync_in, text};
 
 const SPECS: &str = "apiVersion: snapsync/v1
 kind: Stores
@@ -369,32 +368,6 @@ fn a_saved_plan_whose_destination_changed_gives_stale_operations_not_overwrites(
 
 /// Makes a file refuse replacement, even for root (`chattr +i`), or, for a
 /// user, by a read-only folder. Returns the undo.
-fn refuse_writes(file: &Path) -> Box<dyn Fn()> {
-    let chattr = std::process::Command::new("chattr")
-        .arg("+i")
-        .arg(file)
-        .status();
-    if chattr.is_ok_and(|s| s.success()) {
-        let file = file.to_owned();
-        return Box::new(move || {
-            let _ = std::process::Command::new("chattr")
-                .arg("-i")
-                .arg(&file)
-                .status();
-        });
-    }
-    let folder = file.parent().expect("folder").to_owned();
-    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).expect("chmod");
-    let probe = folder.join(".probe");
-    assert!(
-        std::fs::write(&probe, "x").is_err(),
-        "cannot make {} refuse writes here: neither `chattr +i` nor a read-only folder works",
-        folder.display()
-    );
-    Box::new(move || {
-        let _ = std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755));
-    })
-}
 
 #[test]
 fn refused_writes_fail_per_item_and_the_rest_is_applied() {

@@ -6,7 +6,7 @@ mod support;
 
 use std::path::Path;
 
-use support::{project, snapsync_in, text};
+use support::{project, refuse_writes, snapsync_in, text};
 
 /// Runs snapsync, expects exit code 0, returns its standard output.
 fn ok(dir: &Path, args: &[&str]) -> String {
@@ -553,4 +553,52 @@ fn links_the_store_records_but_the_specs_no_longer_declare_are_listed_under_the_
         json(dir.path(), &["links"])["undeclaredLinks"],
         serde_json::json!([{"target": "office", "link": "jdoe", "syncedTotal": 50}])
     );
+}
+
+#[test]
+fn a_send_with_a_failed_write_leaves_outbound_pending() {
+    let dir = project(50);
+    add_get_snapshot(dir.path());
+    ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    // Off, recorded by a get; on again: pending.
+    set_outbound(dir.path(), false);
+    ok(dir.path(), &["apply", "--yes", "-s", "get-all"]);
+    set_outbound(dir.path(), true);
+    ok(dir.path(), &["apply", "--yes", "-s", "get-all"]);
+    assert_eq!(
+        json(dir.path(), &["links"])["links"][0]["outboundPending"],
+        true
+    );
+
+    // One event deleted at the target, and its folder refusing new files:
+    // the send restores every other item but not that one.
+    let calendar = dir.path().join("vdir/jdoe/calendar");
+    let file = std::fs::read_dir(&calendar)
+        .expect("the calendar folder")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|x| x == "ics"))
+        .expect("an event file");
+    std::fs::remove_file(&file).expect("delete the event");
+    let undo = refuse_writes(&calendar);
+    let out = snapsync_in(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    undo();
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("failed: send-all restore"),
+        "{}",
+        text(&out.stderr)
+    );
+    let jdoe = &json(dir.path(), &["links"])["links"][0];
+    assert_eq!(
+        jdoe["outboundPending"], true,
+        "a failed send does not resume outbound: {jdoe}"
+    );
+
+    // The same send without the failure resumes it.
+    ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    assert_eq!(
+        json(dir.path(), &["links"])["links"][0]["outboundPending"],
+        false
+    );
+    assert!(file.exists(), "the event is back");
 }

@@ -18,6 +18,7 @@
 pub mod radicale;
 
 use std::collections::BTreeSet;
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -302,6 +303,34 @@ pub fn snapsync_in(dir: &Path, args: &[&str]) -> std::process::Output {
 /// The text of an output stream.
 pub fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+}
+
+/// Makes `path` (a file or a folder) refuse writes until the returned
+/// function is called: `chattr +i` where it works (root on ext4), else a
+/// read-only folder (a file's own folder). Fails the test if neither works.
+pub fn refuse_writes(path: &Path) -> Box<dyn Fn()> {
+    let chattr = Command::new("chattr").arg("+i").arg(path).status();
+    if chattr.is_ok_and(|s| s.success()) {
+        let path = path.to_owned();
+        return Box::new(move || {
+            let _ = Command::new("chattr").arg("-i").arg(&path).status();
+        });
+    }
+    let folder = if path.is_dir() {
+        path.to_owned()
+    } else {
+        path.parent().expect("folder").to_owned()
+    };
+    std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o555)).expect("chmod");
+    let probe = folder.join(".probe");
+    assert!(
+        std::fs::write(&probe, "x").is_err(),
+        "cannot make {} refuse writes here: neither `chattr +i` nor a read-only folder works",
+        folder.display()
+    );
+    Box::new(move || {
+        let _ = std::fs::set_permissions(&folder, std::fs::Permissions::from_mode(0o755));
+    })
 }
 
 /// A project folder: specs, a CRM store with `items` generated items for
