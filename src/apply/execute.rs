@@ -10,10 +10,11 @@ use chrono::Utc;
 
 use super::{ApplyOptions, OpOutcome, Refusal, Report, SnapshotReport, Unapplied, check_safety};
 use crate::endpoint::{
-    Collection, EndpointError, Endpoints, ErrorKind, FetchResult, Href, Written,
+    Collection, EndpointError, Endpoints, ErrorKind, FetchResult, Fetched, Href, Version, Written,
 };
 use crate::item::Item;
-use crate::plan::{Action, LinkPlan, Operation, Plan, Section, SnapshotPlan};
+use crate::plan::cache::CachedItems;
+use crate::plan::{Action, LinkPlan, Operation, Plan, Section, SnapshotPlan, SourceCache};
 use crate::spec::model::{Catalog, LinkSpec, Target};
 use crate::spec::types::{Direction, LinkFlag};
 use crate::state::{
@@ -166,6 +167,21 @@ struct Work<'a> {
     writes: Vec<&'a Operation>,
     /// The sequence number before its first operation's.
     first_seq: u32,
+    /// The plan's source items, and the source's versions now.
+    cached: Option<(std::sync::Arc<SourceCache>, HashMap<Href, Version>)>,
+}
+
+impl Work<'_> {
+    /// The plan's items of this section and the source's versions now.
+    fn cached(&self) -> Option<(&CachedItems, &HashMap<Href, Version>)> {
+        let (cache, versions) = self.cached.as_ref()?;
+        let items = cache.items(
+            &self.ctx.snapshot.snapshot,
+            &self.ctx.link.name,
+            self.section.item_type,
+        )?;
+        Some((items, versions))
+    }
 }
 
 /// A write to carry out, with the source item it writes.
@@ -370,6 +386,22 @@ impl Runner<'_> {
         if writes.is_empty() {
             return Ok(None);
         }
+        // The items the plan read, if it was made here: usable where one
+        // fresh listing shows them still at the version the plan read.
+        let cached = self
+            .options
+            .source_cache
+            .as_ref()
+            .filter(|cache| {
+                cache
+                    .items(&ctx.snapshot.snapshot, &ctx.link.name, section.item_type)
+                    .is_some()
+            })
+            .and_then(|cache| {
+                let current = source.list().ok()?;
+                let versions = current.into_iter().map(|l| (l.href, l.version)).collect();
+                Some((std::sync::Arc::clone(cache), versions))
+            });
         tracing::info!(
             snapshot = %ctx.snapshot.snapshot,
             link = %ctx.link.name,
@@ -387,6 +419,7 @@ impl Runner<'_> {
             destination,
             writes,
             first_seq,
+            cached,
         }))
     }
 
@@ -436,8 +469,12 @@ impl Runner<'_> {
                     {
                         let work = &works[w];
                         let mut seq = work.first_seq + u32::try_from(start).unwrap_or(u32::MAX);
-                        let (jobs, stale_ops) =
-                            prepare(work.source.as_ref(), &work.writes[start..end], &mut seq);
+                        let (jobs, stale_ops) = prepare(
+                            work.source.as_ref(),
+                            &work.writes[start..end],
+                            &mut seq,
+                            work.cached(),
+                        );
                         let mut done: Vec<Done<'_>> = stale_ops
                             .into_iter()
                             .map(|(seq, op, message)| Done::stale(seq, op, message))
@@ -551,15 +588,37 @@ fn prepare<'p>(
     source: &dyn Collection,
     writes: &[&'p Operation],
     seq: &mut u32,
+    cached: Option<(&CachedItems, &HashMap<Href, Version>)>,
 ) -> (Vec<Job<'p>>, Vec<(u32, &'p Operation, String)>) {
     let mut jobs = Vec::with_capacity(writes.len());
     let mut stale = Vec::new();
+    let mut fetched: HashMap<Href, FetchResult> = HashMap::with_capacity(writes.len());
+    // An item the plan read, at the version the plan read and still at it
+    // now, is not read again.
+    if let Some((items, now)) = cached {
+        for state in writes.iter().filter_map(|op| op.source.as_ref()) {
+            if let Some((version, item)) = items.get(&state.href)
+                && *version == state.version
+                && now.get(&state.href) == Some(version)
+            {
+                let item = Fetched {
+                    href: state.href.clone(),
+                    version: version.clone(),
+                    item: item.clone(),
+                };
+                fetched.insert(state.href.clone(), Ok(item));
+            }
+        }
+    }
     let needs_item: Vec<&Operation> = writes
         .iter()
         .copied()
-        .filter(|op| op.source.is_some())
+        .filter(|op| {
+            op.source
+                .as_ref()
+                .is_some_and(|s| !fetched.contains_key(&s.href))
+        })
         .collect();
-    let mut fetched: HashMap<Href, FetchResult> = HashMap::with_capacity(needs_item.len());
     for batch in needs_item.chunks(FETCH_BATCH) {
         let hrefs: Vec<Href> = batch
             .iter()
@@ -944,6 +1003,94 @@ mod tests {
                 .contains("asked to wait 3600 s before retrying, more than the 120 s"),
             "{}",
             error.message
+        );
+    }
+}
+
+#[cfg(test)]
+mod cache_tests {
+    use super::*;
+    use crate::endpoint::vdir::VdirCollection;
+    use crate::item::{ItemType, parse_any};
+    use crate::plan::ItemState;
+
+    fn event(summary: &str) -> Item {
+        parse_any(&format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:e1\r\n\
+             DTSTAMP:20260101T000000Z\r\nDTSTART:20261103T100000Z\r\nSUMMARY:{summary}\r\n\
+             END:VEVENT\r\nEND:VCALENDAR\r\n"
+        ))
+        .items
+        .remove(0)
+    }
+
+    fn create(item: &Item, written: &Written) -> Operation {
+        Operation {
+            action: Action::Create,
+            uid: "e1".into(),
+            summary: None,
+            reason: "test".into(),
+            dates: Vec::new(),
+            source: Some(ItemState {
+                href: written.href.clone(),
+                version: written.version.clone(),
+                hash: item.content_hash(),
+            }),
+            destination: None,
+            in_sync: false,
+        }
+    }
+
+    #[test]
+    fn an_item_the_plan_read_is_taken_from_it_while_its_version_holds() {
+        let dir = tempfile::tempdir().unwrap();
+        let source =
+            VdirCollection::open(dir.path().join("cal"), ItemType::ScheduleItems, "t".into())
+                .with_fsync(false);
+        let item = event("As planned");
+        let written = source.create(&item).unwrap();
+        let op = create(&item, &written);
+        let mut items = CachedItems::new();
+        items.insert(
+            written.href.clone(),
+            (written.version.clone(), item.clone()),
+        );
+        let now: HashMap<Href, Version> = [(written.href.clone(), written.version.clone())].into();
+        // The file is gone: only the plan's copy can give the job its item.
+        std::fs::remove_dir_all(dir.path().join("cal")).unwrap();
+        let (jobs, stale) = prepare(&source, &[&op], &mut 0, Some((&items, &now)));
+        assert!(stale.is_empty(), "{stale:?}");
+        assert_eq!(
+            jobs[0].item.as_ref().map(Item::content_hash),
+            Some(item.content_hash())
+        );
+    }
+
+    #[test]
+    fn an_item_whose_version_moved_is_read_again_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let source =
+            VdirCollection::open(dir.path().join("cal"), ItemType::ScheduleItems, "t".into())
+                .with_fsync(false);
+        let item = event("As planned");
+        let written = source.create(&item).unwrap();
+        let op = create(&item, &written);
+        let mut items = CachedItems::new();
+        items.insert(
+            written.href.clone(),
+            (written.version.clone(), item.clone()),
+        );
+        // Changed at the source since the plan: the listing shows a new version.
+        let changed = source
+            .update(&written.href, &written.version, &event("Changed since"))
+            .unwrap();
+        let now: HashMap<Href, Version> = [(written.href.clone(), changed.version)].into();
+        let (jobs, stale) = prepare(&source, &[&op], &mut 0, Some((&items, &now)));
+        assert!(jobs.is_empty());
+        assert_eq!(stale.len(), 1);
+        assert_eq!(
+            stale[0].2,
+            "the source item changed since the plan was made"
         );
     }
 }

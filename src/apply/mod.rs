@@ -47,6 +47,10 @@ pub struct ApplyOptions {
     pub backoff: Duration,
     /// Apply even where a source that had synced items now lists none.
     pub allow_empty_source: bool,
+    /// The source items the plan read, when the apply made its own plan:
+    /// taken from here instead of read again when their version has not
+    /// moved (see [`crate::plan::SourceCache`]).
+    pub source_cache: Option<std::sync::Arc<crate::plan::SourceCache>>,
 }
 
 impl Default for ApplyOptions {
@@ -59,6 +63,7 @@ impl Default for ApplyOptions {
             attempts: 4,
             backoff: Duration::from_millis(200),
             allow_empty_source: false,
+            source_cache: None,
         }
     }
 }

@@ -11,7 +11,7 @@ use crate::cli::{ApplyArgs, Cli, OutputFormat};
 use snapsync::apply::{self, ApplyError, ApplyOptions, Report};
 use snapsync::endpoint::StoreEndpoints;
 use snapsync::endpoint::crm::CrmStore;
-use snapsync::plan::{Action, PLAN_FORMAT_VERSION, Plan, render};
+use snapsync::plan::{Action, PLAN_FORMAT_VERSION, Plan, SourceCache, render};
 use snapsync::spec::model::Catalog;
 use snapsync::state::{StateStore, actor_from_env};
 
@@ -46,13 +46,16 @@ pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         Ok(catalog) => catalog,
         Err(code) => return Ok(code),
     };
+    // An apply that makes its own plan keeps the source items the plan
+    // reads, and does not read them again (see SourceCache).
+    let mut cache = SourceCache::new();
     let (plan, digest) = match &args.plan {
         Some(path) => {
             let (plan, digest) = read_plan(path)?;
             (plan, Some(digest))
         }
         None => (
-            super::plan::compile(cli, &catalog, &args.snapshots, now)?,
+            super::plan::compile(cli, &catalog, &args.snapshots, now, Some(&mut cache))?,
             None,
         ),
     };
@@ -90,6 +93,7 @@ pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         actor: actor_from_env(),
         plan_digest: digest,
         allow_empty_source: args.allow_empty_source,
+        source_cache: (!cache.is_empty()).then(|| std::sync::Arc::new(cache)),
         ..ApplyOptions::default()
     };
     let (report, seconds) = execute(cli, &plan, &catalog, &stores, &options)?;

@@ -9,7 +9,7 @@ use anyhow::{Context, bail};
 use crate::cli::{Cli, PlanArgs, PlanFormat};
 use snapsync::endpoint::StoreEndpoints;
 use snapsync::endpoint::crm::CrmStore;
-use snapsync::plan::{self, Plan, render};
+use snapsync::plan::{self, Plan, SourceCache, render};
 use snapsync::spec::Validation;
 use snapsync::spec::model::Catalog;
 use snapsync::state::StateStore;
@@ -87,8 +87,9 @@ pub fn compile(
     catalog: &Catalog,
     names: &[String],
     now: chrono::DateTime<chrono::Utc>,
+    cache: Option<&mut SourceCache>,
 ) -> anyhow::Result<Plan> {
-    compile_at(&StorePaths::of(cli, catalog), catalog, names, now)
+    compile_into(&StorePaths::of(cli, catalog), catalog, names, now, cache)
 }
 
 /// [`compile`], with the stores at `stores`.
@@ -97,6 +98,17 @@ pub fn compile_at(
     catalog: &Catalog,
     names: &[String],
     now: chrono::DateTime<chrono::Utc>,
+) -> anyhow::Result<Plan> {
+    compile_into(stores, catalog, names, now, None)
+}
+
+/// [`compile_at`], keeping the source items it reads in `cache` if given.
+fn compile_into(
+    stores: &StorePaths,
+    catalog: &Catalog,
+    names: &[String],
+    now: chrono::DateTime<chrono::Utc>,
+    cache: Option<&mut SourceCache>,
 ) -> anyhow::Result<Plan> {
     for name in names {
         if !catalog.snapshots.iter().any(|s| &s.name == name) {
@@ -118,7 +130,10 @@ pub fn compile_at(
     let crm = CrmStore::open_read_only(&stores.crm).context("cannot read the CRM store")?;
     let state = StateStore::open_read_only(&stores.state).context("cannot read the state store")?;
     let endpoints = StoreEndpoints::new(crm);
-    Ok(plan::compile(catalog, &snapshots, &endpoints, &state, now)?)
+    Ok(match cache {
+        Some(cache) => plan::compile_keeping(catalog, &snapshots, &endpoints, &state, now, cache)?,
+        None => plan::compile(catalog, &snapshots, &endpoints, &state, now)?,
+    })
 }
 
 /// Runs `snapsync plan`.
@@ -128,7 +143,7 @@ pub fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         Ok(catalog) => catalog,
         Err(code) => return Ok(code),
     };
-    let plan = compile(cli, &catalog, &args.snapshots, now)?;
+    let plan = compile(cli, &catalog, &args.snapshots, now, None)?;
     if let Some(path) = &args.out {
         let mut file = std::io::BufWriter::new(
             std::fs::File::create(path)

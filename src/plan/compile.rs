@@ -9,6 +9,7 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
+use super::cache::{SlotKey, SourceCache};
 use super::{
     Action, DecidingDate, FilterSummary, ItemState, LinkFlags, LinkPlan, Notice, Operation,
     PLAN_FORMAT_VERSION, Plan, Section, SnapshotPlan, Totals,
@@ -16,7 +17,7 @@ use super::{
 use crate::endpoint::{Collection, EndpointError, Endpoints, ErrorKind, Href, Listing};
 use crate::filter::range::RangeError;
 use crate::filter::{ActiveFilters, TypeFilter, Verdict};
-use crate::item::{ItemDates, ItemMeta, ItemType};
+use crate::item::{Item, ItemDates, ItemMeta, ItemType};
 use crate::spec::model::{Catalog, LinkSpec, Scope, Snapshot, Target};
 use crate::spec::types::{Direction, LinkFlag, OrphanPolicy};
 use crate::state::{StateError, StateStore, SyncedRecord, SyncedSet};
@@ -62,6 +63,33 @@ pub fn compile(
     state: &StateStore,
     now: DateTime<Utc>,
 ) -> Result<Plan, PlanError> {
+    compile_into(catalog, snapshots, endpoints, state, now, None)
+}
+
+/// [`compile`], keeping in `cache` the source items the plan reads in full,
+/// for an apply in the same process (see [`SourceCache`]).
+///
+/// # Errors
+/// As [`compile`].
+pub fn compile_keeping(
+    catalog: &Catalog,
+    snapshots: &[&Snapshot],
+    endpoints: &dyn Endpoints,
+    state: &StateStore,
+    now: DateTime<Utc>,
+    cache: &mut SourceCache,
+) -> Result<Plan, PlanError> {
+    compile_into(catalog, snapshots, endpoints, state, now, Some(cache))
+}
+
+fn compile_into(
+    catalog: &Catalog,
+    snapshots: &[&Snapshot],
+    endpoints: &dyn Endpoints,
+    state: &StateStore,
+    now: DateTime<Utc>,
+    mut cache: Option<&mut SourceCache>,
+) -> Result<Plan, PlanError> {
     let mut plan = Plan {
         format_version: PLAN_FORMAT_VERSION,
         now,
@@ -74,8 +102,14 @@ pub fn compile(
                 snapshot: snapshot.name.clone(),
                 target: snapshot.target.clone(),
             })?;
-        plan.snapshots
-            .push(compile_snapshot(snapshot, target, endpoints, state, now)?);
+        plan.snapshots.push(compile_snapshot(
+            snapshot,
+            target,
+            endpoints,
+            state,
+            now,
+            cache.as_deref_mut(),
+        )?);
     }
     Ok(plan)
 }
@@ -86,6 +120,7 @@ fn compile_snapshot(
     endpoints: &dyn Endpoints,
     state: &StateStore,
     now: DateTime<Utc>,
+    mut cache: Option<&mut SourceCache>,
 ) -> Result<SnapshotPlan, PlanError> {
     let filters = match &snapshot.scope {
         Scope::Full(_) => None,
@@ -143,15 +178,22 @@ fn compile_snapshot(
                 )));
                 continue;
             }
-            let section = Section::compile(&SectionInput {
-                snapshot,
-                target,
-                link,
-                item_type,
-                filter: filters.as_ref().and_then(|f| f.for_type(item_type)),
-                endpoints,
-                synced: state.synced_set(&target.name, &link.name, item_type)?,
+            let mut keeper = cache.as_deref_mut().map(|cache| Keeper {
+                cache,
+                slot: SlotKey(&snapshot.name, &link.name, item_type),
             });
+            let section = Section::compile(
+                &SectionInput {
+                    snapshot,
+                    target,
+                    link,
+                    item_type,
+                    filter: filters.as_ref().and_then(|f| f.for_type(item_type)),
+                    endpoints,
+                    synced: state.synced_set(&target.name, &link.name, item_type)?,
+                },
+                keeper.as_mut(),
+            );
             link_plan.sections.push(section);
         }
         out.links.push(link_plan);
@@ -216,6 +258,19 @@ fn link_plan(
     })
 }
 
+/// Where a section's source items go when an apply will want them.
+struct Keeper<'a> {
+    cache: &'a mut SourceCache,
+    slot: SlotKey<'a>,
+}
+
+impl Keeper<'_> {
+    fn keep(&mut self, href: &Href, version: &crate::endpoint::Version, item: Item) {
+        self.cache
+            .keep(&self.slot, href.clone(), version.clone(), item);
+    }
+}
+
 struct SectionInput<'a> {
     snapshot: &'a Snapshot,
     target: &'a Target,
@@ -264,7 +319,7 @@ struct Side {
 }
 
 impl Section {
-    fn compile(input: &SectionInput<'_>) -> Section {
+    fn compile(input: &SectionInput<'_>, mut keeper: Option<&mut Keeper<'_>>) -> Section {
         let crm = input.endpoints.crm(&input.link.user, input.item_type);
         let target = input
             .endpoints
@@ -310,6 +365,7 @@ impl Section {
             input.item_type,
             source_known,
             notices,
+            keeper.as_deref_mut(),
         ) else {
             return section;
         };
@@ -318,6 +374,7 @@ impl Section {
             input.item_type,
             destination_known,
             notices,
+            None,
         ) else {
             return section;
         };
@@ -336,6 +393,7 @@ impl Section {
             },
             input.item_type,
             notices,
+            keeper,
         )
         .and_then(|()| {
             complete(
@@ -344,6 +402,7 @@ impl Section {
                 |e| source.get(&e.uid).is_none(),
                 input.item_type,
                 notices,
+                None,
             )
         });
         if completed.is_none() {
@@ -377,6 +436,7 @@ fn read_side(
     item_type: ItemType,
     known: Option<&HashMap<&Href, &SyncedRecord>>,
     notices: &mut Vec<Notice>,
+    keeper: Option<&mut Keeper<'_>>,
 ) -> Option<Side> {
     let listing = match collection.list() {
         Ok(listing) => listing,
@@ -432,7 +492,7 @@ fn read_side(
         items,
         unreadable: Vec::new(),
     };
-    fetch_metas(collection, &to_fetch, item_type, &mut side, notices)?;
+    fetch_metas(collection, &to_fetch, item_type, &mut side, notices, keeper)?;
     side.settle(collection, notices);
     Some(side)
 }
@@ -486,6 +546,7 @@ fn fetch_metas(
     item_type: ItemType,
     side: &mut Side,
     notices: &mut Vec<Notice>,
+    mut keeper: Option<&mut Keeper<'_>>,
 ) -> Option<()> {
     for batch in hrefs.chunks(FETCH_BATCH) {
         let fetched = match collection.fetch(batch) {
@@ -499,6 +560,9 @@ fn fetch_metas(
             match result {
                 Ok(f) => {
                     let meta = ItemMeta::of(&f.item);
+                    if let Some(keeper) = keeper.as_deref_mut() {
+                        keeper.keep(&f.href, &f.version, f.item);
+                    }
                     let state = ItemState {
                         href: f.href,
                         version: f.version,
@@ -529,6 +593,7 @@ fn complete(
     needs: impl Fn(&Entry) -> bool,
     item_type: ItemType,
     notices: &mut Vec<Notice>,
+    keeper: Option<&mut Keeper<'_>>,
 ) -> Option<()> {
     let mut hrefs = Vec::new();
     side.items.retain(|e| {
@@ -541,7 +606,7 @@ fn complete(
     if hrefs.is_empty() {
         return Some(());
     }
-    fetch_metas(collection, &hrefs, item_type, side, notices)?;
+    fetch_metas(collection, &hrefs, item_type, side, notices, keeper)?;
     side.settle(collection, notices);
     Some(())
 }

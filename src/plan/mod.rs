@@ -14,6 +14,7 @@
 //! [`compile`] builds a plan from the endpoints and the state store and
 //! writes nothing; [`render`] shows it as text, JSON or Markdown.
 
+pub mod cache;
 pub mod compile;
 pub mod render;
 
@@ -22,7 +23,8 @@ use std::borrow::Cow;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-pub use compile::{PlanError, compile};
+pub use cache::SourceCache;
+pub use compile::{PlanError, compile, compile_keeping};
 
 use crate::endpoint::{Href, Version};
 use crate::item::{ContentHash, ItemType};
