@@ -1041,8 +1041,18 @@ mod cache_tests {
         }
     }
 
-    #[test]
-    fn an_item_the_plan_read_is_taken_from_it_while_its_version_holds() {
+    /// A source folder holding one event, its create operation as a plan
+    /// made it, and the plan's cache of that event.
+    struct Planned {
+        dir: tempfile::TempDir,
+        source: VdirCollection,
+        item: Item,
+        written: Written,
+        op: Operation,
+        items: CachedItems,
+    }
+
+    fn planned() -> Planned {
         let dir = tempfile::tempdir().unwrap();
         let source =
             VdirCollection::open(dir.path().join("cal"), ItemType::ScheduleItems, "t".into())
@@ -1055,37 +1065,41 @@ mod cache_tests {
             written.href.clone(),
             (written.version.clone(), item.clone()),
         );
-        let now: HashMap<Href, Version> = [(written.href.clone(), written.version.clone())].into();
+        Planned {
+            dir,
+            source,
+            item,
+            written,
+            op,
+            items,
+        }
+    }
+
+    #[test]
+    fn an_item_the_plan_read_is_taken_from_it_while_its_version_holds() {
+        let p = planned();
+        let now: HashMap<Href, Version> =
+            [(p.written.href.clone(), p.written.version.clone())].into();
         // The file is gone: only the plan's copy can give the job its item.
-        std::fs::remove_dir_all(dir.path().join("cal")).unwrap();
-        let (jobs, stale) = prepare(&source, &[&op], &mut 0, Some((&items, &now)));
+        std::fs::remove_dir_all(p.dir.path().join("cal")).unwrap();
+        let (jobs, stale) = prepare(&p.source, &[&p.op], &mut 0, Some((&p.items, &now)));
         assert!(stale.is_empty(), "{stale:?}");
         assert_eq!(
             jobs[0].item.as_ref().map(Item::content_hash),
-            Some(item.content_hash())
+            Some(p.item.content_hash())
         );
     }
 
     #[test]
     fn an_item_whose_version_moved_is_read_again_and_checked() {
-        let dir = tempfile::tempdir().unwrap();
-        let source =
-            VdirCollection::open(dir.path().join("cal"), ItemType::ScheduleItems, "t".into())
-                .with_fsync(false);
-        let item = event("As planned");
-        let written = source.create(&item).unwrap();
-        let op = create(&item, &written);
-        let mut items = CachedItems::new();
-        items.insert(
-            written.href.clone(),
-            (written.version.clone(), item.clone()),
-        );
+        let p = planned();
         // Changed at the source since the plan: the listing shows a new version.
-        let changed = source
-            .update(&written.href, &written.version, &event("Changed since"))
+        let changed = p
+            .source
+            .update(&p.written.href, &p.written.version, &event("Changed since"))
             .unwrap();
-        let now: HashMap<Href, Version> = [(written.href.clone(), changed.version)].into();
-        let (jobs, stale) = prepare(&source, &[&op], &mut 0, Some((&items, &now)));
+        let now: HashMap<Href, Version> = [(p.written.href.clone(), changed.version)].into();
+        let (jobs, stale) = prepare(&p.source, &[&p.op], &mut 0, Some((&p.items, &now)));
         assert!(jobs.is_empty());
         assert_eq!(stale.len(), 1);
         assert_eq!(

@@ -725,12 +725,7 @@ fn at_source(input: &SectionInput<'_>, src: Entry, dest: Option<Entry>) -> Opera
     };
     Operation {
         action,
-        reason: reason(
-            input.filter.is_some(),
-            &verdict,
-            action,
-            input.snapshot.orphans,
-        ),
+        reason: reason(input, &verdict, action),
         dates: dates(&verdict),
         uid: src.uid,
         // A file unchanged since the last sync was not read: its summary
@@ -764,12 +759,7 @@ fn only_at_destination(
     };
     Some(Operation {
         action,
-        reason: reason(
-            input.filter.is_some(),
-            &verdict,
-            action,
-            input.snapshot.orphans,
-        ),
+        reason: reason(input, &verdict, action),
         dates: dates(&verdict),
         uid: dest.uid,
         summary: dest.label,
@@ -781,12 +771,8 @@ fn only_at_destination(
 
 /// Why an item gets `action`: the filter's verdict, then the row of DESIGN
 /// 2.3. A full snapshot's reasons are fixed texts (no allocation per item).
-fn reason(
-    filtered: bool,
-    verdict: &Verdict,
-    action: Action,
-    orphans: OrphanPolicy,
-) -> Cow<'static, str> {
+fn reason(input: &SectionInput<'_>, verdict: &Verdict, action: Action) -> Cow<'static, str> {
+    let (filtered, orphans) = (input.filter.is_some(), input.snapshot.orphans);
     let (full, why) = match action {
         Action::Restore => (
             "full snapshot; deleted at the destination since the last sync: restored",
