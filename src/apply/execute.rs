@@ -1,5 +1,7 @@
-//! The executor: one snapshot at a time, one section at a time; writes on
-//! a pool of threads, state records on this thread as results arrive.
+//! The executor: one snapshot at a time. Each section's keeps are recorded
+//! and its collections opened; then the writes of every section run on one
+//! pool of threads, in units of up to [`UNIT`] writes of one section, and
+//! this thread records the results as they arrive.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
