@@ -230,18 +230,21 @@ impl SyncedRow {
         link: &str,
         item_type: ItemType,
     ) -> Result<SyncedItem, StateError> {
+        let synced_at = parse_time(path, "synced.synced_at", &self.synced_at)?;
+        let run_id = RunId(self.run_id);
+        let record = self.into_record(path)?;
         Ok(SyncedItem {
             target: target.to_owned(),
             link: link.to_owned(),
             item_type,
-            uid: self.uid,
-            crm_href: Href(self.crm_href),
-            crm_hash: parse_hash(path, "crm_hash", &self.crm_hash)?,
-            target_href: Href(self.target_href),
-            target_hash: parse_hash(path, "target_hash", &self.target_hash)?,
-            target_version: Version(self.target_version),
-            synced_at: parse_time(path, "synced.synced_at", &self.synced_at)?,
-            run_id: RunId(self.run_id),
+            uid: record.uid,
+            crm_href: record.crm_href,
+            crm_hash: record.crm_hash,
+            target_href: record.target_href,
+            target_hash: record.target_hash,
+            target_version: record.target_version,
+            synced_at,
+            run_id,
         })
     }
 }
@@ -258,6 +261,23 @@ impl StateStore {
         link: &str,
         item_type: ItemType,
     ) -> Result<HashMap<String, SyncedItem>, StateError> {
+        let mut items = HashMap::new();
+        self.each_synced_row(target, link, item_type, |row| {
+            let item = row.into_item(&self.path, target, link, item_type)?;
+            items.insert(item.uid.clone(), item);
+            Ok(())
+        })?;
+        Ok(items)
+    }
+
+    /// Reads one collection's rows, in one query, handing each to `each`.
+    fn each_synced_row(
+        &self,
+        target: &str,
+        link: &str,
+        item_type: ItemType,
+        mut each: impl FnMut(SyncedRow) -> Result<(), StateError>,
+    ) -> Result<(), StateError> {
         let mut stmt = self
             .conn
             .prepare_cached(SELECT_SYNCED)
@@ -265,13 +285,10 @@ impl StateStore {
         let rows = stmt
             .query_map(params![target, link, item_type.as_str()], SyncedRow::read)
             .map_err(self.sql())?;
-        let mut items = HashMap::new();
         for row in rows {
-            let row = row.map_err(self.sql())?;
-            let item = row.into_item(&self.path, target, link, item_type)?;
-            items.insert(item.uid.clone(), item);
+            each(row.map_err(self.sql())?)?;
         }
-        Ok(items)
+        Ok(())
     }
 
     /// Every record of one collection, as a plan reads them, in one query.
@@ -284,18 +301,11 @@ impl StateStore {
         link: &str,
         item_type: ItemType,
     ) -> Result<SyncedSet, StateError> {
-        let mut stmt = self
-            .conn
-            .prepare_cached(SELECT_SYNCED)
-            .map_err(self.sql())?;
-        let rows = stmt
-            .query_map(params![target, link, item_type.as_str()], SyncedRow::read)
-            .map_err(self.sql())?;
         let mut records = Vec::new();
-        for row in rows {
-            let row = row.map_err(self.sql())?;
+        self.each_synced_row(target, link, item_type, |row| {
             records.push(row.into_record(&self.path)?);
-        }
+            Ok(())
+        })?;
         // The rows come in primary-key order, which is already the UIDs'
         // (SQLite compares text bytewise, as Rust does): the sort costs a
         // pass; it is there because the query does not promise an order.
