@@ -439,6 +439,22 @@ fn next(seed: &mut u64) -> u64 {
     *seed >> 33
 }
 
+/// How many item files the link's vdir folders hold (hidden temporary
+/// files left out): how far an apply has got.
+fn files_written(root: &Path) -> usize {
+    ItemType::ALL
+        .iter()
+        .map(|t| {
+            std::fs::read_dir(root.join("vdir/jdoe").join(t.as_str()))
+                .into_iter()
+                .flatten()
+                .filter_map(Result::ok)
+                .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                .count()
+        })
+        .sum()
+}
+
 #[test]
 fn killed_at_random_points_a_re_run_converges_without_duplicates() {
     let dir = world(3000, 0);
@@ -446,6 +462,7 @@ fn killed_at_random_points_a_re_run_converges_without_duplicates() {
     let mut seed = 7u64;
     let mut killed = 0;
     for _ in 0..12 {
+        let before = files_written(root);
         let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_snapsync"))
             .args(["apply", "--yes", "-q", "-s", "send-all"])
             .current_dir(root)
@@ -456,7 +473,18 @@ fn killed_at_random_points_a_re_run_converges_without_duplicates() {
             .stderr(std::process::Stdio::null())
             .spawn()
             .expect("spawn");
-        std::thread::sleep(std::time::Duration::from_millis(20 + next(&mut seed) % 400));
+        // Killed once it has written a random number of files, however
+        // fast or slow the machine is: a kill by the clock alone misses
+        // every run on an idle machine, where an apply of 3,000 items
+        // takes a few hundred milliseconds.
+        let kill_after = 1 + usize::try_from(next(&mut seed) % 2500).expect("small");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while child.try_wait().expect("wait").is_none()
+            && files_written(root) < before + kill_after
+            && std::time::Instant::now() < deadline
+        {
+            std::thread::sleep(std::time::Duration::from_millis(3));
+        }
         if child.try_wait().expect("wait").is_none() {
             // SIGKILL: no chance to clean up anything.
             child.kill().expect("kill");
@@ -479,7 +507,7 @@ fn killed_at_random_points_a_re_run_converges_without_duplicates() {
         }
     }
     assert!(
-        killed >= 6,
+        killed >= 8,
         "only {killed} runs were killed mid-way; the test proves little"
     );
     let out = apply(root, "send-all");
