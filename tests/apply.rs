@@ -874,3 +874,51 @@ spec: { direction: send, target: dav }
     assert_eq!(dav["auth"]["username"], "svc-sync");
     assert_eq!(dav["auth"]["passwordEnv"], "SNAPSYNC_TEST_DAV_PASSWORD");
 }
+
+/// Runs `snapsync ARGS` in `dir` on a terminal (`script` gives it one),
+/// typing `answer`; returns the exit code and everything the terminal showed.
+fn on_a_terminal(dir: &Path, args: &str, answer: &str) -> (Option<i32>, String) {
+    use std::io::Write as _;
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_snapsync"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("SNAPSYNC_CRM")
+        .env_remove("SNAPSYNC_STATE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("`script` (util-linux) runs a command on a terminal");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(answer.as_bytes())
+        .expect("answer");
+    let out = child.wait_with_output().expect("script");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn declining_the_prompt_exits_4_and_writes_nothing_and_yes_applies() {
+    let dir = world(5, 0);
+    let root = dir.path();
+    let (code, shown) = on_a_terminal(root, "apply -s send-all", "no\n");
+    assert_eq!(code, Some(4), "{shown}");
+    // (Where the terminal echoes the answer depends on when it arrives.)
+    assert!(
+        shown.contains("Apply these changes? Only 'yes' is accepted: ")
+            && shown.contains("Not applied, as you answered (exit code 4); nothing was written."),
+        "{shown}"
+    );
+    assert!(vdir_uids(&root.join("vdir/jdoe/scheduleItems")).is_empty());
+    assert!(!root.join("data/state.sqlite").exists());
+    let (code, shown) = on_a_terminal(root, "apply -s send-all", "yes\n");
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(plan_code(root, "send-all").0, Some(0));
+}
