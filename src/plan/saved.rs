@@ -514,7 +514,7 @@ impl Plan {
                 .snapshots
                 .iter()
                 .filter(|s| s.target == recorded.name)
-                .flat_map(|s| s.sections());
+                .flat_map(SnapshotPlan::sections);
             for (link_plan, section) in planned_links {
                 let planned = recorded
                     .links
