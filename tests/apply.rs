@@ -922,3 +922,48 @@ fn declining_the_prompt_exits_4_and_writes_nothing_and_yes_applies() {
     assert_eq!(code, Some(0), "{shown}");
     assert_eq!(plan_code(root, "send-all").0, Some(0));
 }
+
+#[test]
+fn a_resealed_plan_whose_href_leaves_its_collection_fails_that_item_and_touches_nothing_outside() {
+    let dir = world(40, 0);
+    let root = dir.path();
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    delete_in_crm(root, ItemType::ScheduleItems, 2);
+    let path = save_plan(root, "send-all");
+    let mut plan: snapsync::plan::Plan =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("a plan");
+    // Another user's item, reached from jdoe's calendar.
+    let asmith = root.join("vdir/asmith/scheduleItems");
+    std::fs::create_dir_all(&asmith).expect("folder");
+    std::fs::write(asmith.join("theirs.ics"), "kept").expect("write");
+    let deletes: Vec<&mut snapsync::plan::Operation> = plan.snapshots[0].links[0].sections[0]
+        .operations
+        .iter_mut()
+        .filter(|op| op.action == snapsync::plan::Action::Delete)
+        .collect();
+    assert_eq!(deletes.len(), 2);
+    let forged = deletes.into_iter().next().expect("a delete");
+    forged.destination.as_mut().expect("destination").href =
+        snapsync::endpoint::Href("../../asmith/scheduleItems/theirs.ics".into());
+    plan.seal();
+    std::fs::write(&path, serde_json::to_vec(&plan).expect("JSON")).expect("write");
+    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "\"../../asmith/scheduleItems/theirs.ics\" is not the name of an item file of this collection"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(asmith.join("theirs.ics")).expect("kept"),
+        "kept"
+    );
+    // The other delete went through.
+    assert!(
+        text(&out.stdout).contains("1 deleted"),
+        "{}",
+        text(&out.stdout)
+    );
+}
