@@ -17,7 +17,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
@@ -295,23 +295,27 @@ pub fn canonical_path(path: &Path) -> PathBuf {
         return canonical;
     }
     let absolute = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    // The longest part that exists, canonicalized, then the rest.
-    let mut rest = Vec::new();
-    let mut head = absolute.as_path();
-    while let Some(parent) = head.parent() {
-        if let Some(name) = head.file_name() {
-            rest.push(name.to_owned());
-        }
-        head = parent;
-        if let Ok(canonical) = std::fs::canonicalize(head) {
-            let mut out = canonical;
-            for name in rest.iter().rev() {
-                out.push(name);
+    // Component by component: what exists is canonicalized (symbolic links
+    // and `..` as the file system sees them), the rest is taken lexically.
+    let mut out = PathBuf::new();
+    for component in absolute.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => match std::fs::canonicalize(out.join("..")) {
+                Ok(canonical) => out = canonical,
+                Err(_) => {
+                    out.pop();
+                }
+            },
+            other => {
+                out.push(other);
+                if let Ok(canonical) = std::fs::canonicalize(&out) {
+                    out = canonical;
+                }
             }
-            return out;
         }
     }
-    absolute
+    out
 }
 
 /// Why a saved plan cannot be applied. Nothing was written.
@@ -577,5 +581,155 @@ fn type_name(target_type: TargetType) -> &'static str {
     match target_type {
         TargetType::Vdir => "vdir",
         TargetType::Caldav => "caldav",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::plan::{LinkFlags, LinkPlan, Section, Totals};
+    use crate::spec::types::{Direction, OrphanPolicy};
+
+    fn target(path: &Path, calendar: &str, user: &str) -> Target {
+        Target {
+            name: "office".into(),
+            labels: BTreeMap::new(),
+            location: TargetLocation::Vdir {
+                path: path.to_owned(),
+            },
+            concurrency: 4,
+            links: vec![LinkSpec {
+                name: "jdoe".into(),
+                user: user.into(),
+                collections: [(ItemType::ScheduleItems, calendar.to_owned())].into(),
+                inbound: LinkFlag::Enabled,
+                outbound: LinkFlag::Enabled,
+            }],
+            origin: Origin {
+                file: "specs.yaml".into(),
+                line: 3,
+            },
+        }
+    }
+
+    fn catalog(target: Target) -> Catalog {
+        Catalog {
+            targets: vec![target],
+            snapshots: Vec::new(),
+            stores: Stores::default(),
+        }
+    }
+
+    fn plan(catalog: &Catalog) -> Plan {
+        let mut plan = Plan::new(DateTime::<Utc>::UNIX_EPOCH);
+        plan.snapshots.push(SnapshotPlan {
+            snapshot: "send-all".into(),
+            direction: Direction::Send,
+            target: "office".into(),
+            timezone: "UTC".into(),
+            filtered: false,
+            filters: Vec::new(),
+            orphans: OrphanPolicy::Keep,
+            max_deletes: None,
+            origin: "specs.yaml:9".into(),
+            notices: Vec::new(),
+            links: vec![LinkPlan {
+                link: "jdoe".into(),
+                user: "jdoe".into(),
+                flags: LinkFlags {
+                    inbound: true,
+                    outbound: true,
+                    outbound_pending: false,
+                    pending_since: None,
+                },
+                clears_outbound_pending: false,
+                notices: Vec::new(),
+                sections: vec![Section {
+                    item_type: ItemType::ScheduleItems,
+                    source: "crm".into(),
+                    destination: "vdir".into(),
+                    source_items: 0,
+                    destination_items: 0,
+                    synced_items: 0,
+                    notices: Vec::new(),
+                    totals: Totals::default(),
+                    operations: Vec::new(),
+                }],
+            }],
+        });
+        plan.record(catalog, &catalog.stores);
+        plan
+    }
+
+    #[test]
+    fn a_saved_plan_round_trips_with_its_checksum_and_rebuilds_its_targets() {
+        let dir = tempfile::tempdir().unwrap();
+        let planned = catalog(target(dir.path(), "jdoe/calendar", "jdoe"));
+        let plan = plan(&planned);
+        let read: Plan = serde_json::from_slice(&serde_json::to_vec(&plan).unwrap()).unwrap();
+        assert_eq!(read.check_saved(), Ok(()));
+        let rebuilt = read.recorded_catalog().unwrap();
+        let office = rebuilt.target("office").unwrap();
+        assert_eq!(office.links, planned.targets[0].links);
+        assert_eq!(office.origin.to_string(), "specs.yaml:3");
+        assert!(
+            matches!(&office.location, TargetLocation::Vdir { path } if *path == canonical_path(dir.path()))
+        );
+        assert!(read.moved_targets(&planned).is_empty());
+    }
+
+    #[test]
+    fn any_edit_breaks_the_checksum() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = plan(&catalog(target(dir.path(), "jdoe/calendar", "jdoe")));
+        plan.targets[0].location = "/elsewhere".into();
+        assert_eq!(plan.check_saved(), Err(SavedPlanError::Edited));
+        plan.checksum = None;
+        assert_eq!(plan.check_saved(), Err(SavedPlanError::Edited));
+    }
+
+    #[test]
+    fn a_changed_collection_user_or_folder_is_named_with_planned_and_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan(&catalog(target(dir.path(), "jdoe/calendar", "jdoe")));
+        let moved = plan.moved_targets(&catalog(target(dir.path(), "jdoe/other", "jdoe")));
+        assert_eq!(
+            moved,
+            [
+                "target office, link jdoe, scheduleItems: planned against collection \
+              jdoe/calendar, but the specs now say jdoe/other"
+            ]
+        );
+        let moved = plan.moved_targets(&catalog(target(dir.path(), "jdoe/calendar", "jdoee")));
+        assert_eq!(
+            moved,
+            ["target office, link jdoe: planned for CRM user jdoe, but the specs now say jdoee"]
+        );
+        let other = dir.path().join("other");
+        let moved = plan.moved_targets(&catalog(target(&other, "jdoe/calendar", "jdoe")));
+        assert_eq!(
+            moved,
+            [format!(
+                "target office: planned against vdir {}, but the specs now say vdir {}",
+                canonical_path(dir.path()).display(),
+                canonical_path(&other).display()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_path_that_does_not_exist_yet_is_made_canonical_as_far_as_it_exists() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = canonical_path(dir.path());
+        std::fs::create_dir(dir.path().join("a")).unwrap();
+        assert_eq!(
+            canonical_path(&dir.path().join("a/../b/c.sqlite")),
+            base.join("b/c.sqlite")
+        );
+        assert_eq!(canonical_path(&dir.path().join("a/./")), base.join("a"));
+        assert_eq!(
+            canonical_path(&dir.path().join("missing/../b/./c")),
+            base.join("b/c")
+        );
     }
 }
