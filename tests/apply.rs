@@ -667,7 +667,7 @@ fn a_saved_plan_is_refused_where_its_target_now_resolves_elsewhere_and_applies_w
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains(&format!(
-            "  - the state store (--state): planned against {}, but it is now {}\n",
+            "  - the state store (--state or SNAPSYNC_STATE): planned against {}, but it is now {}\n",
             canonical.join("data/state.sqlite").display(),
             canonical.join("elsewhere.sqlite").display()
         )),

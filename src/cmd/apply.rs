@@ -88,8 +88,8 @@ fn run_saved(cli: &Cli, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Res
 fn refuse_moved(cli: &Cli, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
     let mut mismatches = Vec::new();
     for (flag, given, crm) in [
-        ("--crm", cli.crm.as_ref(), true),
-        ("--state", cli.state.as_ref(), false),
+        ("--crm or SNAPSYNC_CRM", cli.crm.as_ref(), true),
+        ("--state or SNAPSYNC_STATE", cli.state.as_ref(), false),
     ] {
         if let Some(path) = given {
             let what = format!(
