@@ -12,7 +12,10 @@
 //!   is stale there, never forced.
 //!
 //! [`compile`] builds a plan from the endpoints and the state store and
-//! writes nothing; [`render`] shows it as text, JSON or Markdown.
+//! writes nothing; [`render`] shows it as text, JSON or Markdown;
+//! [`saved`] records where a plan was made against (targets, collections,
+//! stores, references to secrets) and seals it with a checksum, so that a
+//! saved plan is applied on its own, there, and only as it was saved.
 
 pub mod cache;
 pub mod compile;
