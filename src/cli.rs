@@ -49,9 +49,15 @@ pub enum Command {
     Plan(PlanArgs),
     /// Plan, show the plan, ask, then carry it out; or carry out a saved plan.
     ///
-    /// On a terminal it asks before writing; elsewhere it needs --yes. Exit
-    /// codes: 0 all applied, 1 error before any write, 3 some operations
-    /// failed or were stale (each is listed).
+    /// Without --plan it locks the links its snapshots cover (waiting up to
+    /// --lock-timeout), plans while holding them, then on a terminal asks
+    /// before writing; elsewhere it needs --yes. With --plan FILE the saved
+    /// plan is the approval: it needs no specs and asks nothing, and is
+    /// refused if it was edited since it was saved or if --crm, --state or
+    /// the specs at PATH now resolve elsewhere than it was planned against.
+    /// Exit codes: 0 all applied, 1 error before any write, 3 some
+    /// operations failed or were stale (each is listed), 4 not applied at
+    /// the operator's request (the prompt was declined).
     Apply(ApplyArgs),
     /// Build a demo world and run validate, plan and apply on it.
     ///
@@ -287,11 +293,13 @@ pub struct ApplyArgs {
         conflicts_with = "plan"
     )]
     pub snapshots: Vec<String>,
-    /// Carry out exactly this saved plan (from `plan --out FILE`); operations
-    /// whose items changed since are reported as stale, never forced.
+    /// Carry out exactly this saved plan (from `plan --out FILE`), on the
+    /// targets and stores it records, from any folder and without a
+    /// question; operations whose items changed since are reported as
+    /// stale, never forced.
     #[arg(long, value_name = "FILE")]
     pub plan: Option<PathBuf>,
-    /// Do not ask for confirmation.
+    /// Do not ask for confirmation (a saved plan never asks).
     #[arg(long, short = 'y')]
     pub yes: bool,
     /// Refuse to run if a snapshot would delete more than N items (on top

@@ -647,3 +647,351 @@ fn writes_carried_out_in_parallel_units_are_journaled_in_plan_order() {
     assert_eq!(written, 500);
     assert_eq!(plan_code(root, "send-all").0, Some(0), "nothing left to do");
 }
+
+/// Saves the plan of `snapshot` to `plan.json` in `dir`.
+fn save_plan(dir: &Path, snapshot: &str) -> PathBuf {
+    ok(
+        dir,
+        &["plan", "--now", NOW, "-s", snapshot, "--out", "plan.json"],
+    );
+    dir.join("plan.json")
+}
+
+#[test]
+fn a_saved_plan_is_refused_where_its_target_now_resolves_elsewhere_and_applies_where_it_was_made() {
+    let dir = world(12, 0);
+    let root = dir.path();
+    let plan = save_plan(root, "send-all");
+    // The Target is edited to another folder after the plan was saved.
+    std::fs::create_dir_all(root.join("vdir2")).expect("folder");
+    let specs = root.join("snapshots.d/world.yaml");
+    let edited = SPECS.replacen("path: ../vdir\n", "path: ../vdir2\n", 1);
+    std::fs::write(&specs, &edited).expect("edit");
+    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let canonical = std::fs::canonicalize(root).expect("canonical");
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "  - target office: planned against vdir {}, but the specs now say vdir {}\n",
+            canonical.join("vdir").display(),
+            canonical.join("vdir2").display()
+        )),
+        "{stderr}"
+    );
+    assert!(stderr.contains("Nothing was applied."), "{stderr}");
+    // A state store given on the command line that is not the planned one.
+    std::fs::write(&specs, SPECS).expect("restore");
+    let out = snapsync_in(
+        root,
+        &[
+            "--state",
+            "elsewhere.sqlite",
+            "apply",
+            "--plan",
+            "plan.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(&format!(
+            "  - the state store (--state or SNAPSYNC_STATE): planned against {}, but it is now {}\n",
+            canonical.join("data/state.sqlite").display(),
+            canonical.join("elsewhere.sqlite").display()
+        )),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(vdir_uids(&root.join("vdir/jdoe/scheduleItems")).is_empty());
+    assert!(vdir_uids(&root.join("vdir2/jdoe/scheduleItems")).is_empty());
+    assert!(!root.join("elsewhere.sqlite").exists());
+    // Away from the edited specs, the plan goes where it was made: vdir.
+    std::fs::write(&specs, &edited).expect("edit");
+    let away = tempfile::tempdir().expect("a temporary folder");
+    let out = snapsync_in(
+        away.path(),
+        &["apply", "--plan", plan.to_str().expect("UTF-8")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        vdir_uids(&root.join("vdir/jdoe/scheduleItems")),
+        crm_uids(root, "jdoe", ItemType::ScheduleItems)
+    );
+    assert!(vdir_uids(&root.join("vdir2/jdoe/scheduleItems")).is_empty());
+}
+
+#[test]
+fn a_saved_plan_applies_from_an_empty_folder_without_yes_and_without_asking() {
+    let dir = world(20, 0);
+    let root = dir.path();
+    let plan = save_plan(root, "send-all");
+    let away = tempfile::tempdir().expect("a temporary folder");
+    // No specs, no --yes, no terminal: the saved plan is the approval.
+    let out = snapsync_in(
+        away.path(),
+        &["apply", "--plan", plan.to_str().expect("UTF-8")],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("0 failed, 0 stale."),
+        "{}",
+        text(&out.stdout)
+    );
+    for t in ItemType::ALL {
+        let folder = root.join("vdir/jdoe").join(t.to_string());
+        assert_eq!(vdir_uids(&folder), crm_uids(root, "jdoe", t), "{t}");
+    }
+    // It used the planned state store, not one in the folder it ran in.
+    assert!(!away.path().join(".snapsync").exists());
+    assert_eq!(plan_code(root, "send-all").0, Some(0));
+}
+
+#[test]
+fn an_edited_plan_is_refused_and_a_resealed_forged_uid_fails_its_item_only() {
+    let dir = world(40, 0);
+    let root = dir.path();
+    let path = save_plan(root, "send-all");
+    let original = std::fs::read_to_string(&path).expect("read");
+    let mut value: serde_json::Value = serde_json::from_str(&original).expect("JSON");
+    let op = &mut value["snapshots"][0]["links"][0]["sections"][0]["operations"][0];
+    let real_uid = op["uid"].as_str().expect("uid").to_owned();
+    op["uid"] = "../../evil".into();
+    std::fs::write(&path, serde_json::to_vec_pretty(&value).expect("JSON")).expect("write");
+    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains(
+            "the plan was edited since it was saved (its checksum does not match its content), \
+             so it is not applied; plan again"
+        ),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(vdir_uids(&root.join("vdir/jdoe/scheduleItems")).is_empty());
+
+    // Sealed again (as a forger who knows the checksum would): the UID is
+    // still checked against the item it names, and only that item fails.
+    let mut plan: snapsync::plan::Plan = serde_json::from_value(value).expect("a plan");
+    plan.snapshots[0].links[0].sections[0].operations[1].uid = "line\nbreak".into();
+    plan.seal();
+    std::fs::write(&path, serde_json::to_vec(&plan).expect("JSON")).expect("write");
+    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "failed: send-all create · target office · link jdoe · scheduleItems ../../evil: \
+             the plan names UID \"../../evil\", but the source item at {real_uid} has UID \"{real_uid}\""
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("the plan's UID \"line\\nbreak\" holds control characters"),
+        "{stderr}"
+    );
+    let written = vdir_uids(&root.join("vdir/jdoe/scheduleItems"));
+    assert!(!written.contains(&real_uid));
+    assert_eq!(
+        written.len(),
+        crm_uids(root, "jdoe", ItemType::ScheduleItems).len() - 2
+    );
+    for evil in [
+        root.join("evil"),
+        root.join("vdir/evil"),
+        root.join("vdir/jdoe/evil"),
+    ] {
+        assert!(!evil.exists(), "{}", evil.display());
+    }
+    // Nothing was recorded under the forged UID: the real item is still
+    // planned as new.
+    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "send-all"]);
+    assert!(
+        text(&out.stdout).contains(&real_uid),
+        "{}",
+        text(&out.stdout)
+    );
+}
+
+#[test]
+fn an_apply_that_waits_for_a_lock_plans_after_it_and_finds_nothing_stale() {
+    let dir = world(3000, 0);
+    let root = dir.path();
+    let mut first = support::snapsync_command(root, &["apply", "--yes", "-q", "-s", "send-all"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let lock = root.join("data/state.sqlite.locks/office/jdoe.lock");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while !lock.exists() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(10));
+    }
+    // The second covers jdoe too, and waits for the first to finish.
+    let second = support::snapsync_command(
+        root,
+        &[
+            "apply",
+            "--yes",
+            "--lock-timeout",
+            "300s",
+            "-s",
+            "send-jdoe-november",
+        ],
+    )
+    .stdout(std::process::Stdio::piped())
+    .stderr(std::process::Stdio::piped())
+    .spawn()
+    .expect("spawn");
+    std::thread::sleep(std::time::Duration::from_millis(200));
+    let still_running = first.try_wait().expect("wait").is_none();
+    let first_status = first.wait().expect("reap");
+    let second = second.wait_with_output().expect("second");
+    assert!(
+        still_running,
+        "the first apply ended before the second waited; the test proves nothing"
+    );
+    assert_eq!(first_status.code(), Some(0));
+    assert_eq!(second.status.code(), Some(0), "{}", text(&second.stderr));
+    let stdout = text(&second.stdout);
+    assert!(
+        stdout.contains("Applied in ") && stdout.contains("0 failed, 0 stale."),
+        "{stdout}"
+    );
+    assert_eq!(plan_code(root, "send-all").0, Some(0));
+}
+
+#[test]
+fn a_plan_holds_the_name_of_a_secret_never_its_value() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let specs = dir.path().join("snapshots.d");
+    std::fs::create_dir_all(&specs).expect("folder");
+    std::fs::write(
+        specs.join("dav.yaml"),
+        "apiVersion: snapsync/v1
+kind: Target
+metadata: { name: dav }
+spec:
+  type: caldav
+  url: http://127.0.0.1:9/dav/
+  auth: { username: svc-sync, passwordEnv: SNAPSYNC_TEST_DAV_PASSWORD }
+  links:
+    - { name: jdoe, user: jdoe, scheduleItems: jdoe/calendar/ }
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: send-dav }
+spec: { direction: send, target: dav }
+",
+    )
+    .expect("specs");
+    let secret = "hunter2-very-secret-value";
+    let out = support::snapsync_command(dir.path(), &["plan", "--now", NOW, "--out", "plan.json"])
+        .env("SNAPSYNC_TEST_DAV_PASSWORD", secret)
+        .output()
+        .expect("runs");
+    let saved = std::fs::read_to_string(dir.path().join("plan.json")).unwrap_or_else(|_| {
+        panic!("no plan saved: {}", text(&out.stderr));
+    });
+    assert!(!saved.contains(secret), "{saved}");
+    assert!(!text(&out.stdout).contains(secret));
+    assert!(!text(&out.stderr).contains(secret));
+    let plan: serde_json::Value = serde_json::from_str(&saved).expect("JSON");
+    let dav = &plan["targets"][0];
+    assert_eq!(dav["type"], "caldav");
+    assert_eq!(dav["location"], "http://127.0.0.1:9/dav/");
+    assert_eq!(dav["auth"]["username"], "svc-sync");
+    assert_eq!(dav["auth"]["passwordEnv"], "SNAPSYNC_TEST_DAV_PASSWORD");
+}
+
+/// Runs `snapsync ARGS` in `dir` on a terminal (`script` gives it one),
+/// typing `answer`; returns the exit code and everything the terminal showed.
+fn on_a_terminal(dir: &Path, args: &str, answer: &str) -> (Option<i32>, String) {
+    use std::io::Write as _;
+    let command = format!("{} {args}", env!("CARGO_BIN_EXE_snapsync"));
+    let mut child = std::process::Command::new("script")
+        .args(["-qec", &command, "/dev/null"])
+        .current_dir(dir)
+        .env("NO_COLOR", "1")
+        .env_remove("SNAPSYNC_CRM")
+        .env_remove("SNAPSYNC_STATE")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("`script` (util-linux) runs a command on a terminal");
+    child
+        .stdin
+        .take()
+        .expect("stdin")
+        .write_all(answer.as_bytes())
+        .expect("answer");
+    let out = child.wait_with_output().expect("script");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+    )
+}
+
+#[test]
+fn declining_the_prompt_exits_4_and_writes_nothing_and_yes_applies() {
+    let dir = world(5, 0);
+    let root = dir.path();
+    let (code, shown) = on_a_terminal(root, "apply -s send-all", "no\n");
+    assert_eq!(code, Some(4), "{shown}");
+    // (Where the terminal echoes the answer depends on when it arrives.)
+    assert!(
+        shown.contains("Apply these changes? Only 'yes' is accepted: ")
+            && shown.contains("Not applied, as you answered (exit code 4); nothing was written."),
+        "{shown}"
+    );
+    assert!(vdir_uids(&root.join("vdir/jdoe/scheduleItems")).is_empty());
+    assert!(!root.join("data/state.sqlite").exists());
+    let (code, shown) = on_a_terminal(root, "apply -s send-all", "yes\n");
+    assert_eq!(code, Some(0), "{shown}");
+    assert_eq!(plan_code(root, "send-all").0, Some(0));
+}
+
+#[test]
+fn a_resealed_plan_whose_href_leaves_its_collection_fails_that_item_and_touches_nothing_outside() {
+    let dir = world(40, 0);
+    let root = dir.path();
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    delete_in_crm(root, ItemType::ScheduleItems, 2);
+    let path = save_plan(root, "send-all");
+    let mut plan: snapsync::plan::Plan =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("a plan");
+    // Another user's item, reached from jdoe's calendar.
+    let asmith = root.join("vdir/asmith/scheduleItems");
+    std::fs::create_dir_all(&asmith).expect("folder");
+    std::fs::write(asmith.join("theirs.ics"), "kept").expect("write");
+    let deletes: Vec<&mut snapsync::plan::Operation> = plan.snapshots[0].links[0].sections[0]
+        .operations
+        .iter_mut()
+        .filter(|op| op.action == snapsync::plan::Action::Delete)
+        .collect();
+    assert_eq!(deletes.len(), 2);
+    let forged = deletes.into_iter().next().expect("a delete");
+    forged.destination.as_mut().expect("destination").href =
+        snapsync::endpoint::Href("../../asmith/scheduleItems/theirs.ics".into());
+    plan.seal();
+    std::fs::write(&path, serde_json::to_vec(&plan).expect("JSON")).expect("write");
+    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "\"../../asmith/scheduleItems/theirs.ics\" is not the name of an item file of this collection"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(asmith.join("theirs.ics")).expect("kept"),
+        "kept"
+    );
+    // The other delete went through.
+    assert!(
+        text(&out.stdout).contains("1 deleted"),
+        "{}",
+        text(&out.stdout)
+    );
+}

@@ -63,7 +63,7 @@ fn plan_out_saves_a_versioned_json_plan_and_json_prints_the_same() {
     let saved = std::fs::read(dir.path().join("plan.json")).expect("the plan was saved");
     assert_eq!(saved, out.stdout);
     let plan: serde_json::Value = serde_json::from_slice(&saved).expect("JSON");
-    assert_eq!(plan["formatVersion"], 1);
+    assert_eq!(plan["formatVersion"], 2);
     assert_eq!(plan["now"], "2026-11-25T12:00:00Z");
     let send_all = &plan["snapshots"][0];
     assert_eq!(send_all["snapshot"], "send-all");
@@ -74,6 +74,24 @@ fn plan_out_saves_a_versioned_json_plan_and_json_prints_the_same() {
     let filtered = &plan["snapshots"][1];
     assert_eq!(filtered["filtered"], true);
     assert_eq!(filtered["filters"][0]["from"], "2026-10-31T23:00:00Z");
+    // What the plan was made against, canonical, and its checksum.
+    let root = std::fs::canonicalize(dir.path()).expect("canonical");
+    let office = &plan["targets"][0];
+    assert_eq!(office["name"], "office");
+    assert_eq!(office["type"], "vdir");
+    assert_eq!(office["location"], root.join("vdir").display().to_string());
+    assert_eq!(office["links"][0]["collections"]["tasks"], "jdoe/tasks");
+    assert_eq!(
+        plan["stores"]["state"],
+        root.join("data/state.sqlite").display().to_string()
+    );
+    assert!(
+        plan["checksum"]
+            .as_str()
+            .is_some_and(|c| c.starts_with("blake3:") && c.len() == 7 + 64),
+        "{}",
+        plan["checksum"]
+    );
 }
 
 #[test]

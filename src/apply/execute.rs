@@ -17,7 +17,7 @@ use crate::endpoint::{
 use crate::item::Item;
 use crate::plan::cache::CachedItems;
 use crate::plan::{Action, LinkPlan, Operation, Plan, Section, SnapshotPlan, SourceCache};
-use crate::spec::model::{Catalog, LinkSpec, Target};
+use crate::spec::model::{Catalog, LinkSpec, Snapshot, Target};
 use crate::spec::types::{Direction, LinkFlag};
 use crate::state::{
     self, JournalEntry, LinkLock, LockError, Outcome, RunEnd, RunId, RunStart, StateError,
@@ -84,6 +84,32 @@ pub fn execute(
     options: &ApplyOptions,
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Report, ApplyError> {
+    execute_holding(
+        plan,
+        catalog,
+        endpoints,
+        state,
+        options,
+        progress,
+        Vec::new(),
+    )
+}
+
+/// [`execute`], by a caller that already holds `held` (the locks it took
+/// before it planned, see [`lock_covered_links`]): the plan's links not
+/// among them are locked here, the others are not locked twice.
+///
+/// # Errors
+/// As [`execute`].
+pub fn execute_holding(
+    plan: &Plan,
+    catalog: &Catalog,
+    endpoints: &dyn Endpoints,
+    state: &mut StateStore,
+    options: &ApplyOptions,
+    progress: &mut dyn FnMut(Progress),
+    held: Vec<LinkLock>,
+) -> Result<Report, ApplyError> {
     check_safety(plan, options)?;
     let mut resolved = Vec::with_capacity(plan.snapshots.len());
     for snapshot in &plan.snapshots {
@@ -101,7 +127,9 @@ pub fn execute(
         }
         resolved.push((snapshot, target));
     }
-    let _locks = lock_links(plan, state, options)?;
+    let mut locks = held;
+    let more = lock_links(plan, state, options, &locks)?;
+    locks.extend(more);
     let total = plan
         .snapshots
         .iter()
@@ -122,17 +150,50 @@ pub fn execute(
             .snapshots
             .push(run.snapshot(snapshot, target, state)?);
     }
+    drop(locks);
     Ok(report)
 }
 
-/// Takes every link's lock, in a fixed order so two applies never wait for
-/// each other in a circle.
+/// Locks every link that `snapshots` of `catalog` may cover (the links
+/// they name, or every link of their target), in a fixed order, waiting up
+/// to the options' lock timeout. An apply that makes its own plan takes
+/// these before it plans, so that what it plans is what it finds when it
+/// writes (another apply may have run while it waited).
+///
+/// # Errors
+/// A link is still held by another apply after the timeout.
+pub fn lock_covered_links(
+    catalog: &Catalog,
+    snapshots: &[&Snapshot],
+    state: &StateStore,
+    options: &ApplyOptions,
+) -> Result<Vec<LinkLock>, LockError> {
+    let mut links: Vec<(&str, &str, &str)> = Vec::new();
+    for snapshot in snapshots {
+        let Some(target) = catalog.target(&snapshot.target) else {
+            continue;
+        };
+        for link in &target.links {
+            let named = snapshot
+                .links
+                .as_ref()
+                .is_none_or(|names| names.contains(&link.name));
+            if named {
+                links.push((&target.name, &link.name, &snapshot.name));
+            }
+        }
+    }
+    lock_in_order(links, state, options, &[])
+}
+
+/// Takes the lock of every link of `plan` not already in `held`.
 fn lock_links(
     plan: &Plan,
     state: &StateStore,
     options: &ApplyOptions,
+    held: &[LinkLock],
 ) -> Result<Vec<LinkLock>, LockError> {
-    let mut links: Vec<(&str, &str, &str)> = plan
+    let links: Vec<(&str, &str, &str)> = plan
         .snapshots
         .iter()
         .flat_map(|s| {
@@ -141,10 +202,26 @@ fn lock_links(
                 .map(move |l| (s.target.as_str(), l.link.as_str(), s.snapshot.as_str()))
         })
         .collect();
+    lock_in_order(links, state, options, held)
+}
+
+/// Takes every link's lock, in a fixed order so two applies never wait for
+/// each other in a circle; skips the links in `held`.
+fn lock_in_order(
+    mut links: Vec<(&str, &str, &str)>,
+    state: &StateStore,
+    options: &ApplyOptions,
+    held: &[LinkLock],
+) -> Result<Vec<LinkLock>, LockError> {
     links.sort_unstable();
     links.dedup_by(|a, b| a.0 == b.0 && a.1 == b.1);
     links
         .into_iter()
+        .filter(|(target, link, _)| {
+            !held
+                .iter()
+                .any(|h| h.target() == *target && h.link() == *link)
+        })
         .map(|(target, link, snapshot)| {
             let holder = format!("apply of {snapshot} by {}", options.actor);
             state.lock_link(target, link, &holder, options.lock_timeout)
@@ -201,13 +278,14 @@ struct Done<'p> {
 }
 
 impl<'p> Done<'p> {
-    /// An operation whose precondition on the source failed: stale, as one
-    /// whose destination changed is.
-    fn stale(seq: u32, op: &'p Operation, message: String) -> Self {
+    /// An operation that was not tried: its precondition on the source
+    /// failed (stale, as one whose destination changed is), or the plan's
+    /// operation does not fit the item (failed).
+    fn not_tried(seq: u32, op: &'p Operation, error: EndpointError) -> Self {
         Done {
             seq,
             op,
-            result: Err(EndpointError::new(ErrorKind::PreconditionFailed, message)),
+            result: Err(error),
         }
     }
 }
@@ -342,6 +420,36 @@ impl Runner<'_> {
         if writes.is_empty() && keeps.is_empty() {
             return Ok(None);
         }
+        // A UID the state store and the journal cannot hold as it is (a plan
+        // file is input) fails its operation, and only that one.
+        let mut checked = |ops: Vec<&'w Operation>| -> Result<Vec<&'w Operation>, ApplyError> {
+            let mut kept = Vec::with_capacity(ops.len());
+            for op in ops {
+                if let Some(problem) = uid_problem(&op.uid) {
+                    *seq += 1;
+                    let message = format!(
+                        "the plan's UID {:?} {problem}: not applied; plan again",
+                        op.uid
+                    );
+                    Self::unapplied(
+                        &ctx,
+                        section,
+                        op,
+                        OpOutcome::Failed,
+                        &message,
+                        state,
+                        *seq,
+                        report,
+                    )?;
+                    self.tick();
+                } else {
+                    kept.push(op);
+                }
+            }
+            Ok(kept)
+        };
+        let writes = checked(writes)?;
+        let keeps = checked(keeps)?;
         let crm = self.endpoints.crm(&ctx.link.user, section.item_type);
         let on_target = self
             .endpoints
@@ -479,7 +587,7 @@ impl Runner<'_> {
                         );
                         let mut done: Vec<Done<'_>> = stale_ops
                             .into_iter()
-                            .map(|(seq, op, message)| Done::stale(seq, op, message))
+                            .map(|(seq, op, error)| Done::not_tried(seq, op, error))
                             .collect();
                         for batch in batches(jobs) {
                             done.extend(run_batch(work.destination.as_ref(), &batch, options));
@@ -583,15 +691,16 @@ impl Runner<'_> {
 }
 
 /// Reads the source items the writes need and checks each is still the
-/// content the plan saw. Returns the jobs, and the operations already
-/// stale (with their sequence numbers and why).
+/// content the plan saw, under the UID the plan names. Returns the jobs,
+/// and the operations not to try (with their sequence numbers and why:
+/// stale, or failed when the plan's UID is not the item's).
 #[allow(clippy::type_complexity)]
 fn prepare<'p>(
     source: &dyn Collection,
     writes: &[&'p Operation],
     seq: &mut u32,
     cached: Option<(&CachedItems, &HashMap<Href, Version>)>,
-) -> (Vec<Job<'p>>, Vec<(u32, &'p Operation, String)>) {
+) -> (Vec<Job<'p>>, Vec<(u32, &'p Operation, EndpointError)>) {
     let mut jobs = Vec::with_capacity(writes.len());
     let mut stale = Vec::new();
     let mut fetched: HashMap<Href, FetchResult> = HashMap::with_capacity(writes.len());
@@ -649,7 +758,25 @@ fn prepare<'p>(
             });
             continue;
         };
+        let stale_because =
+            |message: &str| EndpointError::new(ErrorKind::PreconditionFailed, message);
         match fetched.remove(&expected.href) {
+            // The journal and the state store record the plan's UID: it must
+            // be the item's (a plan file is input).
+            Some(Ok(f)) if f.item.uid() != op.uid => stale.push((
+                *seq,
+                *op,
+                EndpointError::new(
+                    ErrorKind::Invalid,
+                    format!(
+                        "the plan names UID {:?}, but the source item at {} has UID {:?}: \
+                         the plan does not match the item, so nothing was written; plan again",
+                        op.uid,
+                        expected.href,
+                        f.item.uid()
+                    ),
+                ),
+            )),
             Some(Ok(f)) if f.item.content_hash() == expected.hash => jobs.push(Job {
                 seq: *seq,
                 op,
@@ -658,18 +785,33 @@ fn prepare<'p>(
             Some(Ok(_)) => stale.push((
                 *seq,
                 *op,
-                "the source item changed since the plan was made".to_owned(),
+                stale_because("the source item changed since the plan was made"),
             )),
             Some(Err(e)) if e.kind == ErrorKind::DoesNotExist => stale.push((
                 *seq,
                 *op,
-                "the source item was deleted since the plan was made".to_owned(),
+                stale_because("the source item was deleted since the plan was made"),
             )),
-            Some(Err(e)) => stale.push((*seq, *op, e.message)),
-            None => stale.push((*seq, *op, "the source item was not read".to_owned())),
+            Some(Err(e)) => stale.push((*seq, *op, stale_because(&e.message))),
+            None => stale.push((*seq, *op, stale_because("the source item was not read"))),
         }
     }
     (jobs, stale)
+}
+
+/// What is wrong with a UID a plan names, if anything: none is empty, and
+/// none holds control characters (line breaks would forge journal lines).
+/// Path separators and `..` are harmless here: a file name is never made of
+/// a UID as it is (see [`crate::endpoint::vdir::file_name_for_uid`]), and a
+/// create writes under the UID of the item it read.
+fn uid_problem(uid: &str) -> Option<&'static str> {
+    if uid.is_empty() {
+        Some("is empty")
+    } else if uid.chars().any(char::is_control) {
+        Some("holds control characters")
+    } else {
+        None
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -1105,7 +1247,7 @@ mod cache_tests {
         assert!(jobs.is_empty());
         assert_eq!(stale.len(), 1);
         assert_eq!(
-            stale[0].2,
+            stale[0].2.message,
             "the source item changed since the plan was made"
         );
     }

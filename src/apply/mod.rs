@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-pub use execute::{ApplyError, Progress, execute};
+pub use execute::{ApplyError, Progress, execute, execute_holding, lock_covered_links};
 
 use crate::item::ItemType;
 use crate::plan::{Action, Plan};
@@ -187,16 +187,24 @@ impl std::fmt::Display for Unapplied {
             OpOutcome::Stale => "stale",
             OpOutcome::Failed | OpOutcome::Applied => "failed",
         };
+        // A UID from a plan file is input: a line break in it must not
+        // make a line of its own.
+        let uid: String = self
+            .uid
+            .chars()
+            .flat_map(|c| {
+                let escaped: Vec<char> = if c.is_control() {
+                    c.escape_default().collect()
+                } else {
+                    vec![c]
+                };
+                escaped
+            })
+            .collect();
         write!(
             f,
-            "{word}: {} {} · target {} · link {} · {} {}: {}",
-            self.snapshot,
-            self.action,
-            self.target,
-            self.link,
-            self.item_type,
-            self.uid,
-            self.message
+            "{word}: {} {} · target {} · link {} · {} {uid}: {}",
+            self.snapshot, self.action, self.target, self.link, self.item_type, self.message
         )
     }
 }

@@ -11,13 +11,19 @@ use crate::cli::{ApplyArgs, Cli, OutputFormat};
 use snapsync::apply::{self, ApplyError, ApplyOptions, Report};
 use snapsync::endpoint::StoreEndpoints;
 use snapsync::endpoint::crm::CrmStore;
-use snapsync::plan::{Action, PLAN_FORMAT_VERSION, Plan, SourceCache, render};
-use snapsync::spec::model::Catalog;
-use snapsync::state::{StateStore, actor_from_env};
+use snapsync::plan::{Action, PLAN_FORMAT_VERSION, Plan, SavedPlanError, SourceCache, render};
+use snapsync::spec::model::{Catalog, Snapshot};
+use snapsync::state::{LinkLock, StateStore, actor_from_env};
 
 /// Exit code when some operations failed or were stale.
 const PARTIAL: u8 = 3;
 
+/// Exit code when the operator declined at the prompt: nothing was
+/// applied, at the operator's request (not an error, and not a success).
+pub const DECLINED: u8 = 4;
+
+/// Reads a saved plan: its format version, then its checksum and records.
+/// Returns it and the digest of the file (for the journal).
 fn read_plan(path: &std::path::Path) -> anyhow::Result<(Plan, String)> {
     let bytes =
         std::fs::read(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
@@ -36,67 +42,186 @@ fn read_plan(path: &std::path::Path) -> anyhow::Result<(Plan, String)> {
     }
     let plan: Plan = serde_json::from_value(value)
         .with_context(|| format!("{} is not a valid plan", path.display()))?;
+    plan.check_saved()
+        .with_context(|| format!("{} is not applied", path.display()))?;
     Ok((plan, digest))
 }
 
 /// Runs `snapsync apply`.
 pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+    match &args.plan {
+        Some(path) => run_saved(cli, args, path),
+        None => run_planned(cli, args),
+    }
+}
+
+/// `apply --plan FILE`: the plan is the approval and holds all it needs
+/// (DESIGN 2.5): no specs, no question. What the command line or specs
+/// nearby now resolve to elsewhere than the plan recorded is refused.
+fn run_saved(cli: &Cli, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+    let (plan, digest) = read_plan(path)?;
+    refuse_moved(cli, args, &plan)?;
+    let catalog = plan.recorded_catalog()?;
+    let stores = StorePaths::from_specs(&catalog);
+    show_plan(cli, args, &plan)?;
+    if plan.has_errors() {
+        bail!("the plan has errors (listed above); nothing was applied");
+    }
+    let options = ApplyOptions {
+        max_deletes: args.max_deletes,
+        lock_timeout: args.lock_timeout,
+        actor: actor_from_env(),
+        plan_digest: Some(digest),
+        allow_empty_source: args.allow_empty_source,
+        ..ApplyOptions::default()
+    };
+    // The locks are taken before any operation is checked: preconditions
+    // are checked while no other apply can write these links.
+    let (report, seconds) = execute(cli, &plan, &catalog, &stores, &options)?;
+    finish(cli, args, &report, seconds)
+}
+
+/// Refuses a saved plan when `--crm`/`--state` (or their variables), or
+/// the specs at PATH (`snapshots.d` by default, when it exists), now
+/// resolve a store, target, link or collection elsewhere than the plan
+/// recorded.
+fn refuse_moved(cli: &Cli, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
+    let mut mismatches = Vec::new();
+    for (flag, given, crm) in [
+        ("--crm or SNAPSYNC_CRM", cli.crm.as_ref(), true),
+        ("--state or SNAPSYNC_STATE", cli.state.as_ref(), false),
+    ] {
+        if let Some(path) = given {
+            let what = format!(
+                "the {} ({flag})",
+                if crm { "CRM store" } else { "state store" }
+            );
+            mismatches.extend(plan.moved_store(&what, crm, path));
+        }
+    }
+    let default_paths =
+        args.paths.len() == 1 && args.paths[0] == std::path::Path::new("snapshots.d");
+    if !default_paths || args.paths[0].exists() {
+        let validation = snapsync::spec::validate(&args.paths, plan.now)
+            .context("cannot read the specs to compare them with the plan")?;
+        match validation.catalog {
+            Some(catalog) if !validation.has_errors() => {
+                mismatches.extend(plan.moved_targets(&catalog));
+                if cli.crm.is_none() {
+                    mismatches.extend(plan.moved_store(
+                        "the CRM store (the specs' Stores)",
+                        true,
+                        &catalog.stores.crm,
+                    ));
+                }
+                if cli.state.is_none() {
+                    mismatches.extend(plan.moved_store(
+                        "the state store (the specs' Stores)",
+                        false,
+                        &catalog.stores.state,
+                    ));
+                }
+            }
+            _ if !default_paths => bail!(
+                "the specs at {} are not valid, so the plan cannot be compared with them; \
+                 run `snapsync validate`, or apply the plan without naming specs",
+                args.paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            _ => tracing::warn!(
+                "the specs in snapshots.d are not valid, so the plan's locations were not \
+                 compared with them; the plan is applied where it was made"
+            ),
+        }
+    }
+    if mismatches.is_empty() {
+        Ok(())
+    } else {
+        Err(SavedPlanError::Moved { mismatches }.into())
+    }
+}
+
+/// `apply` without a saved plan: lock the links the snapshots cover, plan
+/// while holding them, show the plan, ask, execute.
+fn run_planned(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let now = args.now.unwrap_or_else(chrono::Utc::now);
     let catalog = match super::plan::load_catalog(cli, &args.paths, now)? {
         Ok(catalog) => catalog,
         Err(code) => return Ok(code),
     };
-    // An apply that makes its own plan keeps the source items the plan
-    // reads, and does not read them again (see SourceCache).
-    let mut cache = SourceCache::new();
-    let (plan, digest) = match &args.plan {
-        Some(path) => {
-            let (plan, digest) = read_plan(path)?;
-            (plan, Some(digest))
-        }
-        None => (
-            super::plan::compile(cli, &catalog, &args.snapshots, now, Some(&mut cache))?,
-            None,
-        ),
-    };
-    // With --format json, stdout holds the report alone; the plan a person
-    // reviews before confirming goes to stderr.
-    if cli.quiet == 0 {
-        if args.format == OutputFormat::Json {
-            let options = render::TextOptions {
-                color: crate::text_style(cli, &io::stderr()).color,
-                show_unchanged: false,
-            };
-            let mut err = io::BufWriter::with_capacity(1 << 16, io::stderr().lock());
-            render::text(&plan, &mut err, options)?;
-            err.flush()?;
-        } else {
-            let options = render::TextOptions {
-                color: crate::text_style(cli, &io::stdout()).color,
-                show_unchanged: false,
-            };
-            let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
-            render::text(&plan, &mut out, options)?;
-            out.flush()?;
-        }
-    }
-    if plan.has_errors() {
-        bail!("the plan has errors (listed above); nothing was applied");
-    }
-    if plan.has_changes() && !args.yes && !confirm()? {
-        return Ok(ExitCode::from(1));
-    }
     let stores = StorePaths::of(cli, &catalog);
     let options = ApplyOptions {
         max_deletes: args.max_deletes,
         lock_timeout: args.lock_timeout,
         actor: actor_from_env(),
-        plan_digest: digest,
         allow_empty_source: args.allow_empty_source,
-        source_cache: (!cache.is_empty()).then(|| std::sync::Arc::new(cache)),
         ..ApplyOptions::default()
     };
-    let (report, seconds) = execute(cli, &plan, &catalog, &stores, &options)?;
+    // The locks first, then the plan: an apply that waited for another
+    // one plans what that one left, instead of a plan gone stale while it
+    // waited.
+    let held = {
+        // Read-only: the locks are files beside the store, and a plan
+        // that is then declined must leave the store as it was.
+        let state =
+            StateStore::open_read_only(&stores.state).context("cannot read the state store")?;
+        let chosen: Vec<&Snapshot> = catalog
+            .snapshots
+            .iter()
+            .filter(|s| args.snapshots.is_empty() || args.snapshots.contains(&s.name))
+            .collect();
+        apply::lock_covered_links(&catalog, &chosen, &state, &options)?
+    };
+    // An apply that makes its own plan keeps the source items the plan
+    // reads, and does not read them again (see SourceCache).
+    let mut cache = SourceCache::new();
+    let plan = super::plan::compile(cli, &catalog, &args.snapshots, now, Some(&mut cache))?;
+    show_plan(cli, args, &plan)?;
+    if plan.has_errors() {
+        bail!("the plan has errors (listed above); nothing was applied");
+    }
+    if plan.has_changes() && !args.yes && !confirm()? {
+        return Ok(ExitCode::from(DECLINED));
+    }
+    let options = ApplyOptions {
+        source_cache: (!cache.is_empty()).then(|| std::sync::Arc::new(cache)),
+        ..options
+    };
+    let (report, seconds) = execute_holding(cli, &plan, &catalog, &stores, &options, held)?;
+    finish(cli, args, &report, seconds)
+}
+
+/// Shows the plan before it is applied. With --format json, stdout holds
+/// the report alone; the plan a person reviews goes to stderr.
+fn show_plan(cli: &Cli, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
+    if cli.quiet > 0 {
+        return Ok(());
+    }
+    if args.format == OutputFormat::Json {
+        let options = render::TextOptions {
+            color: crate::text_style(cli, &io::stderr()).color,
+            show_unchanged: false,
+        };
+        let mut err = io::BufWriter::with_capacity(1 << 16, io::stderr().lock());
+        render::text(plan, &mut err, options)?;
+        err.flush()?;
+    } else {
+        let options = render::TextOptions {
+            color: crate::text_style(cli, &io::stdout()).color,
+            show_unchanged: false,
+        };
+        let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+        render::text(plan, &mut out, options)?;
+        out.flush()?;
+    }
+    Ok(())
+}
+
+/// Writes the report; exit 0 when every operation was applied, else 3.
+fn finish(cli: &Cli, args: &ApplyArgs, report: &Report, seconds: f64) -> anyhow::Result<ExitCode> {
     match args.format {
         OutputFormat::Json => {
             let value = json!({"formatVersion": 1, "report": report, "seconds": seconds});
@@ -104,7 +229,7 @@ pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
         }
-        OutputFormat::Text => write_report(cli, &report, seconds)?,
+        OutputFormat::Text => write_report(cli, report, seconds)?,
     }
     Ok(if report.unapplied().next().is_none() {
         ExitCode::SUCCESS
@@ -123,17 +248,39 @@ pub fn execute(
     stores: &StorePaths,
     options: &ApplyOptions,
 ) -> anyhow::Result<(Report, f64)> {
+    execute_holding(cli, plan, catalog, stores, options, Vec::new())
+}
+
+/// [`execute`] by a caller that holds `held`, the locks it took before it
+/// planned.
+fn execute_holding(
+    cli: &Cli,
+    plan: &Plan,
+    catalog: &Catalog,
+    stores: &StorePaths,
+    options: &ApplyOptions,
+    held: Vec<LinkLock>,
+) -> anyhow::Result<(Report, f64)> {
     let crm = CrmStore::open(&stores.crm).context("cannot open the CRM store")?;
     let mut state = StateStore::open(&stores.state).context("cannot open the state store")?;
     let endpoints = StoreEndpoints::new(crm);
     let bar = crate::cmd::progress_bar(cli, 0, "operations");
     let started = std::time::Instant::now();
-    let result = apply::execute(plan, catalog, &endpoints, &mut state, options, &mut |p| {
+    let mut progress = |p: apply::Progress| {
         if let Some(bar) = &bar {
             bar.set_length(p.total);
             bar.set_position(p.done);
         }
-    });
+    };
+    let result = apply::execute_holding(
+        plan,
+        catalog,
+        &endpoints,
+        &mut state,
+        options,
+        &mut progress,
+        held,
+    );
     if let Some(bar) = bar {
         bar.finish_and_clear();
     }
@@ -158,12 +305,20 @@ fn confirm() -> anyhow::Result<bool> {
     err.flush()?;
     let mut answer = String::new();
     io::stdin().lock().read_line(&mut answer)?;
-    if answer.trim() == "yes" {
+    if approves(&answer) {
         Ok(true)
     } else {
-        writeln!(err, "Not applied.")?;
+        writeln!(
+            err,
+            "Not applied, as you answered (exit code {DECLINED}); nothing was written."
+        )?;
         Ok(false)
     }
+}
+
+/// Whether an answer to the prompt approves: `yes` alone, as Terraform asks.
+fn approves(answer: &str) -> bool {
+    answer.trim() == "yes"
 }
 
 fn write_report(cli: &Cli, report: &Report, seconds: f64) -> io::Result<()> {
@@ -211,4 +366,20 @@ pub fn applied_line(report: &Report, seconds: f64) -> String {
         n(Action::Update),
         n(Action::Delete) + n(Action::OrphanDeleted),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_yes_approves_and_declining_has_its_own_exit_code() {
+        assert!(approves("yes\n"));
+        assert!(approves("  yes  "));
+        for answer in ["", "\n", "no\n", "y\n", "YES\n", "yes please\n"] {
+            assert!(!approves(answer), "{answer:?}");
+        }
+        // Distinct from 0 (applied), 1 (error), 2 (plan: changes), 3 (partial).
+        assert!(![0, 1, 2, 3].contains(&DECLINED));
+    }
 }

@@ -11,7 +11,7 @@ use snapsync::endpoint::StoreEndpoints;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::plan::{self, Plan, SourceCache, render};
 use snapsync::spec::Validation;
-use snapsync::spec::model::Catalog;
+use snapsync::spec::model::{Catalog, Stores};
 use snapsync::state::StateStore;
 
 /// Exit code of `--detailed-exitcode` when the plan has changes.
@@ -67,6 +67,14 @@ impl StorePaths {
         StorePaths {
             crm: super::Store::Crm.path_in(cli, catalog),
             state: super::Store::State.path_in(cli, catalog),
+        }
+    }
+
+    /// The same paths, as the specs' model holds them.
+    pub fn as_stores(&self) -> Stores {
+        Stores {
+            crm: self.crm.clone(),
+            state: self.state.clone(),
         }
     }
 
@@ -130,10 +138,14 @@ fn compile_into(
     let crm = CrmStore::open_read_only(&stores.crm).context("cannot read the CRM store")?;
     let state = StateStore::open_read_only(&stores.state).context("cannot read the state store")?;
     let endpoints = StoreEndpoints::new(crm);
-    Ok(match cache {
+    let mut plan = match cache {
         Some(cache) => plan::compile_keeping(catalog, &snapshots, &endpoints, &state, now, cache)?,
         None => plan::compile(catalog, &snapshots, &endpoints, &state, now)?,
-    })
+    };
+    // What the plan was made against, and its checksum: a saved plan is
+    // applied there, as it was saved, and needs no specs (DESIGN 2.5).
+    plan.record(catalog, &stores.as_stores());
+    Ok(plan)
 }
 
 /// Runs `snapsync plan`.

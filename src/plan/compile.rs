@@ -11,8 +11,8 @@ use chrono::{DateTime, Utc};
 
 use super::cache::{SlotKey, SourceCache};
 use super::{
-    Action, DecidingDate, FilterSummary, ItemState, LinkFlags, LinkPlan, Notice, Operation,
-    PLAN_FORMAT_VERSION, Plan, Section, SnapshotPlan, Totals,
+    Action, DecidingDate, FilterSummary, ItemState, LinkFlags, LinkPlan, Notice, Operation, Plan,
+    Section, SnapshotPlan, Totals,
 };
 use crate::endpoint::{Collection, EndpointError, Endpoints, ErrorKind, Href, Listing};
 use crate::filter::range::RangeError;
@@ -90,11 +90,8 @@ fn compile_into(
     now: DateTime<Utc>,
     mut cache: Option<&mut SourceCache>,
 ) -> Result<Plan, PlanError> {
-    let mut plan = Plan {
-        format_version: PLAN_FORMAT_VERSION,
-        now,
-        snapshots: Vec::with_capacity(snapshots.len()),
-    };
+    let mut plan = Plan::new(now);
+    plan.snapshots.reserve(snapshots.len());
     for snapshot in snapshots {
         let target = catalog
             .target(&snapshot.target)

@@ -12,11 +12,15 @@
 //!   is stale there, never forced.
 //!
 //! [`compile`] builds a plan from the endpoints and the state store and
-//! writes nothing; [`render`] shows it as text, JSON or Markdown.
+//! writes nothing; [`render`] shows it as text, JSON or Markdown;
+//! [`saved`] records where a plan was made against (targets, collections,
+//! stores, references to secrets) and seals it with a checksum, so that a
+//! saved plan is applied on its own, there, and only as it was saved.
 
 pub mod cache;
 pub mod compile;
 pub mod render;
+pub mod saved;
 
 use std::borrow::Cow;
 
@@ -25,14 +29,16 @@ use serde::{Deserialize, Serialize};
 
 pub use cache::SourceCache;
 pub use compile::{PlanError, compile, compile_keeping};
+pub use saved::{PlanStores, PlanTarget, SavedPlanError};
 
 use crate::endpoint::{Href, Version};
 use crate::item::{ContentHash, ItemType};
 use crate::spec::types::{Direction, OrphanPolicy};
 
 /// The version of the JSON plan format (`--format json`, `--out FILE`).
-/// Bumped on any change a reader could notice.
-pub const PLAN_FORMAT_VERSION: u32 = 1;
+/// Bumped on any change a reader could notice (2: a plan records its
+/// targets' locations and its stores, and carries a checksum).
+pub const PLAN_FORMAT_VERSION: u32 = 2;
 
 /// What happens to one item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
@@ -388,6 +394,9 @@ impl SnapshotPlan {
 }
 
 /// A compiled plan: every snapshot given, in order.
+///
+/// A plan made for saving (see [`saved`]) also records where it was made
+/// against (its targets and stores) and carries a checksum of all that.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
@@ -395,11 +404,34 @@ pub struct Plan {
     pub format_version: u32,
     /// The run's clock: relative bounds were resolved against it.
     pub now: DateTime<Utc>,
+    /// The canonical paths of the stores the plan read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stores: Option<PlanStores>,
+    /// The targets the snapshots name, as planned against: locations,
+    /// links and their collections, references to secrets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub targets: Vec<PlanTarget>,
     /// The snapshots.
     pub snapshots: Vec<SnapshotPlan>,
+    /// The checksum of everything above (`blake3:` and 64 hex digits).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checksum: Option<String>,
 }
 
 impl Plan {
+    /// An empty plan made at `now`, recording nothing yet.
+    #[must_use]
+    pub fn new(now: DateTime<Utc>) -> Plan {
+        Plan {
+            format_version: PLAN_FORMAT_VERSION,
+            now,
+            stores: None,
+            targets: Vec::new(),
+            snapshots: Vec::new(),
+            checksum: None,
+        }
+    }
+
     /// Counts across snapshots.
     #[must_use]
     pub fn totals(&self) -> Totals {
