@@ -231,6 +231,7 @@ fn last_utc(event: &ScheduleItem) -> chrono::DateTime<Utc> {
     match event.last_start() {
         LastStart::At(t) => t.instant_in(chrono_tz::UTC),
         LastStart::LaterOf(..) => panic!("{} mixes floating and fixed times", event.uid()),
+        LastStart::Capped(..) => panic!("{} is floating or all-day with a UTC UNTIL", event.uid()),
         LastStart::Unbounded => panic!("{} is unbounded", event.uid()),
     }
 }
