@@ -210,7 +210,12 @@ pub fn build(
     let mut users = Vec::new();
     for (index, user) in (0u64..).zip(crm_users(&catalog)) {
         let seed = user_seed(options.seed, index);
-        let items = parsed(&generate::items(seed, 0, options.items_per_user))?;
+        let items = parsed(&generate::items(
+            seed,
+            0,
+            options.items_per_user,
+            options.now,
+        ))?;
         crm.store_items(&user, &items)?;
         users.push((user, options.items_per_user));
     }
@@ -487,7 +492,7 @@ fn drift_crm(
         .filter_map(|wanted| {
             (options.items_per_user..)
                 .take(100)
-                .map(|n| generate::item(seed, n))
+                .map(|n| generate::item(seed, n, options.now))
                 .find(|g| g.item_type == wanted)
         })
         .collect();

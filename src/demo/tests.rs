@@ -190,7 +190,7 @@ fn orphans_and_edits_parse_to_one_item_of_their_type() {
     assert!(orphan(ItemType::Contacts, "asmith", now()).is_none());
 
     let tmp = tempfile::tempdir().expect("a temporary folder");
-    for generated in generate::items(5, 55, 40) {
+    for generated in generate::items(5, 55, 40, now()) {
         let file = tmp.path().join(format!(
             "{}.{}",
             generated.uid,
