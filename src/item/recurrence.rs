@@ -29,6 +29,12 @@ use super::time::ItemTime;
 /// answers is documented on [`LastStart`].
 const MAX_STEPS: u32 = 1_000_000;
 
+/// Past this many capped starts (a floating rule by the minute ending at a
+/// UTC `UNTIL`), a rule's last start is taken as the latest of them in every
+/// zone: later than it may be, on the safe side, and the stored form stays
+/// small.
+const MAX_CAPPED: usize = 48;
+
 /// The start of the last occurrence of a schedule item, as the recurrence
 /// filter reads it (DESIGN 2.2).
 ///
@@ -59,7 +65,9 @@ pub enum LastStart {
     /// belongs to the series in the spec's zone (see [`Candidate`]); at
     /// least one belongs to it in every zone. Answered when a floating or
     /// all-day series has a rule with a UTC `UNTIL` and occurrences less
-    /// than 14 hours (read in UTC) from it.
+    /// than 14 hours (read in UTC) from it; past 48 such occurrences, the
+    /// latest of them is taken as the rule's last start in every zone
+    /// ([`LastStart::At`], the safe side).
     Capped(Vec<Candidate>),
     /// A rule has neither `COUNT` nor `UNTIL`, so the series never ends.
     /// Also answered, on the safe side (the item is kept in scope), for a rule
@@ -213,6 +221,9 @@ impl RecurrenceRule {
                     _ => None,
                 };
             }
+        }
+        if capped.len() > MAX_CAPPED {
+            return capped.pop().map(|latest| RuleLast::sure(latest.start));
         }
         Some(RuleLast {
             sure: last.map_or(*first_start, |t| from_rrule_time(t, first_start)),

@@ -848,3 +848,35 @@ fn an_rrule_without_a_valid_freq_is_no_rule_and_is_reported() {
     // A valid rule is no problem.
     assert!(read("RRULE:FREQ=DAILY;COUNT=3\n").problems().is_empty());
 }
+
+#[test]
+fn a_utc_until_on_a_floating_series_keeps_the_starts_the_zone_decides() {
+    let floating = |d, h, m| {
+        ItemTime::Floating(
+            NaiveDate::from_ymd_opt(2026, 1, d)
+                .unwrap()
+                .and_hms_opt(h, m, 0)
+                .unwrap(),
+        )
+    };
+    let until = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+    // Daily at 09:00 until 12:00 UTC on the 5th: the 4th is in the series
+    // in every zone, the 5th only where 09:00 that day is at or before
+    // 12:00 UTC (from UTC-3 eastwards).
+    assert_eq!(
+        last_start_of("DTSTART:20260101T090000\nRRULE:FREQ=DAILY;UNTIL=20260105T120000Z\n"),
+        LastStart::Capped(vec![
+            Candidate::sure(floating(4, 9, 0)),
+            Candidate {
+                start: floating(5, 9, 0),
+                until: Some(until),
+            },
+        ])
+    );
+    // By the minute, hundreds of starts are near UNTIL: the latest of them
+    // (14 hours after UNTIL, read in UTC) stands for all, the safe side.
+    assert_eq!(
+        last_start_of("DTSTART:20260101T090000\nRRULE:FREQ=MINUTELY;UNTIL=20260105T120000Z\n"),
+        LastStart::At(floating(6, 2, 0))
+    );
+}
