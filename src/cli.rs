@@ -240,6 +240,11 @@ pub struct GenerateArgs {
     /// Items per file with `--layout files`.
     #[arg(long, default_value_t = 1000)]
     pub per_file: u64,
+    /// The clock to generate at (RFC 3339, `2026-11-25T12:00:00Z`): no
+    /// item was changed after it. Default: now. The same seed and clock
+    /// give the same items.
+    #[arg(long)]
+    pub now: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// How `generate` lays out its files.

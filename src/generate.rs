@@ -1,11 +1,17 @@
 //! Seeded test data: schedule items (a realistic share of them recurring),
 //! tasks with and without dates, and contacts, as iCalendar and vCard text.
-//! The benchmarks and the demo use it; the same seed always gives the same
-//! items, byte for byte.
+//! The benchmarks and the demo use it; the same seed and clock always give
+//! the same items, byte for byte.
+//!
+//! Items start between 2024 and the end of 2027, whatever the clock; but no
+//! time that says when an item was made or changed (`DTSTAMP`,
+//! `LAST-MODIFIED`, `COMPLETED`, `REV`) lies after the clock: each is at
+//! least [`UNTOUCHED_FOR`] before it, so a `modified` filter over the last
+//! days matches only items changed since they were generated.
 
 use std::fmt::Write as _;
 
-use chrono::{Duration, NaiveDate, NaiveDateTime};
+use chrono::{DateTime, Duration, NaiveDate, NaiveDateTime, Utc};
 
 use crate::item::ItemType;
 
@@ -46,6 +52,10 @@ impl Rng {
         &items[index]
     }
 }
+
+/// How long before the clock a generated item was last changed, at the
+/// least.
+pub const UNTOUCHED_FOR: Duration = Duration::days(7);
 
 /// How many items of each type to make, out of every 100.
 const EVENTS_PER_100: u64 = 60;
@@ -99,25 +109,38 @@ pub struct Generated {
     pub text: String,
 }
 
-/// Makes items `first..first + count` of the stream `seed`. Item `n` is
-/// always the same whatever range it is made in, so work can be split.
+/// Makes items `first..first + count` of the stream `seed`, as generated
+/// at `now` (the run's clock: see the module docs). Item `n` is always the
+/// same whatever range it is made in, so work can be split.
 #[must_use]
-pub fn items(seed: u64, first: u64, count: u64) -> Vec<Generated> {
-    (first..first + count).map(|n| item(seed, n)).collect()
+pub fn items(seed: u64, first: u64, count: u64, now: DateTime<Utc>) -> Vec<Generated> {
+    (first..first + count).map(|n| item(seed, n, now)).collect()
 }
 
-/// Item `n` of the stream `seed`.
+/// Item `n` of the stream `seed`, as generated at `now`.
 #[must_use]
-pub fn item(seed: u64, n: u64) -> Generated {
+pub fn item(seed: u64, n: u64, now: DateTime<Utc>) -> Generated {
     let mut rng = Rng::new(seed ^ n.wrapping_mul(0xA24B_AED4_963E_E407));
+    let untouched_since = now.naive_utc() - UNTOUCHED_FOR;
     let kind = n % 100;
     if kind < EVENTS_PER_100 {
-        event(&mut rng, seed, n)
+        event(&mut rng, seed, n, untouched_since)
     } else if kind < EVENTS_PER_100 + TASKS_PER_100 {
-        task(&mut rng, seed, n)
+        task(&mut rng, seed, n, untouched_since)
     } else {
-        contact(&mut rng, seed, n)
+        contact(&mut rng, seed, n, untouched_since)
     }
+}
+
+/// When an item starting at `start` was last changed: `days_before` (at
+/// least one) days before its start, or before `untouched_since` if that is
+/// earlier (an item far in the future was planned in the past).
+fn changed(
+    start: NaiveDateTime,
+    days_before: u64,
+    untouched_since: NaiveDateTime,
+) -> NaiveDateTime {
+    start.min(untouched_since) - Duration::days(i64::try_from(days_before).unwrap_or(0) + 1)
 }
 
 fn base() -> NaiveDateTime {
@@ -143,10 +166,10 @@ fn calendar(body: &str) -> String {
     )
 }
 
-fn event(rng: &mut Rng, seed: u64, n: u64) -> Generated {
+fn event(rng: &mut Rng, seed: u64, n: u64, untouched_since: NaiveDateTime) -> Generated {
     let uid = format!("gen-{seed}-{n}@snapsync.invalid");
     let start = when(rng);
-    let modified = start - Duration::days(i64::try_from(rng.below(60)).unwrap_or(0) + 1);
+    let modified = changed(start, rng.below(60), untouched_since);
     let mut body = String::with_capacity(512);
     let _ = write!(
         body,
@@ -218,10 +241,10 @@ fn event(rng: &mut Rng, seed: u64, n: u64) -> Generated {
     }
 }
 
-fn task(rng: &mut Rng, seed: u64, n: u64) -> Generated {
+fn task(rng: &mut Rng, seed: u64, n: u64, untouched_since: NaiveDateTime) -> Generated {
     let uid = format!("gen-{seed}-{n}@snapsync.invalid");
     let start = when(rng);
-    let modified = start - Duration::days(i64::try_from(rng.below(30)).unwrap_or(0) + 1);
+    let modified = changed(start, rng.below(30), untouched_since);
     let mut body = String::with_capacity(320);
     let _ = write!(
         body,
@@ -251,7 +274,8 @@ fn task(rng: &mut Rng, seed: u64, n: u64) -> Generated {
         let _ = write!(
             body,
             "STATUS:COMPLETED\r\nCOMPLETED:{}\r\nPERCENT-COMPLETE:100\r\n",
-            stamp(start)
+            // Completing it was its last change.
+            stamp(modified)
         );
     } else {
         let _ = write!(
@@ -268,11 +292,19 @@ fn task(rng: &mut Rng, seed: u64, n: u64) -> Generated {
     }
 }
 
-fn contact(rng: &mut Rng, seed: u64, n: u64) -> Generated {
+fn contact(rng: &mut Rng, seed: u64, n: u64, untouched_since: NaiveDateTime) -> Generated {
     let uid = format!("gen-{seed}-{n}@snapsync.invalid");
     let first = rng.pick(FIRST_NAMES);
     let last = rng.pick(LAST_NAMES);
-    let rev = stamp(when(rng));
+    let rev = when(rng);
+    // A revision after the clock is folded back into the year before it.
+    let rev = if rev > untouched_since {
+        let after = (rev - untouched_since).num_minutes() % (365 * 24 * 60);
+        untouched_since - Duration::minutes(after)
+    } else {
+        rev
+    };
+    let rev = stamp(rev);
     let email = format!(
         "{}.{}{n}@example.com",
         first.to_lowercase(),
@@ -304,19 +336,61 @@ mod tests {
     use super::*;
     use crate::item::parse_any;
 
+    fn clock() -> DateTime<Utc> {
+        "2025-06-01T12:00:00Z".parse().expect("a time")
+    }
+
     #[test]
     fn the_same_seed_gives_the_same_items() {
-        assert_eq!(items(7, 0, 300), items(7, 0, 300));
-        assert_ne!(items(7, 0, 50), items(8, 0, 50));
+        assert_eq!(items(7, 0, 300, clock()), items(7, 0, 300, clock()));
+        assert_ne!(items(7, 0, 50, clock()), items(8, 0, 50, clock()));
         // Item n does not depend on the range it is made in.
-        assert_eq!(items(7, 0, 300)[250], item(7, 250));
+        assert_eq!(items(7, 0, 300, clock())[250], item(7, 250, clock()));
+    }
+
+    #[test]
+    fn no_generated_change_lies_after_the_clock() {
+        // Half the items start after this clock, some two years after.
+        let now = clock();
+        let mut checked = 0;
+        let mut after_the_clock = 0;
+        for generated in items(3, 0, 2_000, now) {
+            for line in generated.text.lines() {
+                if line.starts_with("DTSTART") {
+                    let value = line.rsplit(':').next().unwrap_or_default();
+                    if value.get(..8).is_some_and(|day| day > "20250601") {
+                        after_the_clock += 1;
+                    }
+                }
+                let Some((name, value)) = line.split_once(':') else {
+                    continue;
+                };
+                if !["DTSTAMP", "LAST-MODIFIED", "COMPLETED", "CREATED", "REV"].contains(&name) {
+                    continue;
+                }
+                let at = NaiveDateTime::parse_from_str(value.trim_end(), "%Y%m%dT%H%M%SZ")
+                    .unwrap_or_else(|e| panic!("{line}: {e}"))
+                    .and_utc();
+                assert!(
+                    at <= now - UNTOUCHED_FOR,
+                    "{line} is after {now} - 7 days in\n{}",
+                    generated.text
+                );
+                checked += 1;
+            }
+        }
+        assert!(checked > 3_000, "{checked} times checked");
+        assert!(
+            after_the_clock > 500,
+            "{after_the_clock} items start after the clock"
+        );
     }
 
     #[test]
     fn every_generated_item_parses_to_one_item_of_its_type() {
         let mut recurring = 0;
         let mut undated_tasks = 0;
-        for generated in items(1, 0, 2_000) {
+        for generated in items(1, 0, 2_000, clock()) {
             let parsed = parse_any(&generated.text);
             assert!(
                 parsed.errors.is_empty(),

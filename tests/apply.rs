@@ -995,3 +995,48 @@ fn a_resealed_plan_whose_href_leaves_its_collection_fails_that_item_and_touches_
         text(&out.stdout)
     );
 }
+
+/// Issue 13, defect 12: a killed apply leaves hidden temporary files; the
+/// next apply of the collection removes those of snapsync processes that
+/// are gone, and nothing else.
+#[test]
+fn an_apply_removes_the_temporary_files_of_killed_runs_and_only_those() {
+    let dir = world(30, 0);
+    let calendar = dir.path().join("vdir/jdoe/scheduleItems");
+    std::fs::create_dir_all(&calendar).expect("folder");
+    // A process that has ended stands for a killed apply.
+    let dead = {
+        let mut child = std::process::Command::new("true")
+            .spawn()
+            .expect("start `true`");
+        let pid = child.id();
+        child.wait().expect("wait");
+        pid
+    };
+    // This test process is alive: it stands for another apply still writing.
+    let live = std::process::id();
+    let leftovers = [
+        format!(".gen-1-3@snapsync.invalid.ics.{dead}.0.tmp"),
+        format!(".gen-1-4@snapsync.invalid.ics.{dead}.1.tmp"),
+    ];
+    let kept = [
+        format!(".gen-1-5@snapsync.invalid.ics.{live}.2.tmp"),
+        ".x.tmp".to_owned(),
+        format!(".notes.txt.{dead}.0.tmp"),
+    ];
+    for name in leftovers.iter().chain(&kept) {
+        std::fs::write(calendar.join(name), "BEGIN:VCALENDAR\r\n").expect("write");
+    }
+    // A plan writes nothing, leftovers included.
+    ok(dir.path(), &["plan", "-s", "send-all"]);
+    assert!(calendar.join(&leftovers[0]).exists());
+
+    let out = apply(dir.path(), "send-all");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let hidden: BTreeSet<String> = std::fs::read_dir(&calendar)
+        .expect("read")
+        .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
+        .filter(|name| name.starts_with('.'))
+        .collect();
+    assert_eq!(hidden, kept.iter().cloned().collect::<BTreeSet<_>>());
+}

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::{NaiveDate, TimeZone, Utc};
 use snapsync::item::{
-    Item, ItemError, ItemTime, LastStart, Parsed, RuleEnd, ScheduleItem, SkipReason,
+    Item, ItemError, ItemTime, LastStart, Parsed, RecurrenceEnd, RuleEnd, ScheduleItem, SkipReason,
     parse_calendar, parse_vcards,
 };
 
@@ -231,6 +231,7 @@ fn last_utc(event: &ScheduleItem) -> chrono::DateTime<Utc> {
     match event.last_start() {
         LastStart::At(t) => t.instant_in(chrono_tz::UTC),
         LastStart::LaterOf(..) => panic!("{} mixes floating and fixed times", event.uid()),
+        LastStart::Capped(..) => panic!("{} is floating or all-day with a UTC UNTIL", event.uid()),
         LastStart::Unbounded => panic!("{} is unbounded", event.uid()),
     }
 }
@@ -370,13 +371,20 @@ fn windows_zone_names_resolve_to_iana() {
         other => panic!("expected a zoned RECURRENCE-ID, got {other}"),
     }
     // All-day series from Thursday 2020-04-02, every 2 weeks, until
-    // 2020-09-16 23:00Z (= the 2020-09-17 instance is excluded): the rule's
-    // last is 2020-09-03, and an override moved that one to Friday 09-04.
+    // 2020-09-16 23:00Z, Outlook's "until 17 September" (midnight in London):
+    // the 2020-09-17 instance starts at or before that instant where its
+    // midnight is (London, east of it), so it is the last there; in UTC and
+    // west of it the rule's last is 2020-09-03, which an override moved to
+    // Friday 09-04. (This test used to pin the 17th as excluded everywhere:
+    // issue 13, defect 17.)
     assert!(black.is_all_day());
-    assert_eq!(
-        black.last_start(),
-        LastStart::At(ItemTime::Date(NaiveDate::from_ymd_opt(2020, 9, 4).unwrap()))
-    );
+    let day = |d| ItemTime::Date(NaiveDate::from_ymd_opt(2020, 9, d).unwrap());
+    let end = RecurrenceEnd::from(black.last_start());
+    let last_in = |tz| end.last_start_in(tz).map(|(t, _)| t);
+    assert_eq!(last_in(chrono_tz::Europe::London), Some(day(17)));
+    assert_eq!(last_in(chrono_tz::Europe::Berlin), Some(day(17)));
+    assert_eq!(last_in(chrono_tz::UTC), Some(day(4)));
+    assert_eq!(last_in(chrono_tz::America::New_York), Some(day(4)));
 
     // W. Europe Standard Time VTIMEZONE; the event itself uses Europe/Berlin.
     let reoccur = only_event("issue_27_t1.ics");

@@ -312,3 +312,46 @@ fn export_replaces_its_own_files_and_names_a_missing_user() {
         "error: .snapsync/crm.sqlite has no user nobody; `snapsync crm users` lists them\n"
     );
 }
+
+/// Issue 13, defect 18: an event whose RRULE has no valid FREQ is imported
+/// as a one-off event, with a warning naming it and why; exit code 0.
+#[test]
+fn an_rrule_without_frequency_is_imported_as_one_start_with_a_warning() {
+    let dir = folder();
+    std::fs::write(
+        dir.path().join("in/empty-rule.ics"),
+        "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:ev-2\r\n\
+         DTSTAMP:20260101T000000Z\r\nDTSTART:20261103T100000Z\r\nRRULE:\r\nSUMMARY:x\r\n\
+         END:VEVENT\r\nEND:VCALENDAR\r\n",
+    )
+    .unwrap();
+    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let file = Path::new("in").join("empty-rule.ics");
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "warning: {}: scheduleItems ev-2: RRULE \"\" has no valid FREQ: the event is read \
+             as not recurring\n",
+            file.display()
+        )
+    );
+    let json = snapsync_in(
+        dir.path(),
+        &["crm", "import", "--user", "jdoe", "--format", "json", "in"],
+    );
+    let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
+    assert_eq!(report["warnings"][0]["file"], "in/empty-rule.ics");
+    // In the store, it is not a series: no recurrence end.
+    let store = CrmStore::open_read_only(&dir.path().join(".snapsync/crm.sqlite")).unwrap();
+    let listing = store
+        .collection("jdoe", ItemType::ScheduleItems)
+        .list()
+        .unwrap();
+    let event = listing
+        .iter()
+        .find(|l| l.href.0 == "ev-2")
+        .expect("ev-2 is imported");
+    let meta = event.meta.as_ref().expect("the CRM keeps the metadata");
+    assert_eq!(meta.dates.recurrence, None);
+}

@@ -605,3 +605,111 @@ fn a_send_with_a_failed_write_leaves_outbound_pending() {
     );
     assert!(file.exists(), "the event is back");
 }
+
+#[test]
+fn an_interrupted_run_says_so_and_counts_what_its_records_show() {
+    use snapsync::endpoint::{Href, Version};
+    use snapsync::item::{ContentHash, ItemType};
+    use snapsync::spec::types::Direction;
+    use snapsync::state::{
+        Action, JournalEntry, Outcome, RunStart, StateStore, SyncedItem, actor_from_env,
+    };
+
+    let dir = project(0);
+    let data = dir.path().join("data");
+    std::fs::create_dir_all(&data).expect("a data folder");
+    // A send that began, had 384 items recorded as synced (one journaled),
+    // and was killed: its store is dropped without finishing the run.
+    {
+        let mut store = StateStore::open(&data.join("state.sqlite")).expect("a state store");
+        let run = store
+            .begin_run(&RunStart {
+                snapshot: "send-all".into(),
+                direction: Direction::Send,
+                target: "office".into(),
+                actor: actor_from_env(),
+                plan_digest: None,
+                started: chrono::Utc::now(),
+            })
+            .expect("a run");
+        let hash: ContentHash = "ab".repeat(32).parse().expect("a hash");
+        let batch = store.batch().expect("a batch");
+        for n in 0..384 {
+            let uid = format!("item-{n}");
+            batch
+                .record_synced(&SyncedItem {
+                    target: "office".into(),
+                    link: "jdoe".into(),
+                    item_type: ItemType::ScheduleItems,
+                    uid: uid.clone(),
+                    crm_href: Href(uid.clone()),
+                    crm_hash: hash,
+                    target_href: Href(format!("{uid}.ics")),
+                    target_hash: hash,
+                    target_version: Version("1".into()),
+                    synced_at: chrono::Utc::now(),
+                    run_id: run,
+                })
+                .expect("a record");
+        }
+        batch
+            .record_operation(
+                run,
+                &JournalEntry {
+                    seq: 1,
+                    action: Action::Restore,
+                    link: "jdoe".into(),
+                    item_type: ItemType::ScheduleItems,
+                    uid: "item-0".into(),
+                    label: None,
+                    outcome: Outcome::Applied,
+                    message: None,
+                },
+            )
+            .expect("a journal entry");
+        batch.commit().expect("committed");
+    }
+
+    let listed = json(dir.path(), &["runs"]);
+    let run = &listed["runs"][0];
+    assert_eq!(run["status"], "interrupted");
+    assert_eq!(run["counts"]["restore"]["applied"], 1);
+    assert_eq!(run["syncedWithoutJournal"], 383);
+    assert_eq!(run["durationSeconds"], serde_json::Value::Null);
+
+    let text_list = ok(dir.path(), &["runs"]);
+    let lines: Vec<&str> = text_list.lines().collect();
+    assert_eq!(cells(lines[1])[6], "interrupted", "{text_list}");
+    assert_eq!(
+        lines[2..],
+        [
+            "",
+            "Run 1 was interrupted: its state records show 383 more items synced by it than its \
+             journal lists; operations in flight may have been carried out without being \
+             recorded; applying the snapshot again converges"
+        ],
+        "{text_list}"
+    );
+
+    let shown = json(dir.path(), &["runs", "show", "1"]);
+    assert_eq!(shown["run"]["status"], "interrupted");
+    assert_eq!(shown["run"]["syncedWithoutJournal"], 383);
+    assert_eq!(shown["operations"].as_array().map(Vec::len), Some(1));
+    let shown = mask_times(&ok(dir.path(), &["runs", "show", "1"]));
+    let head: Vec<&str> = shown.lines().take(6).collect();
+    assert_eq!(head[0], "Run 1: send-all (send CRM → office), interrupted");
+    assert_eq!(
+        head[1],
+        "  started  YYYY-MM-DD hh:mm:ss, interrupted before it finished: its state records \
+         show 383 more items synced by it than its journal lists; operations in flight may \
+         have been carried out without being recorded; applying the snapshot again converges"
+    );
+    assert_eq!(
+        head[4..],
+        [
+            "  result   0 created, 1 restored, 0 updated, 0 deleted; 0 failed, 0 stale",
+            "  records  383 more items recorded as synced by this run than its journal lists \
+             (written before it stopped, or found already in sync)",
+        ]
+    );
+}

@@ -149,6 +149,9 @@ fn write_import_text(
     for problem in &report.problems {
         writeln!(err, "error: {problem}")?;
     }
+    for warning in &report.warnings {
+        writeln!(err, "warning: {warning}")?;
+    }
     // Test calendars and merged exports repeat UIDs often; a few examples
     // say what happened, -v lists them all.
     let shown = if cli.verbose > 0 { usize::MAX } else { 5 };
@@ -232,6 +235,7 @@ fn write_import_json(
         "duplicates": report.duplicates.iter().map(|p| json!({"file": p.file, "message": p.message})).collect::<Vec<_>>(),
         "skipped": report.skipped.iter().map(|(f, s)| json!({"file": f, "message": s.to_string()})).collect::<Vec<_>>(),
         "latin1": report.latin1,
+        "warnings": report.warnings.iter().map(|p| json!({"file": p.file, "message": p.message})).collect::<Vec<_>>(),
         "seconds": seconds,
     });
     let mut out = io::stdout().lock();

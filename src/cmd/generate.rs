@@ -25,11 +25,17 @@ pub fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The clock the items are generated at: `--now`, else the current time.
+fn now(args: &GenerateArgs) -> chrono::DateTime<chrono::Utc> {
+    args.now.unwrap_or_else(chrono::Utc::now)
+}
+
 fn write(path: &Path, text: &str) -> anyhow::Result<()> {
     fs::write(path, text).with_context(|| format!("cannot write {}", path.display()))
 }
 
 fn vdir(args: &GenerateArgs) -> anyhow::Result<()> {
+    let now = now(args);
     for item_type in ItemType::ALL {
         let dir = args.out.join(item_type.as_str());
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
@@ -37,7 +43,7 @@ fn vdir(args: &GenerateArgs) -> anyhow::Result<()> {
     let mut first = 0;
     while first < args.items {
         let count = CHUNK.min(args.items - first);
-        for item in generate::items(args.seed, first, count) {
+        for item in generate::items(args.seed, first, count, now) {
             let name = format!("{}.{}", item.uid, item.item_type.file_extension());
             write(
                 &args.out.join(item.item_type.as_str()).join(name),
@@ -50,6 +56,7 @@ fn vdir(args: &GenerateArgs) -> anyhow::Result<()> {
 }
 
 fn files(args: &GenerateArgs) -> anyhow::Result<()> {
+    let now = now(args);
     let per_file = args.per_file.max(1);
     let mut calendar = String::new();
     let mut cards = String::new();
@@ -71,7 +78,7 @@ fn files(args: &GenerateArgs) -> anyhow::Result<()> {
     let mut first = 0;
     while first < args.items {
         let count = CHUNK.min(args.items - first);
-        for (offset, item) in (0..).zip(generate::items(args.seed, first, count)) {
+        for (offset, item) in (0..).zip(generate::items(args.seed, first, count, now)) {
             match item.item_type {
                 ItemType::Contacts => cards.push_str(&item.text),
                 _ => calendar.push_str(&item.text),

@@ -100,6 +100,16 @@ fn list(cli: &Cli, args: &RunsArgs) -> anyhow::Result<ExitCode> {
                 ],
                 &rows,
             )?;
+            let unfinished: Vec<&RunSummary> = runs
+                .iter()
+                .filter(|r| r.status == RunStatus::Interrupted)
+                .collect();
+            if !unfinished.is_empty() {
+                writeln!(out)?;
+            }
+            for r in unfinished {
+                writeln!(out, "Run {} was interrupted: {}", r.id, interrupted_note(r))?;
+            }
             if more {
                 writeln!(
                     out,
@@ -151,8 +161,8 @@ fn write_run(out: &mut impl Write, run: &RunSummary, entries: &[JournalEntry]) -
     let timing = match (run.status, run.duration()) {
         (RunStatus::Running, _) => format!("{started}, still running"),
         (RunStatus::Interrupted, _) => format!(
-            "{started}, interrupted before it finished: operations in flight may have been \
-             carried out without being journaled; applying the snapshot again converges"
+            "{started}, interrupted before it finished: {}",
+            interrupted_note(run)
         ),
         (_, Some(took)) => format!("{started}, took {}", human_duration(took)),
         (_, None) => started,
@@ -180,6 +190,19 @@ fn write_run(out: &mut impl Write, run: &RunSummary, entries: &[JournalEntry]) -
             String::new()
         },
     )?;
+    if run.synced_without_journal > 0 {
+        writeln!(
+            out,
+            "  records  {} more {} recorded as synced by this run than its journal lists \
+             (written before it stopped, or found already in sync)",
+            run.synced_without_journal,
+            if run.synced_without_journal == 1 {
+                "item"
+            } else {
+                "items"
+            }
+        )?;
+    }
     writeln!(out)?;
     if entries.is_empty() {
         // Only a run that went through its plan says the plan had no writes.
@@ -235,6 +258,19 @@ fn write_run(out: &mut impl Write, run: &RunSummary, entries: &[JournalEntry]) -
             ("MESSAGE", Align::Left),
         ],
         &rows,
+    )
+}
+
+/// What an interrupted run did beyond its journal, and what to do.
+fn interrupted_note(run: &RunSummary) -> String {
+    let recorded = match run.synced_without_journal {
+        0 => String::new(),
+        1 => "its state records show 1 more item synced by it than its journal lists; ".to_owned(),
+        n => format!("its state records show {n} more items synced by it than its journal lists; "),
+    };
+    format!(
+        "{recorded}operations in flight may have been carried out without being recorded; \
+         applying the snapshot again converges"
     )
 }
 

@@ -210,7 +210,12 @@ pub fn build(
     let mut users = Vec::new();
     for (index, user) in (0u64..).zip(crm_users(&catalog)) {
         let seed = user_seed(options.seed, index);
-        let items = parsed(&generate::items(seed, 0, options.items_per_user))?;
+        let items = parsed(&generate::items(
+            seed,
+            0,
+            options.items_per_user,
+            options.now,
+        ))?;
         crm.store_items(&user, &items)?;
         users.push((user, options.items_per_user));
     }
@@ -444,7 +449,7 @@ fn drift(catalog: &Catalog, crm: &CrmStore, options: &WorldOptions) -> Result<Dr
                         touched.insert(stem.to_string_lossy().into_owned());
                     }
                     if n < edits {
-                        edit(file, *item_type)?;
+                        edit(file, *item_type, options.now)?;
                         drift.target_edited += 1;
                     } else {
                         fs::remove_file(file).map_err(io_error("delete", file))?;
@@ -487,7 +492,7 @@ fn drift_crm(
         .filter_map(|wanted| {
             (options.items_per_user..)
                 .take(100)
-                .map(|n| generate::item(seed, n))
+                .map(|n| generate::item(seed, n, options.now))
                 .find(|g| g.item_type == wanted)
         })
         .collect();
@@ -544,13 +549,20 @@ fn pick(rng: &mut Rng, len: usize, count: usize) -> Vec<usize> {
 }
 
 /// Rewrites an item's file as another program would after a user renamed
-/// it: the summary (a contact's name) gets [`EDIT_SUFFIX`].
-fn edit(file: &Path, item_type: ItemType) -> Result<(), DemoError> {
+/// it: the summary (a contact's name) gets [`EDIT_SUFFIX`], and the time
+/// of the last change (`LAST-MODIFIED`, a contact's `REV`) becomes `now`, so
+/// a `modified` filter finds what was edited, and only that.
+fn edit(file: &Path, item_type: ItemType, now: DateTime<Utc>) -> Result<(), DemoError> {
     let text = fs::read_to_string(file).map_err(io_error("read", file))?;
     let key = match item_type {
         ItemType::Contacts => "FN",
         ItemType::ScheduleItems | ItemType::Tasks => "SUMMARY",
     };
+    let changed_key = match item_type {
+        ItemType::Contacts => "REV:",
+        ItemType::ScheduleItems | ItemType::Tasks => "LAST-MODIFIED:",
+    };
+    let changed_line = format!("{changed_key}{}\r\n", now.format("%Y%m%dT%H%M%SZ"));
     let mut out = String::with_capacity(text.len() + EDIT_SUFFIX.len());
     let mut edited = false;
     let mut in_edited_line = false;
@@ -560,6 +572,10 @@ fn edit(file: &Path, item_type: ItemType) -> Result<(), DemoError> {
             continue;
         }
         in_edited_line = false;
+        if line.starts_with(changed_key) {
+            out.push_str(&changed_line);
+            continue;
+        }
         let value = line
             .strip_prefix(key)
             .filter(|rest| rest.starts_with([':', ';']));

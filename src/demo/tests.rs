@@ -190,14 +190,14 @@ fn orphans_and_edits_parse_to_one_item_of_their_type() {
     assert!(orphan(ItemType::Contacts, "asmith", now()).is_none());
 
     let tmp = tempfile::tempdir().expect("a temporary folder");
-    for generated in generate::items(5, 55, 40) {
+    for generated in generate::items(5, 55, 40, now()) {
         let file = tmp.path().join(format!(
             "{}.{}",
             generated.uid,
             generated.item_type.file_extension()
         ));
         fs::write(&file, &generated.text).expect("write");
-        edit(&file, generated.item_type).expect("edited");
+        edit(&file, generated.item_type, now()).expect("edited");
         let parsed = parse_any(&fs::read_to_string(&file).expect("read"));
         assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
         let before = &parse_any(&generated.text).items[0];
@@ -207,5 +207,9 @@ fn orphans_and_edits_parse_to_one_item_of_their_type() {
             after.label().map(str::to_owned),
             before.label().map(|l| format!("{l}{EDIT_SUFFIX}"))
         );
+        // Generated edits lie a week or more before the clock; the demo's
+        // edit is now.
+        assert!(before.modified() <= Some(now() - generate::UNTOUCHED_FOR));
+        assert_eq!(after.modified(), Some(now()));
     }
 }

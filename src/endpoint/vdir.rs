@@ -31,7 +31,13 @@
 //! Linux, else a hard link): create-only, even against another writer; an
 //! update renames it over the old file. A crash leaves either the old file
 //! or the new one, never half of one; at worst a hidden temporary file
-//! stays behind, which listings ignore.
+//! stays behind, which listings ignore. The next write to the collection
+//! (by any snapsync process) removes such leftovers: the files that match
+//! that exact pattern, for an item file name of the collection, whose
+//! process is no longer running on this host (one folder listing per
+//! collection and apply; a live process's files, and every other file, are
+//! left alone). Where a process's liveness cannot be told (systems without
+//! `/proc`), nothing is removed.
 //!
 //! [`Collection::create_all`] writes a batch of new files, flushes them all
 //! with one `syncfs` (one journal commit instead of one per file, which
@@ -117,6 +123,9 @@ pub struct VdirCollection {
     fsync: bool,
     /// Set once the folder is known to exist (creates make it once).
     folder_made: OnceLock<()>,
+    /// Set once the first write has removed the temporary files that
+    /// interrupted snapsync processes left in the folder.
+    leftovers_removed: OnceLock<()>,
 }
 
 /// A new item's file, written under its temporary name.
@@ -143,6 +152,7 @@ impl VdirCollection {
             label,
             fsync: true,
             folder_made: OnceLock::new(),
+            leftovers_removed: OnceLock::new(),
         }
     }
 
@@ -330,6 +340,55 @@ impl VdirCollection {
             let _ = self.folder_made.set(());
         }
         Ok(())
+    }
+
+    /// Removes, once per value (so once per collection and apply), the
+    /// temporary files that snapsync processes no longer running left in
+    /// the folder (see the module docs). Called before the first write:
+    /// a plan never writes. Failures are logged, never fatal: a leftover
+    /// only takes room.
+    fn remove_leftover_temp_files(&self) {
+        if self.leftovers_removed.set(()).is_err() {
+            return;
+        }
+        let Ok(entries) = fs::read_dir(&self.folder) else {
+            return;
+        };
+        let extension = self.item_type.file_extension();
+        let own = process_id();
+        let mut removed = 0u64;
+        for entry in entries.flatten() {
+            let file_name = entry.file_name();
+            let Some(pid) = file_name
+                .to_str()
+                .and_then(|name| temp_file_process(name, extension))
+            else {
+                continue;
+            };
+            if pid == own
+                || process_is_running(pid)
+                || !entry.file_type().is_ok_and(|t| t.is_file())
+            {
+                continue;
+            }
+            match fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(error) if error.kind() == io::ErrorKind::NotFound => {}
+                Err(error) => tracing::warn!(
+                    collection = %self.label,
+                    file = %entry.path().display(),
+                    %error,
+                    "cannot remove a temporary file an interrupted run left behind"
+                ),
+            }
+        }
+        if removed > 0 {
+            tracing::info!(
+                collection = %self.label,
+                removed,
+                "removed temporary files that interrupted snapsync runs left behind"
+            );
+        }
     }
 
     /// Writes a new item under a temporary name beside the name it will
@@ -562,6 +621,7 @@ impl Collection for VdirCollection {
         if let Err(error) = self.make_folder() {
             return items.iter().map(|_| Err(error.clone())).collect();
         }
+        self.remove_leftover_temp_files();
         // One flush for a batch; a single file flushes itself.
         let batch_sync = self.fsync && items.len() > 1 && cfg!(target_os = "linux");
         let mut results: Vec<Option<Result<Written, EndpointError>>> =
@@ -605,6 +665,7 @@ impl Collection for VdirCollection {
     ) -> Result<Written, EndpointError> {
         self.check_item_type(item)?;
         let path = self.path_of(href)?;
+        self.remove_leftover_temp_files();
         let current = self.check_version(&path, version, "update")?;
         let mut temp = self.write_temp(&path, &item.to_text(), Some(&current), self.fsync)?;
         // Check again right before the rename: it narrows the window in which
@@ -619,6 +680,7 @@ impl Collection for VdirCollection {
 
     fn delete(&self, href: &Href, version: &Version) -> Result<(), EndpointError> {
         let path = self.path_of(href)?;
+        self.remove_leftover_temp_files();
         self.check_version(&path, version, "delete")?;
         match fs::remove_file(&path) {
             Ok(()) => Ok(()),
@@ -671,6 +733,30 @@ fn inode(metadata: &Metadata) -> u64 {
 #[cfg(not(unix))]
 fn inode(_metadata: &Metadata) -> u64 {
     0
+}
+
+/// The process id in the name of a temporary file snapsync writes in a
+/// collection of `extension` files (`.{item file name}.{pid}.{counter}.tmp`),
+/// or `None` when `name` is not one.
+fn temp_file_process(name: &str, extension: &str) -> Option<u32> {
+    let digits = |text: &str| !text.is_empty() && text.bytes().all(|b| b.is_ascii_digit());
+    let rest = name.strip_prefix('.')?.strip_suffix(".tmp")?;
+    let (rest, counter) = rest.rsplit_once('.')?;
+    let (item, pid) = rest.rsplit_once('.')?;
+    if !digits(counter) || !digits(pid) || !is_item_file_name(item, extension) {
+        return None;
+    }
+    pid.parse().ok()
+}
+
+/// Whether a process with this id runs on this host. Without `/proc`,
+/// every process counts as running, so no leftover is ever removed.
+fn process_is_running(pid: u32) -> bool {
+    let proc = Path::new("/proc");
+    if !proc.join("self").exists() {
+        return true;
+    }
+    proc.join(pid.to_string()).exists()
 }
 
 /// This process's id, for temporary file names (asked once).

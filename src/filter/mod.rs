@@ -40,7 +40,9 @@
 //!   `recurrence: recurring` keeps only recurring items, `nonRecurring` only
 //!   one-off items, whatever the `dateOption`.
 //! - **Tasks**: the chosen date (`modified`, `start` or `due`) falls in the
-//!   range. A task without it matches only with `includeUndated: true`.
+//!   range. A task without a start or due date matches only with
+//!   `includeUndated: true`; `includeUndated` has no effect with `modified`
+//!   (a task without any modification time does not match).
 //! - **Contacts**: the last modification (`REV`) falls in the range; a contact
 //!   without `REV` does not match.
 //!
@@ -248,6 +250,13 @@ impl TypeFilter {
                 };
                 format!("{what} {range} ({zone}), {which}")
             }
+            // Every task has a modification time (LAST-MODIFIED, else the
+            // required DTSTAMP), so `includeUndated` means nothing there.
+            FilterRule::Tasks {
+                date_option: TaskDateOption::Modified,
+                ..
+            }
+            | FilterRule::Contacts => format!("modified {range} ({zone})"),
             FilterRule::Tasks {
                 date_option,
                 include_undated,
@@ -262,7 +271,6 @@ impl TypeFilter {
                     task_date_name(date_option)
                 )
             }
-            FilterRule::Contacts => format!("modified {range} ({zone})"),
         }
     }
 
@@ -296,6 +304,14 @@ impl TypeFilter {
                 };
                 match value {
                     Some(t) => self.in_range(name, &t),
+                    // `includeUndated` has no effect with `modified` (the
+                    // validator warns): a task without any modification
+                    // time is left out, as a schedule item or contact is.
+                    None if date_option == TaskDateOption::Modified => Verdict {
+                        matched: false,
+                        reason: "no modified date: excluded".to_owned(),
+                        decided_by: Vec::new(),
+                    },
                     None if include_undated => Verdict {
                         matched: true,
                         reason: format!("no {name} date: included (includeUndated)"),

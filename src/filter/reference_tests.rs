@@ -10,7 +10,9 @@
 //!
 //! Start times are kept between 09:00 and 20:59, and `UNTIL` and `RDATE` times after
 //! 04:00, so no value falls in a DST change of the zones used here; the unit
-//! tests cover those.
+//! tests cover those. A UTC `UNTIL` (which may be any hour) on a floating or
+//! all-day series is an instant: the reference expands the series in the
+//! spec's zone and keeps the starts at or before it.
 
 use std::fmt::Write as _;
 
@@ -51,6 +53,10 @@ enum End {
     Count(u32),
     /// Days after the first start (possibly negative), and the hour.
     Until(i64, u32),
+    /// The same, as a UTC `UNTIL` (Outlook's form) whatever the start's
+    /// nature: on a floating or all-day series it keeps the occurrences
+    /// whose start, read in the spec's zone, is at or before it.
+    UntilUtc(i64, u32),
     Never,
 }
 
@@ -100,7 +106,7 @@ fn weekday_code(day: Weekday) -> &'static str {
 impl Series {
     fn until_local(&self) -> Option<NaiveDateTime> {
         match self.end {
-            End::Until(days, hour) => Some(
+            End::Until(days, hour) | End::UntilUtc(days, hour) => Some(
                 (self.start.date() + Duration::days(days))
                     .and_hms_opt(hour, 0, 0)
                     .expect("hour"),
@@ -145,6 +151,9 @@ impl Series {
                     Nature::Date => day_stamp(until),
                 };
                 let _ = write!(rule, ";UNTIL={until}");
+            }
+            (End::UntilUtc(..), Some(until)) => {
+                let _ = write!(rule, ";UNTIL={}Z", stamp(until));
             }
             _ => {}
         }
@@ -197,6 +206,12 @@ impl Series {
             (End::Until(..), Some(until)) => {
                 let until = in_zone(zone, Self::local(self.nature, until));
                 // A rule that ends before it starts yields nothing.
+                yields = until >= first;
+                rule = rule.until(until.with_timezone(&rrule::Tz::UTC));
+            }
+            (End::UntilUtc(..), Some(until)) => {
+                // An instant: each start, read in its zone, is compared with it.
+                let until = until.and_utc();
                 yields = until >= first;
                 rule = rule.until(until.with_timezone(&rrule::Tz::UTC));
             }
@@ -260,6 +275,7 @@ fn series_strategy() -> impl Strategy<Value = Series> {
     let end = prop_oneof![
         (1u32..=50).prop_map(End::Count),
         (-5i64..=3 * 365, 4u32..=23).prop_map(|(days, hour)| End::Until(days, hour)),
+        (-5i64..=3 * 365, 0u32..=23).prop_map(|(days, hour)| End::UntilUtc(days, hour)),
         Just(End::Never),
     ];
     // An RDATE of another nature than DTSTART, one time in four.

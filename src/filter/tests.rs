@@ -8,8 +8,8 @@ use chrono_tz::Tz;
 use super::range::{Bound, RangeSpec};
 use super::{ActiveFilters, TypeFilter, Verdict};
 use crate::item::{
-    Item, ItemDates, ItemMeta, ItemTime, ItemType, RecurrenceEnd, local_to_zoned, parse_calendar,
-    parse_vcards,
+    Candidate, Item, ItemDates, ItemMeta, ItemTime, ItemType, RecurrenceEnd, local_to_zoned,
+    parse_calendar, parse_vcards,
 };
 use crate::spec::model::{ContactFilter, FilterSet, ScheduleItemFilter, TaskFilter};
 use crate::spec::types::{RecurrenceOption, ScheduleDateOption, TaskDateOption};
@@ -847,19 +847,32 @@ fn tasks_by_modified() {
         false,
         "modified 2026-10-31 23:59:59 before range",
     );
-    // A task without any modification time (no LAST-MODIFIED, no DTSTAMP) is
-    // undated like any other, so includeUndated decides.
+    // A task without any modification time (no LAST-MODIFIED, no DTSTAMP)
+    // does not match: includeUndated has no effect with `modified`.
     let never = task(None, None, None);
-    assert_verdict(
-        &by_modified(false).check(&never),
-        false,
-        "no modified date: excluded (includeUndated is off)",
-    );
-    assert_verdict(
-        &by_modified(true).check(&never),
-        true,
-        "no modified date: included (includeUndated)",
-    );
+    for include_undated in [false, true] {
+        assert_verdict(
+            &by_modified(include_undated).check(&never),
+            false,
+            "no modified date: excluded",
+        );
+    }
+}
+
+#[test]
+fn a_modified_task_filter_says_nothing_of_undated_tasks() {
+    for include_undated in [false, true] {
+        assert_eq!(
+            task_filter(
+                TaskDateOption::Modified,
+                include_undated,
+                Some("2026-10-01"),
+                None
+            )
+            .describe(),
+            "modified from 2026-10-01 00:00 (UTC)"
+        );
+    }
 }
 
 // ---- contacts ----------------------------------------------------------------
@@ -998,4 +1011,158 @@ fn a_series_mixing_floating_and_utc_starts_ends_at_the_later_in_the_spec_zone() 
             .check(&dates)
             .matched
     );
+}
+
+// ---- a UTC UNTIL on an all-day or floating series (issue 13, defect 17) ------
+
+/// Whether a range from `from` (a date or local time in `tz`) matches the
+/// series, and the last start its reason shows.
+fn last_day_check(dates: &ItemDates, from: &str, tz: Tz) -> Verdict {
+    by_start(Some(from), None, tz).check(dates)
+}
+
+#[test]
+fn outlooks_all_day_series_until_midnight_in_london_keeps_its_last_day_east_of_utc() {
+    // Outlook writes "every day until 17 September" (all day, London) with
+    // UNTIL at midnight in London on the 17th, in UTC.
+    let dates = event("DTSTART;VALUE=DATE:20200910\nRRULE:FREQ=DAILY;UNTIL=20200916T230000Z\n");
+    // Where midnight on the 17th is at or before that instant, the 17th is
+    // the last day, and a range from the 17th matches.
+    for tz in [
+        chrono_tz::Europe::London,
+        chrono_tz::Europe::Berlin,
+        chrono_tz::Asia::Tokyo,
+    ] {
+        assert_verdict(
+            &last_day_check(&dates, "2020-09-17", tz),
+            true,
+            "recurrence 2020-09-10 → 2020-09-17 overlaps range",
+        );
+    }
+    // In UTC and west of it, midnight on the 17th comes after UNTIL: the
+    // series ends on the 16th.
+    for tz in [Tz::UTC, chrono_tz::America::New_York] {
+        assert_verdict(
+            &last_day_check(&dates, "2020-09-17", tz),
+            false,
+            "recurrence 2020-09-10 → 2020-09-16 ends before range",
+        );
+        assert!(last_day_check(&dates, "2020-09-16", tz).matched);
+    }
+}
+
+#[test]
+fn an_all_day_series_until_an_early_utc_time_ends_a_day_sooner_west_of_utc() {
+    let dates = event("DTSTART;VALUE=DATE:20200910\nRRULE:FREQ=DAILY;UNTIL=20200917T030000Z\n");
+    // Midnight on the 17th is 00:00 UTC: before UNTIL.
+    assert_verdict(
+        &last_day_check(&dates, "2020-09-17", Tz::UTC),
+        true,
+        "recurrence 2020-09-10 → 2020-09-17 overlaps range",
+    );
+    // In New York it is 04:00 UTC: after UNTIL.
+    assert_verdict(
+        &last_day_check(&dates, "2020-09-17", chrono_tz::America::New_York),
+        false,
+        "recurrence 2020-09-10 → 2020-09-16 ends before range",
+    );
+}
+
+#[test]
+fn a_floating_series_until_a_utc_time_compares_each_start_in_the_spec_zone() {
+    // Daily at 09:00 wall-clock time, until 05:00 UTC on the 17th.
+    let dates = event("DTSTART:20200910T090000\nRRULE:FREQ=DAILY;UNTIL=20200917T050000Z\n");
+    // 09:00 in Tokyo on the 17th is 00:00 UTC: in the series.
+    let tokyo = chrono_tz::Asia::Tokyo;
+    assert_verdict(
+        &last_day_check(&dates, "2020-09-17T09:00", tokyo),
+        true,
+        "recurrence 2020-09-10 09:00 → 2020-09-17 09:00 overlaps range",
+    );
+    // 09:00 in Berlin, UTC or New York on the 17th is after 05:00 UTC.
+    for tz in [
+        chrono_tz::Europe::Berlin,
+        Tz::UTC,
+        chrono_tz::America::New_York,
+    ] {
+        assert_verdict(
+            &last_day_check(&dates, "2020-09-17T09:00", tz),
+            false,
+            "recurrence 2020-09-10 09:00 → 2020-09-16 09:00 ends before range",
+        );
+    }
+
+    // Daily at 20:00 until 23:00 UTC on the 17th: in UTC (and east of it)
+    // the 17th is in; in New York, 20:00 on the 17th is 00:00 UTC the next
+    // day, so the 16th is the last.
+    let evening = event("DTSTART:20200910T200000\nRRULE:FREQ=DAILY;UNTIL=20200917T230000Z\n");
+    for tz in [Tz::UTC, chrono_tz::Europe::Berlin, chrono_tz::Asia::Tokyo] {
+        assert_verdict(
+            &last_day_check(&evening, "2020-09-17T20:00", tz),
+            true,
+            "recurrence 2020-09-10 20:00 → 2020-09-17 20:00 overlaps range",
+        );
+    }
+    assert_verdict(
+        &last_day_check(&evening, "2020-09-17T20:00", chrono_tz::America::New_York),
+        false,
+        "recurrence 2020-09-10 20:00 → 2020-09-16 20:00 ends before range",
+    );
+}
+
+#[test]
+fn the_candidates_of_a_utc_until_survive_the_stored_form() {
+    let dates = event("DTSTART;VALUE=DATE:20200910\nRRULE:FREQ=DAILY;UNTIL=20200916T230000Z\n");
+    let end = dates.recurrence.clone().expect("recurring");
+    let RecurrenceEnd::Capped(candidates) = &end else {
+        panic!("{end:?}");
+    };
+    // The 16th is in the series in every zone (its midnight is at most 12
+    // hours after 00:00 UTC); whether the 17th is depends on the zone.
+    assert_eq!(
+        candidates,
+        &[
+            Candidate::sure(day("2020-09-16")),
+            Candidate {
+                start: day("2020-09-17"),
+                until: Some(utc("2020-09-16T23:00:00Z")),
+            },
+        ]
+    );
+    assert_eq!(end.encode(), "2020-09-16 2020-09-17@2020-09-16T23:00:00Z");
+    assert_eq!(RecurrenceEnd::decode(&end.encode()), Some(end.clone()));
+    let json = serde_json::to_string(&end).expect("json");
+    assert_eq!(
+        serde_json::from_str::<RecurrenceEnd>(&json).expect("back"),
+        end
+    );
+}
+
+// ---- an RRULE without a valid FREQ (issue 13, defect 18) ---------------------
+
+#[test]
+fn an_empty_or_frequency_less_rrule_is_not_a_series() {
+    let from_2021 = by_start(Some("2021-01-01"), None, Tz::UTC);
+    for rule in ["RRULE:\n", "RRULE:COUNT=3\n", "RRULE:FREQ=FORTNIGHTLY\n"] {
+        let dates = event(&format!("DTSTART:20200910T090000Z\n{rule}"));
+        assert_eq!(dates.recurrence, None, "{rule}");
+        // Its own start only: not in every later range.
+        assert_verdict(
+            &from_2021.check(&dates),
+            false,
+            "start 2020-09-10 09:00 before range",
+        );
+        assert_verdict(
+            &schedule_filter(
+                ScheduleDateOption::Start,
+                RecurrenceOption::Recurring,
+                None,
+                None,
+                Tz::UTC,
+            )
+            .check(&dates),
+            false,
+            "not recurring; the filter takes recurring items only",
+        );
+    }
 }

@@ -16,6 +16,21 @@ use super::hash::ContentHash;
 use super::recurrence::{LastStart, OverriddenInstance, Recurrence, RecurrenceRule};
 use super::time::ItemTime;
 
+/// Whether an unparsed `RRULE` value names a frequency RFC 5545 knows.
+fn has_valid_freq(rule: &str) -> bool {
+    const FREQUENCIES: [&str; 7] = [
+        "SECONDLY", "MINUTELY", "HOURLY", "DAILY", "WEEKLY", "MONTHLY", "YEARLY",
+    ];
+    rule.split(';').any(|part| {
+        part.split_once('=').is_some_and(|(name, value)| {
+            name.trim().eq_ignore_ascii_case("FREQ")
+                && FREQUENCIES
+                    .iter()
+                    .any(|f| value.trim().eq_ignore_ascii_case(f))
+        })
+    })
+}
+
 /// A calendar event with its recurrence and overridden instances.
 #[derive(Debug, Clone)]
 pub struct ScheduleItem {
@@ -34,6 +49,7 @@ pub struct ScheduleItem {
     dtstamp: Option<DateTime<Utc>>,
     recurrence: Recurrence,
     has_master: bool,
+    problems: Vec<String>,
 }
 
 impl ScheduleItem {
@@ -60,6 +76,7 @@ impl ScheduleItem {
         };
 
         let mut recurrence = Recurrence::default();
+        let mut problems = Vec::new();
         if let Some(master) = object.master() {
             for entry in master
                 .entries
@@ -71,7 +88,28 @@ impl ScheduleItem {
                         .rules
                         .push(RecurrenceRule::new(Some((**rule).clone()), &start)),
                     // calcard keeps a rule it cannot parse as text.
-                    _ => recurrence.rules.push(RecurrenceRule::new(None, &start)),
+                    value => {
+                        let text = match value {
+                            Some(ICalendarValue::Text(text)) => text.trim().to_owned(),
+                            _ => String::new(),
+                        };
+                        if has_valid_freq(&text) {
+                            // A rule that recurs in a way snapsync cannot
+                            // read: never ending, on the safe side.
+                            recurrence.rules.push(RecurrenceRule::new(None, &start));
+                            problems.push(format!(
+                                "RRULE {text:?} cannot be read: the series is taken as never ending"
+                            ));
+                        } else {
+                            // No frequency, no recurrence: the event is its
+                            // own start only, as other iCalendar readers
+                            // take it (an empty `RRULE:` would otherwise
+                            // match every later range).
+                            problems.push(format!(
+                                "RRULE {text:?} has no valid FREQ: the event is read as not recurring"
+                            ));
+                        }
+                    }
                 }
             }
             recurrence.rdates = component::time_list(master, &ICalendarProperty::Rdate, zones);
@@ -125,9 +163,18 @@ impl ScheduleItem {
             dtstamp,
             recurrence,
             has_master,
+            problems,
             hash,
             object,
         })
+    }
+
+    /// What could not be read as written, each a sentence naming the
+    /// property and what snapsync made of it (an `RRULE` without a valid
+    /// `FREQ` is read as no rule). The item is still synced as it is.
+    #[must_use]
+    pub fn problems(&self) -> &[String] {
+        &self.problems
     }
 
     /// The UID.

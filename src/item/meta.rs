@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::{ContentHash, Item, ItemTime, ItemType, LastStart};
+use super::{Candidate, ContentHash, Item, ItemTime, ItemType, LastStart};
 
 /// The dates the filters read (DESIGN 2.2), each with its nature kept, so
 /// floating times and dates can be read in the spec's time zone later.
@@ -29,7 +29,7 @@ pub struct ItemDates {
 }
 
 /// How a recurring series ends, as the recurrence filter reads it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub enum RecurrenceEnd {
     /// The last occurrence starts then.
@@ -38,6 +38,10 @@ pub enum RecurrenceEnd {
     /// floating time or date, which depends on the spec's time zone (see
     /// [`LastStart::LaterOf`]).
     LaterOf(ItemTime, ItemTime),
+    /// The last occurrence starts at the latest of these that belongs to
+    /// the series in the spec's time zone (a floating or all-day series
+    /// ending at a UTC `UNTIL`; see [`LastStart::Capped`]).
+    Capped(Vec<Candidate>),
     /// The series has no end.
     Unbounded,
 }
@@ -47,6 +51,7 @@ impl From<LastStart> for RecurrenceEnd {
         match last {
             LastStart::At(t) => RecurrenceEnd::LastStart(t),
             LastStart::LaterOf(a, b) => RecurrenceEnd::LaterOf(a, b),
+            LastStart::Capped(candidates) => RecurrenceEnd::Capped(candidates),
             LastStart::Unbounded => RecurrenceEnd::Unbounded,
         }
     }
@@ -64,18 +69,33 @@ impl RecurrenceEnd {
                 let (at_a, at_b) = (a.instant_in(tz), b.instant_in(tz));
                 Some(if at_b > at_a { (*b, at_b) } else { (*a, at_a) })
             }
+            RecurrenceEnd::Capped(candidates) => candidates
+                .iter()
+                .filter_map(|c| c.start_in(tz).map(|at| (c.start, at)))
+                .max_by_key(|(_, at)| *at),
             RecurrenceEnd::Unbounded => None,
         }
     }
 
     /// The stable text form: the last start as [`ItemTime::encode`] writes
     /// it, both values separated by a space for [`RecurrenceEnd::LaterOf`],
-    /// or `unbounded`.
+    /// the candidates separated by spaces for [`RecurrenceEnd::Capped`] (a
+    /// capped one as `start@until`, the `UNTIL` in UTC), or `unbounded`.
     #[must_use]
     pub fn encode(&self) -> String {
         match self {
             RecurrenceEnd::LastStart(t) => t.encode(),
             RecurrenceEnd::LaterOf(a, b) => format!("{} {}", a.encode(), b.encode()),
+            RecurrenceEnd::Capped(candidates) => candidates
+                .iter()
+                .map(|c| match c.until {
+                    Some(until) => {
+                        format!("{}@{}", c.start.encode(), ItemTime::Utc(until).encode())
+                    }
+                    None => c.start.encode(),
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
             RecurrenceEnd::Unbounded => "unbounded".to_owned(),
         }
     }
@@ -85,6 +105,23 @@ impl RecurrenceEnd {
     pub fn decode(text: &str) -> Option<RecurrenceEnd> {
         if text == "unbounded" {
             Some(RecurrenceEnd::Unbounded)
+        } else if text.contains('@') {
+            let mut candidates = Vec::new();
+            for part in text.split(' ') {
+                candidates.push(match part.split_once('@') {
+                    Some((start, until)) => {
+                        let ItemTime::Utc(until) = ItemTime::decode(until)? else {
+                            return None;
+                        };
+                        Candidate {
+                            start: ItemTime::decode(start)?,
+                            until: Some(until),
+                        }
+                    }
+                    None => Candidate::sure(ItemTime::decode(part)?),
+                });
+            }
+            Some(RecurrenceEnd::Capped(candidates))
         } else if let Some((a, b)) = text.split_once(' ') {
             Some(RecurrenceEnd::LaterOf(
                 ItemTime::decode(a)?,

@@ -42,7 +42,9 @@ pub use contact::{Address, Contact, ContactEmail, ContactPhone, StructuredName};
 pub use event::ScheduleItem;
 pub use hash::{ContentHash, ContentHashParseError};
 pub use meta::{ItemDates, ItemMeta, RecurrenceEnd};
-pub use recurrence::{LastStart, OverriddenInstance, Recurrence, RecurrenceRule, RuleEnd};
+pub use recurrence::{
+    Candidate, LastStart, OverriddenInstance, Recurrence, RecurrenceRule, RuleEnd,
+};
 pub use task::Task;
 pub use time::{ItemTime, Zoned, local_to_zoned, resolve_zone_name};
 
@@ -204,6 +206,17 @@ impl Item {
     #[must_use]
     pub fn file_extension(&self) -> &'static str {
         self.item_type().file_extension()
+    }
+
+    /// What could not be read as written (see
+    /// [`ScheduleItem::problems`]); empty for most items. Plans report
+    /// them as warnings naming the item.
+    #[must_use]
+    pub fn problems(&self) -> &[String] {
+        match self {
+            Item::ScheduleItem(e) => e.problems(),
+            Item::Task(_) | Item::Contact(_) => &[],
+        }
     }
 
     /// A short human label for plans and messages (summary or name).

@@ -11,9 +11,16 @@
 //!   `RECURRENCE-ID`, replacing one occurrence (its time, title, …).
 //! - **last start**: the start of the last occurrence of the series — see
 //!   [`LastStart`] for exactly what counts.
+//! - **capped start**: an occurrence of a floating or all-day series whose
+//!   rule ends at a UTC `UNTIL` (as Outlook writes them:
+//!   `UNTIL=20200916T230000Z`), near that `UNTIL`. It belongs to the series
+//!   only where its start, read in the spec's zone, is at or before the
+//!   `UNTIL` instant, so whether it does depends on the zone
+//!   ([`Candidate::until`]).
 
 use calcard::icalendar::{ICalendarFrequency, ICalendarRecurrenceRule, ICalendarWeekday};
 use chrono::{DateTime, Month, TimeZone, Utc, Weekday};
+use serde::{Deserialize, Serialize};
 
 use super::time::ItemTime;
 
@@ -21,6 +28,12 @@ use super::time::ItemTime;
 /// secondly rule over a century would otherwise take minutes. What it then
 /// answers is documented on [`LastStart`].
 const MAX_STEPS: u32 = 1_000_000;
+
+/// Past this many capped starts (a floating rule by the minute ending at a
+/// UTC `UNTIL`), a rule's last start is taken as the latest of them in every
+/// zone: later than it may be, on the safe side, and the stored form stays
+/// small.
+const MAX_CAPPED: usize = 48;
 
 /// The start of the last occurrence of a schedule item, as the recurrence
 /// filter reads it (DESIGN 2.2).
@@ -36,8 +49,10 @@ const MAX_STEPS: u32 = 1_000_000;
 /// UTC and zoned values are instants; floating times and dates become
 /// instants only in the spec's time zone, which an item does not know. When a
 /// series mixes both and the zone decides which is later, both are kept
-/// ([`LastStart::LaterOf`]).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// ([`LastStart::LaterOf`]). When a floating or all-day series ends at a UTC
+/// `UNTIL`, the zone decides which occurrence is last: the occurrences near
+/// the `UNTIL` are kept with it ([`LastStart::Capped`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum LastStart {
     /// The series has a last occurrence, starting then.
     At(ItemTime),
@@ -46,11 +61,49 @@ pub enum LastStart {
     /// 14 hours apart read in UTC: which one is later depends on the zone
     /// the floating one is read in.
     LaterOf(ItemTime, ItemTime),
+    /// The last occurrence starts at the latest of these candidates that
+    /// belongs to the series in the spec's zone (see [`Candidate`]); at
+    /// least one belongs to it in every zone. Answered when a floating or
+    /// all-day series has a rule with a UTC `UNTIL` and occurrences less
+    /// than 14 hours (read in UTC) from it; past 48 such occurrences, the
+    /// latest of them is taken as the rule's last start in every zone
+    /// ([`LastStart::At`], the safe side).
+    Capped(Vec<Candidate>),
     /// A rule has neither `COUNT` nor `UNTIL`, so the series never ends.
     /// Also answered, on the safe side (the item is kept in scope), for a rule
     /// snapsync cannot evaluate (an invalid rule, a non-Gregorian `RSCALE`) or
     /// one with `COUNT` whose occurrences exceed one million.
     Unbounded,
+}
+
+/// A possible last start of a series ([`LastStart::Capped`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    /// When it starts.
+    pub start: ItemTime,
+    /// `None` when it belongs to the series whatever the zone. For a
+    /// floating time or date that a UTC `UNTIL` may cut off: it belongs to
+    /// the series only where its start, read in the spec's zone, is at or
+    /// before this instant (`UNTIL` is inclusive).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<DateTime<Utc>>,
+}
+
+impl Candidate {
+    /// A start that belongs to the series in every zone.
+    #[must_use]
+    pub fn sure(start: ItemTime) -> Candidate {
+        Candidate { start, until: None }
+    }
+
+    /// The instant it starts at in `tz` (the spec's zone), if it belongs to
+    /// the series there.
+    #[must_use]
+    pub fn start_in(&self, tz: chrono_tz::Tz) -> Option<DateTime<Utc>> {
+        let at = self.start.instant_in(tz);
+        self.until.is_none_or(|until| at <= until).then_some(at)
+    }
 }
 
 /// How a rule ends.
@@ -60,6 +113,9 @@ pub enum RuleEnd {
     Count(u32),
     /// At this time, inclusive (`UNTIL`), read with the nature of the first
     /// start: a date `UNTIL` on a timed series means the end of that day.
+    /// A UTC `UNTIL` on a floating or all-day series stays a UTC instant
+    /// ([`ItemTime::Utc`]): the occurrences it keeps are those whose start,
+    /// read in the spec's zone, is at or before it.
     Until(ItemTime),
     /// Never.
     Never,
@@ -105,39 +161,91 @@ impl RecurrenceRule {
         self.rule.as_ref().map(ToString::to_string)
     }
 
-    /// The start of the last occurrence this rule yields from `first_start`,
-    /// or `None` when it has no end (or cannot be evaluated).
-    fn last_occurrence(&self, first_start: &ItemTime) -> Option<ItemTime> {
+    /// The last occurrence this rule yields from `first_start`, or `None`
+    /// when it has no end (or cannot be evaluated).
+    fn last_occurrence(&self, first_start: &ItemTime) -> Option<RuleLast> {
         if matches!(self.end, RuleEnd::Never) {
             return None;
         }
         let dt_start = to_rrule_time(first_start);
         let mut rule = build_rule(self.rule.as_ref()?)?;
+        // A UTC UNTIL on a floating or all-day series: its occurrences are
+        // iterated on the UTC clock up to the UNTIL read in the zone furthest
+        // east; those after it read in the zone furthest west may belong to
+        // the series or not, depending on the spec's zone.
+        let margin = chrono::Duration::hours(MAX_ZONE_OFFSET_HOURS);
+        let capped_at = match self.end {
+            RuleEnd::Until(ItemTime::Utc(until)) if first_start.is_floating_or_date() => {
+                Some(until)
+            }
+            _ => None,
+        };
         if let RuleEnd::Until(until) = self.end {
-            let until = to_rrule_time(&until);
+            let until = match capped_at {
+                Some(at) => {
+                    rrule::Tz::Tz(chrono_tz::UTC).from_utc_datetime(&(at + margin).naive_utc())
+                }
+                None => to_rrule_time(&until),
+            };
             // An UNTIL before the first start leaves only the first start.
             if until < dt_start {
-                return Some(*first_start);
+                return Some(RuleLast::sure(*first_start));
             }
             // The rrule crate wants UNTIL in UTC whatever the start's zone.
             rule = rule.until(until.with_timezone(&rrule::Tz::Tz(chrono_tz::UTC)));
         }
         let set = rule.build(dt_start).ok()?;
+        let sure_until = capped_at.map(|at| (at - margin).naive_utc());
         let mut last = None;
+        let mut capped = Vec::new();
         let mut steps = 0u32;
         for occurrence in &set {
-            last = Some(occurrence);
+            match (sure_until, capped_at) {
+                (Some(limit), Some(at)) if occurrence.naive_local() > limit => {
+                    capped.push(Candidate {
+                        start: from_rrule_time(occurrence, first_start),
+                        until: Some(at),
+                    });
+                }
+                _ => last = Some(occurrence),
+            }
             steps += 1;
             if steps >= MAX_STEPS {
                 // UNTIL bounds the series even where we stop counting; COUNT
                 // does not tell us where it ends without iterating.
-                return match self.end {
-                    RuleEnd::Until(until) => Some(until),
+                return match (self.end, capped_at) {
+                    (_, Some(at)) => Some(RuleLast::sure(
+                        first_start.with_local((at + margin).naive_utc()),
+                    )),
+                    (RuleEnd::Until(until), None) => Some(RuleLast::sure(until)),
                     _ => None,
                 };
             }
         }
-        Some(last.map_or(*first_start, |t| from_rrule_time(t, first_start)))
+        if capped.len() > MAX_CAPPED {
+            return capped.pop().map(|latest| RuleLast::sure(latest.start));
+        }
+        Some(RuleLast {
+            sure: last.map_or(*first_start, |t| from_rrule_time(t, first_start)),
+            capped,
+        })
+    }
+}
+
+/// The end of one rule: its last occurrence in every zone (`sure`), and the
+/// capped starts after it, if its `UNTIL` is a UTC instant on a floating or
+/// all-day series.
+struct RuleLast {
+    sure: ItemTime,
+    capped: Vec<Candidate>,
+}
+
+impl RuleLast {
+    fn sure(sure: ItemTime) -> RuleLast {
+        RuleLast {
+            sure,
+            capped: Vec::new(),
+        }
     }
 }
 
@@ -197,9 +305,13 @@ impl Recurrence {
     pub fn last_start(&self, first_start: &ItemTime) -> LastStart {
         let mut latest = Latest::new(*first_start);
         let mut lasts = Vec::with_capacity(self.rules.len() + self.rdates.len());
+        let mut capped: Vec<Candidate> = Vec::new();
         for rule in &self.rules {
             match rule.last_occurrence(first_start) {
-                Some(t) => lasts.push(t),
+                Some(last) => {
+                    lasts.push(last.sure);
+                    capped.extend(last.capped);
+                }
                 None => return LastStart::Unbounded,
             }
         }
@@ -207,6 +319,7 @@ impl Recurrence {
         for last in &lasts {
             latest.consider(*last);
         }
+        let mut moved_capped = Vec::new();
         for instance in &self.overrides {
             let Some(start) = instance.start else {
                 continue;
@@ -214,15 +327,39 @@ impl Recurrence {
             latest.consider(start);
             if instance.this_and_future {
                 let shift = shift_between(&instance.recurrence_id, &start);
+                let moved = |t: &ItemTime| t.with_local(t.naive_local() + shift);
                 for last in lasts
                     .iter()
                     .filter(|t| not_before(t, &instance.recurrence_id))
                 {
-                    latest.consider(last.with_local(last.naive_local() + shift));
+                    latest.consider(moved(last));
+                }
+                // A moved capped start belongs to the series where its
+                // unmoved one does: its UNTIL moves with it.
+                for candidate in capped
+                    .iter()
+                    .filter(|c| not_before(&c.start, &instance.recurrence_id))
+                {
+                    moved_capped.push(Candidate {
+                        start: moved(&candidate.start),
+                        until: candidate.until.map(|until| until + shift),
+                    });
                 }
             }
         }
-        latest.finish()
+        capped.extend(moved_capped);
+        let base = latest.finish();
+        if capped.is_empty() {
+            return base;
+        }
+        let mut candidates = match base {
+            LastStart::At(t) => vec![Candidate::sure(t)],
+            LastStart::LaterOf(a, b) => vec![Candidate::sure(a), Candidate::sure(b)],
+            LastStart::Capped(candidates) => candidates,
+            LastStart::Unbounded => return LastStart::Unbounded,
+        };
+        candidates.extend(capped);
+        LastStart::Capped(candidates)
     }
 }
 
@@ -344,9 +481,9 @@ fn until_time(
         let instant = instant.and_utc();
         return Some(match first_start {
             ItemTime::Zoned(t) => ItemTime::zoned(instant.with_timezone(&t.timezone())),
-            ItemTime::Floating(_) => ItemTime::Floating(instant.naive_utc()),
-            ItemTime::Date(_) => ItemTime::Date(instant.date_naive()),
-            ItemTime::Utc(_) => ItemTime::Utc(instant),
+            // Read in the spec's zone, the series' starts are instants too:
+            // each is compared with this one ([`Candidate::until`]).
+            ItemTime::Floating(_) | ItemTime::Date(_) | ItemTime::Utc(_) => ItemTime::Utc(instant),
         });
     }
     Some(first_start.with_local(local))

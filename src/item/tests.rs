@@ -809,3 +809,74 @@ fn a_time_in_a_utc_zone_hashes_as_the_utc_time_it_is() {
     assert_ne!(event("DTSTART;TZID=Europe/Berlin:20250125T121500"), utc);
     assert_ne!(event("DTSTART:20250125T121500"), utc, "floating is not UTC");
 }
+
+#[test]
+fn an_rrule_without_a_valid_freq_is_no_rule_and_is_reported() {
+    let read = |rule: &str| {
+        let text = format!(
+            "BEGIN:VCALENDAR\nBEGIN:VEVENT\nUID:x\nDTSTAMP:20250101T000000Z\n\
+             DTSTART:20260105T090000Z\n{rule}END:VEVENT\nEND:VCALENDAR\n"
+        );
+        let Item::ScheduleItem(event) = one(parse_calendar(&text)) else {
+            panic!("not an event");
+        };
+        event
+    };
+    let empty = read("RRULE:\n");
+    assert!(!empty.is_recurring());
+    assert!(empty.recurrence().rules().is_empty());
+    assert_eq!(
+        empty.problems(),
+        ["RRULE \"\" has no valid FREQ: the event is read as not recurring"]
+    );
+    assert_eq!(
+        read("RRULE:COUNT=3;INTERVAL=2\n").problems(),
+        ["RRULE \"COUNT=3;INTERVAL=2\" has no valid FREQ: the event is read as not recurring"]
+    );
+    // The rule is still written back as it was read.
+    assert!(
+        Item::ScheduleItem(read("RRULE:COUNT=3\n"))
+            .to_text()
+            .contains("RRULE:COUNT=3")
+    );
+    // A rule with a frequency that cannot be read otherwise never ends (the
+    // safe side), and is reported too.
+    let broken = read("RRULE:FREQ=DAILY;COUNT=three\n");
+    assert!(broken.is_recurring());
+    assert_eq!(broken.last_start(), LastStart::Unbounded);
+    assert_eq!(broken.problems().len(), 1, "{:?}", broken.problems());
+    // A valid rule is no problem.
+    assert!(read("RRULE:FREQ=DAILY;COUNT=3\n").problems().is_empty());
+}
+
+#[test]
+fn a_utc_until_on_a_floating_series_keeps_the_starts_the_zone_decides() {
+    let floating = |d, h, m| {
+        ItemTime::Floating(
+            NaiveDate::from_ymd_opt(2026, 1, d)
+                .unwrap()
+                .and_hms_opt(h, m, 0)
+                .unwrap(),
+        )
+    };
+    let until = Utc.with_ymd_and_hms(2026, 1, 5, 12, 0, 0).unwrap();
+    // Daily at 09:00 until 12:00 UTC on the 5th: the 4th is in the series
+    // in every zone, the 5th only where 09:00 that day is at or before
+    // 12:00 UTC (from UTC-3 eastwards).
+    assert_eq!(
+        last_start_of("DTSTART:20260101T090000\nRRULE:FREQ=DAILY;UNTIL=20260105T120000Z\n"),
+        LastStart::Capped(vec![
+            Candidate::sure(floating(4, 9, 0)),
+            Candidate {
+                start: floating(5, 9, 0),
+                until: Some(until),
+            },
+        ])
+    );
+    // By the minute, hundreds of starts are near UNTIL: the latest of them
+    // (14 hours after UNTIL, read in UTC) stands for all, the safe side.
+    assert_eq!(
+        last_start_of("DTSTART:20260101T090000\nRRULE:FREQ=MINUTELY;UNTIL=20260105T120000Z\n"),
+        LastStart::At(floating(6, 2, 0))
+    );
+}

@@ -556,6 +556,16 @@ fn fetch_metas(
         for (href, result) in batch.iter().zip(fetched) {
             match result {
                 Ok(f) => {
+                    // What the item says that could not be read as written
+                    // (an RRULE without FREQ): it is planned as read.
+                    for problem in f.item.problems() {
+                        notices.push(Notice::warning(format!(
+                            "{}: {} (UID {}): {problem}",
+                            collection.describe(),
+                            f.href,
+                            f.item.uid()
+                        )));
+                    }
                     let meta = ItemMeta::of(&f.item);
                     if let Some(keeper) = keeper.as_deref_mut() {
                         keeper.keep(&f.href, &f.version, f.item);

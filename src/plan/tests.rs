@@ -913,3 +913,48 @@ fn files_unchanged_since_the_last_sync_are_not_read_again() {
         (Action::Update, "e0".into())
     );
 }
+
+#[test]
+fn an_rrule_without_frequency_is_reported_with_the_item_and_read_as_one_start() {
+    let world = World::new();
+    world.snapshot(
+        "g",
+        "  direction: get\n  links: [jdoe]\n  filters:\n    scheduleItems:\n      \
+         dateOption: start\n      range: { from: 2027-01-01 }\n",
+    );
+    let folder = world.path("vdir/jdoe/calendar");
+    std::fs::create_dir_all(&folder).unwrap();
+    let series = |uid: &str, rule: &str| {
+        format!(
+            "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:{uid}\r\n\
+             DTSTAMP:20260101T000000Z\r\nDTSTART:20260105T090000Z\r\nRRULE:{rule}\r\n\
+             SUMMARY:{uid}\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+        )
+    };
+    std::fs::write(folder.join("empty.ics"), series("empty", "")).unwrap();
+    std::fs::write(folder.join("weekly.ics"), series("weekly", "FREQ=WEEKLY")).unwrap();
+    let plan = world.plan(&["g"]);
+    // The series without end reaches into 2027; the event whose rule has no
+    // FREQ is its own start only (January 2026): not in scope.
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [
+            (Action::Create, "weekly".into()),
+            (Action::NotMatched, "empty".into())
+        ]
+    );
+    assert_eq!(
+        op(&plan, "empty").reason.as_ref(),
+        "start 2026-01-05 09:00 before range; not touched"
+    );
+    let s = section(&plan, "jdoe", ItemType::ScheduleItems);
+    let messages: Vec<&str> = s.notices.iter().map(|n| n.message.as_str()).collect();
+    assert_eq!(
+        messages,
+        [
+            "vdir office: jdoe/calendar: empty.ics (UID empty): RRULE \"\" has no valid FREQ: \
+             the event is read as not recurring"
+        ]
+    );
+    assert_eq!(s.notices[0].level, Level::Warning);
+}

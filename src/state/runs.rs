@@ -251,6 +251,12 @@ pub struct RunSummary {
     /// Operations that failed or were stale: those a report lists, and the
     /// reason for exit code 3.
     pub failures: u64,
+    /// For a run that has not finished (running or interrupted): the items
+    /// the state store records as last synced by it (their records carry
+    /// its id) that its journal does not list. A killed run's journal can
+    /// lack what it did; its records show it. They are items it wrote, or
+    /// found already in sync. Always 0 for a finished run.
+    pub synced_without_journal: u64,
 }
 
 impl RunSummary {
@@ -321,6 +327,16 @@ pub(super) fn insert_journal(
 pub(super) const SELECT_JOURNAL: &str = "
 SELECT seq, action, link, item_type, uid, label, outcome, message
 FROM journal WHERE run_id = ?1 ORDER BY seq";
+
+/// The items whose record names the run `?1` as the last to sync them and
+/// that its journal does not list (a scan of the records: only asked for
+/// runs that never finished).
+const COUNT_SYNCED_WITHOUT_JOURNAL: &str = "
+SELECT count(*) FROM (
+    SELECT link, item_type, uid FROM synced WHERE run_id = ?1
+    EXCEPT
+    SELECT link, item_type, uid FROM journal WHERE run_id = ?1
+)";
 
 /// The journal counts of a range of runs: served by a prefix of the
 /// journal's primary key.
@@ -612,8 +628,8 @@ impl StateStore {
     ) -> Result<RunSummary, StateError> {
         let path = &self.path;
         let id = RunId(row.id);
-        let status = match row.status {
-            Some(status) => RunEnd::parse(path, &status)?.into(),
+        let status = match &row.status {
+            Some(status) => RunEnd::parse(path, status)?.into(),
             None if self.run_locks.borrow().contains_key(&id)
                 || lock::is_held(&lock::run_lock_path(path, id)) =>
             {
@@ -622,6 +638,16 @@ impl StateStore {
             None => RunStatus::Interrupted,
         };
         let failures = counts.values().map(|c| c.failed + c.stale).sum();
+        let synced_without_journal = if row.status.is_none() {
+            let count: i64 = self
+                .conn
+                .prepare_cached(COUNT_SYNCED_WITHOUT_JOURNAL)
+                .and_then(|mut stmt| stmt.query_row(params![row.id], |r| r.get(0)))
+                .map_err(self.sql())?;
+            u64::try_from(count).unwrap_or_default()
+        } else {
+            0
+        };
         Ok(RunSummary {
             id,
             direction: parse_direction(path, &row.direction)?,
@@ -637,6 +663,7 @@ impl StateStore {
             status,
             counts,
             failures,
+            synced_without_journal,
         })
     }
 }
@@ -720,6 +747,7 @@ pub(crate) mod tests {
                 (Action::Delete, counts(0, 1, 0, 0)),
             ]),
             failures: 2,
+            synced_without_journal: 0,
         };
         assert_eq!(summary, expected);
         assert_eq!(summary.duration(), Some(TimeDelta::minutes(3)));
@@ -802,6 +830,66 @@ pub(crate) mod tests {
         let reopened = StateStore::open(&path).unwrap();
         assert_eq!(status(&reopened), RunStatus::Interrupted);
         assert_eq!(reopened.run(run).unwrap().unwrap().1.len(), 1);
+    }
+
+    #[test]
+    fn an_interrupted_run_counts_what_its_records_show_it_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("state.sqlite");
+        let mut store = StateStore::open(&path).unwrap();
+        let earlier = store
+            .begin_run(&run_start("office", Direction::Send))
+            .unwrap();
+        let run = store
+            .begin_run(&run_start("office", Direction::Send))
+            .unwrap();
+        // Five items recorded as synced by the run, one of them journaled;
+        // one more recorded by an earlier run.
+        let batch = store.batch().unwrap();
+        for seq in 1..=5 {
+            batch
+                .record_synced(&crate::state::synced::tests::item(
+                    "office",
+                    "jdoe",
+                    &format!("uid-{seq}"),
+                    run,
+                ))
+                .unwrap();
+        }
+        batch
+            .record_synced(&crate::state::synced::tests::item(
+                "office", "jdoe", "uid-9", earlier,
+            ))
+            .unwrap();
+        batch
+            .record_operation(run, &entry(1, Action::Create, Outcome::Applied))
+            .unwrap();
+        batch.commit().unwrap();
+        store.finish_run(earlier, t(1), RunEnd::Succeeded).unwrap();
+
+        assert_eq!(
+            store.run_summary(run).unwrap().unwrap().status,
+            RunStatus::Running
+        );
+        drop(store);
+        let reader = StateStore::open_read_only(&path).unwrap();
+        let summary = reader.run_summary(run).unwrap().unwrap();
+        assert_eq!(summary.status, RunStatus::Interrupted);
+        assert_eq!(summary.counts[&Action::Create].applied, 1);
+        assert_eq!(summary.synced_without_journal, 4);
+        // A finished run's records are all journaled or kept: not counted.
+        assert_eq!(
+            reader
+                .run_summary(earlier)
+                .unwrap()
+                .unwrap()
+                .synced_without_journal,
+            0
+        );
+        assert_eq!(
+            serde_json::to_value(&summary).unwrap()["syncedWithoutJournal"],
+            4
+        );
     }
 
     #[test]

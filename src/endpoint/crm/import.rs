@@ -82,6 +82,9 @@ pub struct ImportReport {
     pub skipped: Vec<(PathBuf, SkippedComponent)>,
     /// Files that were not UTF-8 and were read as Latin-1.
     pub latin1: Vec<PathBuf>,
+    /// Items imported as read that hold something that could not be read
+    /// as written (an `RRULE` without a valid `FREQ`), each naming the item.
+    pub warnings: Vec<ImportProblem>,
 }
 
 /// How many items of one type an import created, updated or left as they were.
@@ -169,6 +172,7 @@ struct ParsedFile {
     rows: Vec<Row>,
     problems: Vec<String>,
     skipped: Vec<SkippedComponent>,
+    warnings: Vec<String>,
     latin1: bool,
 }
 
@@ -178,6 +182,7 @@ fn read_file(source: &ImportSource) -> ParsedFile {
         rows: Vec::new(),
         problems: Vec::new(),
         skipped: Vec::new(),
+        warnings: Vec::new(),
         latin1: false,
     };
     let bytes = match std::fs::read(&source.path) {
@@ -207,6 +212,14 @@ fn read_file(source: &ImportSource) -> ParsedFile {
     };
     out.problems = errors.iter().map(ToString::to_string).collect();
     out.skipped = skipped;
+    out.warnings = items
+        .iter()
+        .flat_map(|item| {
+            item.problems()
+                .iter()
+                .map(move |problem| format!("{} {}: {problem}", item.item_type(), item.uid()))
+        })
+        .collect();
     out.rows = items.iter().map(Row::of).collect();
     out
 }
@@ -333,6 +346,12 @@ impl FileWriter<'_> {
         }
         for skip in file.skipped {
             report.skipped.push((file.path.clone(), skip));
+        }
+        for message in file.warnings {
+            report.warnings.push(ImportProblem {
+                file: file.path.clone(),
+                message,
+            });
         }
         let mut writer = ItemWriter::new(self.conn)?;
         for row in &file.rows {

@@ -847,3 +847,105 @@ fn item_file_names() {
         assert!(!is_item_file_name(bad, "ics"), "{bad}");
     }
 }
+
+/// The id of a process that has ended (and been waited for).
+fn dead_process_id() -> u32 {
+    let mut child = std::process::Command::new("true")
+        .spawn()
+        .expect("start `true`");
+    let pid = child.id();
+    child.wait().expect("wait for `true`");
+    pid
+}
+
+#[test]
+fn the_first_write_removes_the_temporary_files_of_dead_snapsync_processes_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = calendars(dir.path()).with_fsync(false);
+    let folder = c.folder().to_owned();
+    fs::create_dir_all(&folder).unwrap();
+    let dead = dead_process_id();
+    assert!(!process_is_running(dead), "pid {dead} was reused already");
+    // This test's process stands for another snapsync still writing; the
+    // collection's own process id is this one too, so a live process of
+    // another id is the parent (cargo's test runner, or a shell).
+    let live = std::os::unix::process::parent_id();
+    assert!(process_is_running(live));
+    let leftovers = [
+        format!(".a@example.com.ics.{dead}.0.tmp"),
+        format!(".b@example.com.ics.{dead}.17.tmp"),
+    ];
+    let kept = [
+        // A snapsync process that is still running.
+        format!(".c@example.com.ics.{live}.3.tmp"),
+        // A user's own temporary files, and near misses of the pattern.
+        ".x.tmp".to_owned(),
+        format!(".notes.txt.{dead}.1.tmp"),
+        format!(".a@example.com.ics.{dead}.tmp"),
+        format!(".a@example.com.ics.{dead}.x.tmp"),
+        format!("a@example.com.ics.{dead}.0.tmp"),
+        format!(".a@example.com.vcf.{dead}.0.tmp"),
+    ];
+    for name in leftovers.iter().chain(&kept) {
+        fs::write(folder.join(name), "partial").unwrap();
+    }
+    // A folder with a leftover's name is not a file: kept.
+    let folder_named_like_one = format!(".d@example.com.ics.{dead}.2.tmp");
+    fs::create_dir(folder.join(&folder_named_like_one)).unwrap();
+
+    // Reading never removes anything.
+    c.list().unwrap();
+    assert_eq!(names(&folder).len(), leftovers.len() + kept.len() + 1);
+
+    c.create(&event("new@example.com", "New")).unwrap();
+    let mut expected: BTreeSet<String> = kept.iter().cloned().collect();
+    expected.insert(folder_named_like_one);
+    expected.insert("new@example.com.ics".to_owned());
+    assert_eq!(names(&folder), expected);
+}
+
+#[test]
+fn an_update_or_a_delete_removes_leftovers_too_once_per_collection() {
+    let dir = tempfile::tempdir().unwrap();
+    let writer = calendars(dir.path()).with_fsync(false);
+    let written = writer.create(&event("u@example.com", "One")).unwrap();
+    let dead = dead_process_id();
+    let leftover = writer
+        .folder()
+        .join(format!(".u@example.com.ics.{dead}.0.tmp"));
+
+    fs::write(&leftover, "partial").unwrap();
+    let c = calendars(dir.path()).with_fsync(false);
+    let written = c
+        .update(
+            &written.href,
+            &written.version,
+            &event("u@example.com", "Two"),
+        )
+        .unwrap();
+    assert!(!leftover.exists());
+    // Once per collection value: a later write does not list the folder again.
+    fs::write(&leftover, "partial").unwrap();
+    c.delete(&written.href, &written.version).unwrap();
+    assert!(leftover.exists());
+    // A new value (the next apply) removes it on its first delete.
+    let again = calendars(dir.path()).with_fsync(false);
+    let written = again.create(&event("v@example.com", "Three")).unwrap();
+    assert!(!leftover.exists());
+    fs::write(&leftover, "partial").unwrap();
+    let third = calendars(dir.path()).with_fsync(false);
+    third.delete(&written.href, &written.version).unwrap();
+    assert!(!leftover.exists());
+}
+
+#[test]
+fn temporary_file_names_are_read_exactly() {
+    assert_eq!(temp_file_process(".a.ics.123.0.tmp", "ics"), Some(123));
+    assert_eq!(temp_file_process(".a.b.ics.7.99.tmp", "ics"), Some(7));
+    assert_eq!(temp_file_process(".a.ics.123.0.tmp", "vcf"), None);
+    assert_eq!(temp_file_process(".x.tmp", "ics"), None);
+    assert_eq!(temp_file_process(".ics.1.2.tmp", "ics"), None);
+    assert_eq!(temp_file_process(".a.ics.1.2.tmp.bak", "ics"), None);
+    assert_eq!(temp_file_process(".a.ics.-1.2.tmp", "ics"), None);
+    assert_eq!(temp_file_process(".a.ics.99999999999.2.tmp", "ics"), None);
+}
