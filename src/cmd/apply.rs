@@ -59,6 +59,7 @@ pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
             None,
         ),
     };
+    super::announce_both(cli, &StorePaths::of(cli, &catalog), &args.paths);
     // With --format json, stdout holds the report alone; the plan a person
     // reviews before confirming goes to stderr.
     if cli.quiet == 0 {
