@@ -330,26 +330,23 @@ impl LinkView<'_> {
     /// store has not recorded yet.
     fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
-        match self.pending() {
-            Pending::None => {}
-            Pending::Recorded(since) => {
-                let since = since
-                    .map(|t| format!(" since {}", local_minute(t)))
-                    .unwrap_or_default();
-                notes.push(if self.next.outbound {
-                    format!(
-                        "outbound pending{since} (enabled again after items were synced); \
-                         a send snapshot covering the link clears it"
-                    )
-                } else {
-                    format!(
-                        "outbound pending{since}, and disabled in the specs now; once it is \
-                         enabled, a send snapshot covering the link clears it"
-                    )
-                });
-            }
-            // Said with the flag change that causes it, below.
-            Pending::AfterReEnable => {}
+        // Pending after a re-enable is said with the flag change that causes
+        // it, below.
+        if let Pending::Recorded(since) = self.pending() {
+            let since = since
+                .map(|t| format!(" since {}", local_minute(t)))
+                .unwrap_or_default();
+            notes.push(if self.next.outbound {
+                format!(
+                    "outbound pending{since} (enabled again after items were synced); \
+                     a send snapshot covering the link clears it"
+                )
+            } else {
+                format!(
+                    "outbound pending{since}, and disabled in the specs now; once it is \
+                     enabled, a send snapshot covering the link clears it"
+                )
+            });
         }
         for change in self.flag_changes() {
             notes.push(format!(
