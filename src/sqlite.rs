@@ -14,24 +14,84 @@ use rusqlite::{Connection, OpenFlags};
 /// fails as busy.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// Which store a file is. What is safe to do with a damaged one differs:
+/// the state store can be rebuilt by the next runs, the CRM store cannot.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StoreKind {
+    /// The CRM store: the CRM's users and items.
+    Crm,
+    /// The state store: what the runner remembers between runs.
+    State,
+}
+
+impl StoreKind {
+    /// The store's name in messages.
+    #[must_use]
+    pub fn name(self) -> &'static str {
+        match self {
+            StoreKind::Crm => "CRM store",
+            StoreKind::State => "state store",
+        }
+    }
+
+    /// What to do when the store at `path` is damaged (DESIGN 2.5 for the
+    /// state store).
+    fn advice(self, path: &Path) -> String {
+        let path = path.display();
+        match self {
+            StoreKind::State => format!(
+                "it is safe to move it aside and let the next apply start a new one: \
+                 `mv {path} {path}.damaged` (and its -wal and -shm files, if any). \
+                 Nothing gets duplicated (items are matched by UID), but the runner forgets \
+                 what it synced: items deleted at the source since their last sync show as \
+                 orphans (kept, or deleted with `orphans: delete`) instead of deletes, pending \
+                 outbound flags and the run history are lost"
+            ),
+            StoreKind::Crm => format!(
+                "it holds the CRM's own items: do not delete it or move it aside unless you \
+                 accept losing them (a new, empty CRM store would take its place). Restore it \
+                 from a backup, or salvage what SQLite can still read: \
+                 `sqlite3 {path} .recover | sqlite3 {path}.recovered`, then check the result \
+                 and use it with --crm"
+            ),
+        }
+    }
+}
+
 /// A store that cannot be opened or read.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     /// The file cannot be opened or created.
-    #[error("cannot open {}: {source}", path.display())]
+    #[error("cannot open {}: {cause}", path.display())]
     Open {
         /// The store's file.
         path: PathBuf,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What SQLite said (shown once: not chained as a source, whose
+        /// own message would repeat it).
+        cause: rusqlite::Error,
+    },
+    /// The file is damaged, or is not a SQLite database at all.
+    #[error(
+        "the {} {} is damaged or is not a database (SQLite: {detail})\n  hint: {}",
+        kind.name(),
+        path.display(),
+        kind.advice(path)
+    )]
+    Damaged {
+        /// Which store.
+        kind: StoreKind,
+        /// The store's file.
+        path: PathBuf,
+        /// What SQLite said, once.
+        detail: String,
     },
     /// The folder for a new store cannot be created.
-    #[error("cannot create the folder {}: {source}", path.display())]
+    #[error("cannot create the folder {}: {cause}", path.display())]
     Folder {
         /// The folder.
         path: PathBuf,
-        /// What the system said.
-        source: std::io::Error,
+        /// What the system said (shown once, as for `Open`).
+        cause: std::io::Error,
     },
     /// The file was written by a newer snapsync.
     #[error(
@@ -62,21 +122,51 @@ pub enum StoreError {
         known: usize,
     },
     /// A statement failed.
-    #[error("{}: {source}", path.display())]
+    #[error("{}: {cause}", path.display())]
     Sql {
         /// The store's file.
         path: PathBuf,
-        /// What SQLite said.
-        source: rusqlite::Error,
+        /// What SQLite said (shown once, as for `Open`).
+        cause: rusqlite::Error,
     },
 }
 
 impl StoreError {
-    /// Wraps a SQLite error of the store at `path`.
-    pub fn sql(path: &Path) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
-        move |source| StoreError::Sql {
+    /// Wraps a SQLite error of the `kind` store at `path`: a damaged file
+    /// becomes [`StoreError::Damaged`], with what to do about it.
+    pub fn sql(kind: StoreKind, path: &Path) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        move |cause| {
+            StoreError::damaged(kind, path, &cause).unwrap_or_else(|| StoreError::Sql {
+                path: path.to_owned(),
+                cause,
+            })
+        }
+    }
+
+    /// The [`StoreError::Damaged`] that `error` of the `kind` store at `path`
+    /// means, if it means that the file is damaged or is not a database.
+    #[must_use]
+    pub fn damaged(kind: StoreKind, path: &Path, error: &rusqlite::Error) -> Option<StoreError> {
+        let rusqlite::Error::SqliteFailure(failure, message) = error else {
+            return None;
+        };
+        // The message alone: the code's description would repeat it.
+        matches!(
+            failure.code,
+            rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase
+        )
+        .then(|| StoreError::Damaged {
+            kind,
             path: path.to_owned(),
-            source,
+            detail: message.clone().unwrap_or_else(|| failure.to_string()),
+        })
+    }
+
+    /// As [`StoreError::sql`], for a file that cannot be opened.
+    fn open(kind: StoreKind, path: &Path) -> impl FnOnce(rusqlite::Error) -> StoreError + '_ {
+        move |cause| match StoreError::sql(kind, path)(cause) {
+            StoreError::Sql { path, cause } => StoreError::Open { path, cause },
+            other => other,
         }
     }
 
@@ -84,13 +174,19 @@ impl StoreError {
     /// broken: worth a retry.
     #[must_use]
     pub fn is_busy(&self) -> bool {
-        let (StoreError::Open { source, .. } | StoreError::Sql { source, .. }) = self else {
+        let (StoreError::Open { cause, .. } | StoreError::Sql { cause, .. }) = self else {
             return false;
         };
         matches!(
-            source.sqlite_error_code(),
+            cause.sqlite_error_code(),
             Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
         )
+    }
+
+    /// Whether the file is damaged (see [`StoreError::Damaged`]).
+    #[must_use]
+    pub fn is_damaged(&self) -> bool {
+        matches!(self, StoreError::Damaged { .. })
     }
 }
 
@@ -100,22 +196,20 @@ impl StoreError {
 /// # Errors
 /// The file cannot be opened, is not a SQLite database, was written by a
 /// newer release, or a migration fails.
-pub fn open(path: &Path, migrations: &[&str]) -> Result<Connection, StoreError> {
+pub fn open(kind: StoreKind, path: &Path, migrations: &[&str]) -> Result<Connection, StoreError> {
     if let Some(folder) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+        std::fs::create_dir_all(folder).map_err(|cause| StoreError::Folder {
             path: folder.to_owned(),
-            source,
+            cause,
         })?;
     }
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
         | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
-    configure(&conn).map_err(StoreError::sql(path))?;
-    migrate(&conn, path, migrations)?;
+    check_length(kind, path)?;
+    let conn = Connection::open_with_flags(path, flags).map_err(StoreError::open(kind, path))?;
+    configure(&conn).map_err(StoreError::sql(kind, path))?;
+    migrate(&conn, kind, path, migrations)?;
     Ok(conn)
 }
 
@@ -127,28 +221,30 @@ pub fn open(path: &Path, migrations: &[&str]) -> Result<Connection, StoreError> 
 /// The file cannot be opened or is not a SQLite database, or its schema is
 /// not exactly the one `migrations` leads to (newer, or older and not yet
 /// upgraded).
-pub fn open_read_only(path: &Path, migrations: &[&str]) -> Result<Option<Connection>, StoreError> {
+pub fn open_read_only(
+    kind: StoreKind,
+    path: &Path,
+    migrations: &[&str],
+) -> Result<Option<Connection>, StoreError> {
     // When the file's existence cannot be told, opening it reports why.
     if matches!(path.try_exists(), Ok(false)) {
         return Ok(None);
     }
+    check_length(kind, path)?;
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
-    let conn = Connection::open_with_flags(path, flags).map_err(|source| StoreError::Open {
-        path: path.to_owned(),
-        source,
-    })?;
+    let conn = Connection::open_with_flags(path, flags).map_err(StoreError::open(kind, path))?;
     conn.busy_timeout(BUSY_TIMEOUT)
-        .map_err(StoreError::sql(path))?;
+        .map_err(StoreError::sql(kind, path))?;
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(StoreError::sql(path))?;
+        .map_err(StoreError::sql(kind, path))?;
     // A file whose first migration never committed (a process killed while
     // it created the store) holds nothing: it reads as no store at all,
     // else every dry run, and the plan of every apply, would refuse it.
     if version == 0 {
         let objects: i64 = conn
             .query_row("SELECT count(*) FROM sqlite_schema", [], |row| row.get(0))
-            .map_err(StoreError::sql(path))?;
+            .map_err(StoreError::sql(kind, path))?;
         if objects == 0 {
             return Ok(None);
         }
@@ -175,23 +271,66 @@ pub fn open_read_only(path: &Path, migrations: &[&str]) -> Result<Option<Connect
 ///
 /// # Errors
 /// As [`open_read_only`].
-pub fn open_read_only_or_empty(path: &Path, migrations: &[&str]) -> Result<Connection, StoreError> {
-    let conn = if let Some(conn) = open_read_only(path, migrations)? {
+pub fn open_read_only_or_empty(
+    kind: StoreKind,
+    path: &Path,
+    migrations: &[&str],
+) -> Result<Connection, StoreError> {
+    let conn = if let Some(conn) = open_read_only(kind, path, migrations)? {
         conn
     } else {
-        let conn = Connection::open_in_memory().map_err(|source| StoreError::Open {
-            path: path.to_owned(),
-            source,
-        })?;
+        let conn = Connection::open_in_memory().map_err(StoreError::open(kind, path))?;
         for migration in migrations {
             conn.execute_batch(migration)
-                .map_err(StoreError::sql(path))?;
+                .map_err(StoreError::sql(kind, path))?;
         }
         conn
     };
     conn.pragma_update(None, "query_only", true)
-        .map_err(StoreError::sql(path))?;
+        .map_err(StoreError::sql(kind, path))?;
     Ok(conn)
+}
+
+/// A file cut short (a partial copy or restore, a full disk) can still open,
+/// and fail only at the first page read past its end, in the middle of a
+/// plan: its header says how long it must be, so compare that first.
+/// The length is read before the header, so that a checkpoint that shrinks
+/// the file in between cannot make a sound file look short.
+fn check_length(kind: StoreKind, path: &Path) -> Result<(), StoreError> {
+    use std::io::Read as _;
+    let damaged = |detail: String| StoreError::Damaged {
+        kind,
+        path: path.to_owned(),
+        detail,
+    };
+    let Ok(length) = std::fs::metadata(path).map(|m| m.len()) else {
+        return Ok(());
+    };
+    let mut header = [0u8; 100];
+    let read = std::fs::File::open(path).and_then(|mut file| file.read_exact(&mut header));
+    if read.is_err() || !header.starts_with(b"SQLite format 3\0") {
+        // Not a database, or an empty file: SQLite itself says which.
+        return Ok(());
+    }
+    let be32 = |at: usize| {
+        u32::from_be_bytes([header[at], header[at + 1], header[at + 2], header[at + 3]])
+    };
+    let page_size = match u16::from_be_bytes([header[16], header[17]]) {
+        1 => 65_536,
+        n => u64::from(n),
+    };
+    let pages = u64::from(be32(28));
+    // The size in the header counts only when it is marked as current.
+    if pages == 0 || be32(24) != be32(92) {
+        return Ok(());
+    }
+    let expected = pages * page_size;
+    if length < expected {
+        return Err(damaged(format!(
+            "the file has {length} bytes, but its header says {expected}: it was cut short"
+        )));
+    }
+    Ok(())
 }
 
 /// WAL lets readers go on while one process writes; `synchronous=NORMAL` in
@@ -208,10 +347,15 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
     Ok(())
 }
 
-fn migrate(conn: &Connection, path: &Path, migrations: &[&str]) -> Result<(), StoreError> {
+fn migrate(
+    conn: &Connection,
+    kind: StoreKind,
+    path: &Path,
+    migrations: &[&str],
+) -> Result<(), StoreError> {
     let version: i64 = conn
         .pragma_query_value(None, "user_version", |row| row.get(0))
-        .map_err(StoreError::sql(path))?;
+        .map_err(StoreError::sql(kind, path))?;
     let applied = usize::try_from(version).unwrap_or(usize::MAX);
     if applied > migrations.len() {
         return Err(StoreError::TooNew {
@@ -229,10 +373,7 @@ fn migrate(conn: &Connection, path: &Path, migrations: &[&str]) -> Result<(), St
         );
         if let Err(source) = conn.execute_batch(&batch) {
             let _ = conn.execute_batch("ROLLBACK");
-            return Err(StoreError::Sql {
-                path: path.to_owned(),
-                source,
-            });
+            return Err(StoreError::sql(kind, path)(source));
         }
     }
     Ok(())
@@ -249,10 +390,10 @@ mod tests {
     fn migrations_apply_once_and_in_order() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/store.sqlite");
-        let conn = open(&path, &[V1]).unwrap();
+        let conn = open(StoreKind::State, &path, &[V1]).unwrap();
         conn.execute("INSERT INTO t (a) VALUES (1)", []).unwrap();
         drop(conn);
-        let conn = open(&path, &[V1, V2]).unwrap();
+        let conn = open(StoreKind::State, &path, &[V1, V2]).unwrap();
         let (a, b): (i64, Option<String>) = conn
             .query_row("SELECT a, b FROM t", [], |r| Ok((r.get(0)?, r.get(1)?)))
             .unwrap();
@@ -271,8 +412,8 @@ mod tests {
     fn a_store_from_a_newer_release_is_refused() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite");
-        drop(open(&path, &[V1, V2]).unwrap());
-        let err = open(&path, &[V1]).unwrap_err();
+        drop(open(StoreKind::State, &path, &[V1, V2]).unwrap());
+        let err = open(StoreKind::State, &path, &[V1]).unwrap_err();
         assert!(matches!(
             err,
             StoreError::TooNew {
@@ -288,10 +429,15 @@ mod tests {
     fn a_failing_migration_leaves_the_previous_version() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite");
-        drop(open(&path, &[V1]).unwrap());
-        let err = open(&path, &[V1, "ALTER TABLE missing ADD COLUMN c;"]).unwrap_err();
+        drop(open(StoreKind::State, &path, &[V1]).unwrap());
+        let err = open(
+            StoreKind::State,
+            &path,
+            &[V1, "ALTER TABLE missing ADD COLUMN c;"],
+        )
+        .unwrap_err();
         assert!(matches!(err, StoreError::Sql { .. }), "{err:?}");
-        let conn = open(&path, &[V1]).unwrap();
+        let conn = open(StoreKind::State, &path, &[V1]).unwrap();
         let version: i64 = conn
             .pragma_query_value(None, "user_version", |r| r.get(0))
             .unwrap();
@@ -302,11 +448,17 @@ mod tests {
     fn read_only_opening_creates_and_migrates_nothing() {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("nested/store.sqlite");
-        assert!(open_read_only(&path, &[V1]).unwrap().is_none());
+        assert!(
+            open_read_only(StoreKind::State, &path, &[V1])
+                .unwrap()
+                .is_none()
+        );
         assert!(!path.exists() && !path.parent().unwrap().exists());
 
-        drop(open(&path, &[V1]).unwrap());
-        let conn = open_read_only(&path, &[V1]).unwrap().unwrap();
+        drop(open(StoreKind::State, &path, &[V1]).unwrap());
+        let conn = open_read_only(StoreKind::State, &path, &[V1])
+            .unwrap()
+            .unwrap();
         let err = conn
             .execute("INSERT INTO t (a) VALUES (1)", [])
             .unwrap_err();
@@ -317,7 +469,7 @@ mod tests {
         );
         drop(conn);
 
-        let err = open_read_only(&path, &[V1, V2]).unwrap_err();
+        let err = open_read_only(StoreKind::State, &path, &[V1, V2]).unwrap_err();
         assert!(
             matches!(
                 err,
@@ -330,10 +482,14 @@ mod tests {
             "{err:?}"
         );
         assert!(err.to_string().contains("store.sqlite"), "{err}");
-        let err = open_read_only(&path, &[]).unwrap_err();
+        let err = open_read_only(StoreKind::State, &path, &[]).unwrap_err();
         assert!(matches!(err, StoreError::TooNew { .. }), "{err:?}");
         // Still at version 1: the refused reads migrated nothing.
-        drop(open_read_only(&path, &[V1]).unwrap().unwrap());
+        drop(
+            open_read_only(StoreKind::State, &path, &[V1])
+                .unwrap()
+                .unwrap(),
+        );
     }
 
     #[test]
@@ -346,9 +502,17 @@ mod tests {
         configure(&conn).unwrap();
         drop(conn);
         assert!(path.exists());
-        assert!(open_read_only(&path, &[V1]).unwrap().is_none());
-        drop(open(&path, &[V1]).unwrap());
-        assert!(open_read_only(&path, &[V1]).unwrap().is_some());
+        assert!(
+            open_read_only(StoreKind::State, &path, &[V1])
+                .unwrap()
+                .is_none()
+        );
+        drop(open(StoreKind::State, &path, &[V1]).unwrap());
+        assert!(
+            open_read_only(StoreKind::State, &path, &[V1])
+                .unwrap()
+                .is_some()
+        );
 
         // Version 0 with tables is someone else's database: still refused.
         let other = dir.path().join("other.sqlite");
@@ -356,11 +520,92 @@ mod tests {
             .unwrap()
             .execute_batch("CREATE TABLE theirs (x)")
             .unwrap();
-        let err = open_read_only(&other, &[V1]).unwrap_err();
+        let err = open_read_only(StoreKind::State, &other, &[V1]).unwrap_err();
         assert!(
             matches!(err, StoreError::Outdated { found: 0, .. }),
             "{err:?}"
         );
+    }
+
+    /// A store of a few hundred pages, closed (its WAL checkpointed).
+    fn store_of_many_pages(path: &Path) {
+        let conn = open(StoreKind::State, path, &[V1, V2]).unwrap();
+        let text = "x".repeat(1000);
+        for a in 0..1000 {
+            conn.execute(
+                "INSERT INTO t (a, b) VALUES (?1, ?2)",
+                rusqlite::params![a, text],
+            )
+            .unwrap();
+        }
+    }
+
+    #[test]
+    fn a_damaged_store_says_which_store_it_is_and_its_cause_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        std::fs::write(&path, vec![0xA5_u8; 8192]).unwrap();
+        let err = open(StoreKind::State, &path, &[V1]).unwrap_err();
+        assert!(err.is_damaged(), "{err:?}");
+        // Not chained: a caller that prints the chain says it once.
+        assert!(std::error::Error::source(&err).is_none());
+        let text = err.to_string();
+        assert!(
+            text.starts_with(&format!(
+                "the state store {} is damaged or is not a database (SQLite: file is not a \
+                 database)\n  hint: it is safe to move it aside",
+                path.display()
+            )),
+            "{text}"
+        );
+        let err = open_read_only(StoreKind::Crm, &path, &[V1]).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("\n  hint: it holds the CRM's own items"),
+            "{err}"
+        );
+
+        // Cut short: refused on opening, before any page past the end is read.
+        std::fs::remove_file(&path).unwrap();
+        store_of_many_pages(&path);
+        let length = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(length / 2)
+            .unwrap();
+        for err in [
+            open(StoreKind::State, &path, &[V1, V2]).unwrap_err(),
+            open_read_only(StoreKind::State, &path, &[V1, V2]).unwrap_err(),
+        ] {
+            assert!(
+                err.to_string().contains(&format!(
+                    "(SQLite: the file has {} bytes, but its header says {length}: it was cut short)",
+                    length / 2
+                )),
+                "{err}"
+            );
+        }
+
+        // A damaged page deep inside: found by the query that reads it.
+        std::fs::remove_file(&path).unwrap();
+        store_of_many_pages(&path);
+        let mut bytes = std::fs::read(&path).unwrap();
+        let middle = bytes.len() / 2;
+        bytes[middle - 8192..middle + 8192].fill(0xA5);
+        std::fs::write(&path, bytes).unwrap();
+        let conn = open_read_only(StoreKind::State, &path, &[V1, V2])
+            .unwrap()
+            .unwrap();
+        let cause = conn
+            .query_row("SELECT count(*), sum(length(b)) FROM t", [], |r| {
+                r.get::<_, i64>(0)
+            })
+            .unwrap_err();
+        let err = StoreError::sql(StoreKind::State, &path)(cause);
+        assert!(err.is_damaged(), "{err:?}");
+        assert_eq!(err.to_string().matches("malformed").count(), 1, "{err}");
     }
 
     #[test]
@@ -368,7 +613,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite");
         std::fs::write(&path, "this is not a database, but it is long enough to look like one....................................................").unwrap();
-        let err = open(&path, &[V1]).unwrap_err();
+        let err = open(StoreKind::State, &path, &[V1]).unwrap_err();
         assert!(err.to_string().contains("store.sqlite"), "{err}");
     }
 }

@@ -554,8 +554,14 @@ fn a_second_apply_on_a_locked_link_fails_and_says_who_holds_it() {
     );
     assert_eq!(second.status.code(), Some(1), "{}", text(&second.stderr));
     let stderr = text(&second.stderr);
+    // After the lines that name the stores.
     assert!(
-        stderr.starts_with("error: link jdoe of target office is locked by apply of send-all by "),
+        stderr
+            .lines()
+            .find(|l| !l.starts_with("Using the "))
+            .is_some_and(|l| l.starts_with(
+                "error: link jdoe of target office is locked by apply of send-all by "
+            )),
         "{stderr}"
     );
     assert!(

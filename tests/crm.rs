@@ -307,9 +307,119 @@ fn export_replaces_its_own_files_and_names_a_missing_user() {
         &["crm", "export", "--user", "nobody", "--out", "x"],
     );
     assert_eq!(out.status.code(), Some(1));
+    // After the line that names the store.
+    assert_eq!(
+        text(&out.stderr).lines().nth(1).unwrap_or_default(),
+        "error: .snapsync/crm.sqlite has no user nobody; `snapsync crm users` lists them"
+    );
+}
+
+#[test]
+fn crm_commands_say_which_store_they_open_and_warn_about_specs_that_name_another() {
+    let dir = folder();
+    let ops = dir.path().join("ops");
+    std::fs::create_dir_all(&ops).unwrap();
+    std::fs::write(
+        ops.join("stores.yaml"),
+        "apiVersion: snapsync/v1\nkind: Stores\nmetadata:\n  name: stores\nspec:\n  crm:\n    sqlite: ../data/crm.sqlite\n",
+    )
+    .unwrap();
+    let root = dir.path().canonicalize().unwrap();
+    let default = root.join(".snapsync/crm.sqlite");
+    let theirs = root.join("data/crm.sqlite");
+
+    // No snapshots.d here: the default store, and a warning that the specs
+    // in ops/ name another one.
+    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let said = format!(
+        "Using the CRM store {} (the default: no specs at snapshots.d)\n\
+         warning: the Stores resource at ops/stores.yaml:2 names another CRM store: {}; to use \
+         that one, give this command those specs or --crm {}\n",
+        default.display(),
+        theirs.display(),
+        theirs.display()
+    );
+    assert_eq!(text(&out.stderr), said);
+
+    // JSON on stdout stays clean; the lines are on stderr.
+    let out = snapsync_in(dir.path(), &["crm", "users", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let users: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(users["users"][0]["name"], "jdoe");
+    assert_eq!(text(&out.stderr), said);
+
+    // -q: nothing but errors.
+    let out = snapsync_in(dir.path(), &["-q", "crm", "users"]);
+    assert_eq!(text(&out.stderr), "");
+
+    // With those specs: their store, and nothing to warn about.
+    let out = snapsync_in(dir.path(), &["crm", "users", "--specs", "ops"]);
     assert_eq!(
         text(&out.stderr),
-        "error: .snapsync/crm.sqlite has no user nobody; `snapsync crm users` lists them\n"
+        format!(
+            "Using the CRM store {} (from the Stores resource at ops/stores.yaml:2)\n",
+            theirs.display()
+        )
+    );
+    assert!(
+        text(&out.stdout).starts_with("ops/../data/crm.sqlite holds no user yet"),
+        "{}",
+        text(&out.stdout)
+    );
+
+    // --crm: said so, and the specs that name another store are still
+    // pointed out.
+    let out = snapsync_in(dir.path(), &["crm", "users", "--crm", "other.sqlite"]);
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.starts_with(&format!(
+            "Using the CRM store {} (from --crm)\nwarning: the Stores resource at ops/stores.yaml:2",
+            root.join("other.sqlite").display()
+        )),
+        "{stderr}"
+    );
+}
+
+#[test]
+fn a_damaged_crm_store_says_which_store_and_that_moving_it_aside_loses_data() {
+    let dir = folder();
+    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let store = dir.path().join(".snapsync/crm.sqlite");
+    let hint = "  hint: it holds the CRM's own items: do not delete it or move it aside unless you \
+                accept losing them (a new, empty CRM store would take its place). Restore it from \
+                a backup, or salvage what SQLite can still read: `sqlite3 .snapsync/crm.sqlite \
+                .recover | sqlite3 .snapsync/crm.sqlite.recovered`, then check the result and use \
+                it with --crm\n";
+
+    let length = std::fs::metadata(&store).unwrap().len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&store)
+        .and_then(|f| f.set_len(length / 2))
+        .unwrap();
+    let out = snapsync_in(dir.path(), &["-q", "crm", "users"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "error: cannot open the CRM store: the CRM store .snapsync/crm.sqlite is damaged or \
+             is not a database (SQLite: the file has {} bytes, but its header says {length}: it \
+             was cut short)\n{hint}",
+            length / 2
+        )
+    );
+
+    std::fs::write(&store, vec![0x5A_u8; 8192]).unwrap();
+    let out = snapsync_in(dir.path(), &["-q", "crm", "users"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "error: cannot open the CRM store: the CRM store .snapsync/crm.sqlite is damaged or \
+             is not a database (SQLite: file is not a database)\n{hint}"
+        )
     );
 }
 

@@ -304,9 +304,10 @@ fn after_a_send_links_show_the_run_and_the_synced_items() {
     let out = snapsync_in(dir.path(), &["runs", "show", "999"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(text(&out.stdout), "");
+    // After the line that names the store.
     assert_eq!(
-        text(&out.stderr),
-        "error: no run 999 in snapshots.d/../data/state.sqlite; `snapsync runs` lists them\n"
+        text(&out.stderr).lines().nth(1).unwrap_or_default(),
+        "error: no run 999 in snapshots.d/../data/state.sqlite; `snapsync runs` lists them"
     );
 }
 
@@ -324,7 +325,7 @@ fn outbound_enabled_again_is_pending_until_a_send_covers_the_link() {
         "TARGET  LINK  USER  INBOUND  OUTBOUND  SYNCED  LAST GET  LAST SEND                          SCHEDULE ITEMS  TASKS       CONTACTS\n\
          office  jdoe  jdoe  enabled  disabled      50  -         send-all (run 1) YYYY-MM-DD hh:mm  jdoe/calendar   jdoe/tasks  jdoe/contacts\n\
          \n\
-         office/jdoe: outbound disabled in the specs, recorded enabled; the next apply that covers the link records it\n"
+         office/jdoe: outbound: enabled → disabled in the specs, not yet recorded by an apply: the next apply of a snapshot of target office records it; send snapshots skip the link from then on, and enabling it again after that makes outbound pending until a send snapshot covering the link is applied (enabled again before any apply, nothing is pending: no send skipped it)\n"
     );
     ok(dir.path(), &["apply", "--yes", "-s", "get-all"]);
     assert_eq!(
@@ -340,7 +341,7 @@ fn outbound_enabled_again_is_pending_until_a_send_covers_the_link() {
         "TARGET  LINK  USER  INBOUND  OUTBOUND  SYNCED  LAST GET                          LAST SEND                          SCHEDULE ITEMS  TASKS       CONTACTS\n\
          office  jdoe  jdoe  enabled  pending       50  get-all (run 2) YYYY-MM-DD hh:mm  send-all (run 1) YYYY-MM-DD hh:mm  jdoe/calendar   jdoe/tasks  jdoe/contacts\n\
          \n\
-         office/jdoe: outbound pending (after re-enable; a send snapshot covering the link clears it): the specs enable it again, the state store last recorded it disabled, and items were synced\n"
+         office/jdoe: outbound: disabled → enabled in the specs, not yet recorded by an apply: the next apply of a snapshot of target office records it, and outbound stays pending until a send snapshot covering the link is applied without failures: items were synced, and changes made in the CRM while it was off were not sent\n"
     );
     let jdoe = &json(dir.path(), &["links"])["links"][0];
     assert_eq!(jdoe["outboundPending"], true);
@@ -711,5 +712,115 @@ fn an_interrupted_run_says_so_and_counts_what_its_records_show() {
             "  records  383 more items recorded as synced by this run than its journal lists \
              (written before it stopped, or found already in sync)",
         ]
+    );
+}
+
+/// Declared flags that differ from what the store recorded are said, with
+/// what the next apply makes of them (DESIGN 2.4): a disable that no apply
+/// recorded leaves nothing pending when it is undone.
+#[test]
+fn links_say_how_declared_flags_differ_from_the_recorded_ones() {
+    let dir = project(20);
+    ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+
+    set_outbound(dir.path(), false);
+    let disabled = "outbound: enabled → disabled in the specs, not yet recorded by an apply: \
+                    the next apply of a snapshot of target office records it; send snapshots \
+                    skip the link from then on, and enabling it again after that makes outbound \
+                    pending until a send snapshot covering the link is applied (enabled again \
+                    before any apply, nothing is pending: no send skipped it)";
+    let listed = ok(dir.path(), &["links"]);
+    assert!(
+        listed.ends_with(&format!("\n\noffice/jdoe: {disabled}\n")),
+        "{listed}"
+    );
+    let jdoe = &json(dir.path(), &["links"])["links"][0];
+    assert_eq!(
+        jdoe["flagChanges"],
+        serde_json::json!([{
+            "flag": "outbound",
+            "recorded": "enabled",
+            "declared": "disabled",
+            "nextApply": disabled.split_once("not yet recorded by an apply: ").expect("split").1,
+        }])
+    );
+
+    // Enabled again before any apply recorded the disable: nothing to
+    // record, nothing pending, nothing to say.
+    set_outbound(dir.path(), true);
+    let listed = ok(dir.path(), &["links"]);
+    assert_eq!(listed.lines().count(), 2, "{listed}");
+    let jdoe = &json(dir.path(), &["links"])["links"][0];
+    assert_eq!(jdoe["flagChanges"], serde_json::json!([]));
+    assert_eq!(jdoe["outboundPending"], false);
+    assert_eq!(jdoe["notes"], serde_json::json!([]));
+
+    // Disabled, recorded by an apply (a send that skips the link), then
+    // enabled: the next apply makes outbound pending.
+    set_outbound(dir.path(), false);
+    ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    set_outbound(dir.path(), true);
+    let enabled = "outbound: disabled → enabled in the specs, not yet recorded by an apply: the \
+                   next apply of a snapshot of target office records it, and outbound stays \
+                   pending until a send snapshot covering the link is applied without failures: \
+                   items were synced, and changes made in the CRM while it was off were not sent";
+    let listed = ok(dir.path(), &["links"]);
+    assert!(
+        listed.ends_with(&format!("\n\noffice/jdoe: {enabled}\n")),
+        "{listed}"
+    );
+    assert_eq!(cells(listed.lines().nth(1).expect("a row"))[4], "pending");
+    let jdoe = &json(dir.path(), &["links"])["links"][0];
+    assert_eq!(jdoe["flagChanges"][0]["recorded"], "disabled");
+    assert_eq!(jdoe["flagChanges"][0]["declared"], "enabled");
+    assert_eq!(jdoe["outboundPending"], true);
+}
+
+#[test]
+fn a_damaged_state_store_says_which_store_and_what_is_safe_to_do() {
+    let dir = project(5);
+    ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    let state = dir.path().join("data/state.sqlite");
+    let hint = "  hint: it is safe to move it aside and let the next apply start a new one: \
+                `mv snapshots.d/../data/state.sqlite snapshots.d/../data/state.sqlite.damaged` \
+                (and its -wal and -shm files, if any). Nothing gets duplicated (items are matched \
+                by UID), but the runner forgets what it synced: items deleted at the source since \
+                their last sync show as orphans (kept, or deleted with `orphans: delete`) instead \
+                of deletes, pending outbound flags and the run history are lost\n";
+
+    // A real store, cut short.
+    let length = std::fs::metadata(&state).expect("a store").len();
+    std::fs::OpenOptions::new()
+        .write(true)
+        .open(&state)
+        .and_then(|f| f.set_len(length / 2))
+        .expect("truncate");
+    for args in [&["links"][..], &["plan"], &["runs"]] {
+        let out = snapsync_in(dir.path(), args);
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(&format!(
+                "the state store snapshots.d/../data/state.sqlite is damaged or is not a database \
+                 (SQLite: the file has {} bytes, but its header says {length}: it was cut short)\n{hint}",
+                length / 2
+            )),
+            "{args:?}: {stderr}"
+        );
+        assert_eq!(stderr.matches("cut short").count(), 1, "{stderr}");
+    }
+
+    // Garbage: the cause is said once.
+    std::fs::write(&state, vec![0xA5_u8; 8192]).expect("write");
+    let out = snapsync_in(dir.path(), &["links"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        format!(
+            "Using the state store {} (from the Stores resource at snapshots.d/world.yaml:2)\n\
+             error: cannot read the state store: the state store snapshots.d/../data/state.sqlite \
+             is damaged or is not a database (SQLite: file is not a database)\n{hint}",
+            state.canonicalize().expect("the store").display()
+        )
     );
 }

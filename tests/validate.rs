@@ -84,7 +84,8 @@ fn the_examples_are_valid_without_warnings() {
 #[test]
 fn validate_reads_snapshots_d_by_default() {
     let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::create_dir(dir.path().join("snapshots.d")).expect("mkdir");
+    // With the target's vdir folder: a missing one is a warning.
+    std::fs::create_dir_all(dir.path().join("snapshots.d/vdir")).expect("mkdir");
     std::fs::copy(
         root().join("tests/fixtures/cross-file/10-target.yaml"),
         dir.path().join("snapshots.d/target.yaml"),
@@ -324,5 +325,98 @@ fn a_folder_without_specs_is_an_error() {
     assert!(
         stderr.contains("spec files end in `.yaml` or `.yml`"),
         "{stderr}"
+    );
+}
+
+/// Copies what a fresh clone holds of the folder `from` into `to`: its
+/// folders, spec files and `.gitkeep` files, and nothing an apply wrote.
+fn copy_as_cloned(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read the folder") {
+        let path = entry.expect("an entry").path();
+        let name = path.file_name().expect("a name").to_owned();
+        let spec = path.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        if path.is_dir() {
+            copy_as_cloned(&path, &to.join(&name));
+        } else if spec || name == ".gitkeep" {
+            std::fs::copy(&path, to.join(&name)).expect("copy");
+        }
+    }
+}
+
+#[test]
+fn every_example_validates_and_plans_in_a_fresh_clone() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_as_cloned(&root().join("snapshots.d"), &dir.path().join("snapshots.d"));
+    copy_as_cloned(&root().join("vdir"), &dir.path().join("vdir"));
+
+    let out = snapsync_in(dir.path(), &["validate", "--now", NOW]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stderr), "");
+
+    let out = snapsync_in(dir.path(), &["plan", "--now", NOW]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
+    // Only the lines that name the stores, no error and no warning.
+    assert!(
+        stderr.lines().all(|l| l.starts_with("Using the ")),
+        "{stderr}"
+    );
+    assert!(!stdout.contains("error"), "{stdout}");
+    let mut examples = Vec::new();
+    collect_yaml(&root().join("snapshots.d/snapshots"), &mut examples);
+    assert!(examples.len() >= 5, "expected several snapshots");
+    for example in examples {
+        let name = example.file_stem().expect("a name").to_string_lossy();
+        assert!(
+            stdout.contains(&format!("Snapshot {name}: ")),
+            "{name} is not planned:\n{stdout}"
+        );
+    }
+    // A dry run: no store was created.
+    assert!(!dir.path().join(".snapsync").exists());
+}
+
+#[test]
+fn a_missing_vdir_folder_is_reported_once_per_target() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    copy_as_cloned(&root().join("snapshots.d"), &dir.path().join("snapshots.d"));
+
+    let out = snapsync_in(dir.path(), &["validate", "--now", NOW]);
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(
+        stderr
+            .matches("the vdir folder snapshots.d/../vdir/office does not exist")
+            .count(),
+        1,
+        "{stderr}"
+    );
+    assert!(stderr.contains("spec::vdir-folder-missing"), "{stderr}");
+    assert!(
+        stderr.contains("[snapshots.d/10-targets.yaml:21:9]"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("help: create it (`mkdir -p` it), or fix `path`"),
+        "{stderr}"
+    );
+
+    // Six snapshots of the target, of up to three links and three item
+    // types each: one error.
+    let out = snapsync_in(dir.path(), &["plan", "--now", NOW]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{all}");
+    assert_eq!(all.matches("does not exist").count(), 1, "{all}");
+    assert!(
+        all.contains(
+            "target office-vdir: the vdir folder snapshots.d/../vdir/office does not exist \
+             (create it, or fix spec.path in snapshots.d/10-targets.yaml:"
+        ),
+        "{all}"
+    );
+    assert!(
+        all.contains("skipped: target office-vdir cannot be used (the error is shown above)"),
+        "{all}"
     );
 }

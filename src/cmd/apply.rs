@@ -179,6 +179,7 @@ fn run_planned(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     // reads, and does not read them again (see SourceCache).
     let mut cache = SourceCache::new();
     let plan = super::plan::compile(cli, &catalog, &args.snapshots, now, Some(&mut cache))?;
+    super::announce_both(cli, &stores, &args.paths);
     show_plan(cli, args, &plan)?;
     if plan.has_errors() {
         bail!("the plan has errors (listed above); nothing was applied");

@@ -27,12 +27,17 @@ pub fn run(cli: &Cli, command: &CrmCommand) -> anyhow::Result<ExitCode> {
 
 fn open(cli: &Cli, specs: &SpecsArg) -> anyhow::Result<CrmStore> {
     let path = super::Store::Crm.path(cli, &specs.specs)?;
+    super::announce(
+        cli,
+        super::Store::Crm,
+        &path,
+        std::slice::from_ref(&specs.specs),
+    );
     tracing::info!(store = %path.display(), "opening the CRM store");
     CrmStore::open(&path).context("cannot open the CRM store")
 }
 
 fn import(cli: &Cli, args: &CrmImportArgs) -> anyhow::Result<ExitCode> {
-    let store = open(cli, &args.specs)?;
     let sources = crm::import_sources(&args.paths).map_err(|p| anyhow::anyhow!("{p}"))?;
     if sources.is_empty() {
         bail!(
@@ -44,6 +49,9 @@ fn import(cli: &Cli, args: &CrmImportArgs) -> anyhow::Result<ExitCode> {
                 .join(", ")
         );
     }
+    // Opened once the input is known to be there: a failing import leaves
+    // no new store behind.
+    let store = open(cli, &args.specs)?;
     let started = Instant::now();
     let bar = super::progress_bar(cli, sources.len() as u64, "files");
     let report = crm::import(&store, &args.user, &sources, |done| {

@@ -46,7 +46,7 @@ pub fn links(cli: &Cli, args: &LinksArgs) -> anyhow::Result<ExitCode> {
             }
         );
     }
-    let (state_path, state) = open_state(cli, &catalog)?;
+    let (state_path, state) = open_state(cli, &catalog, &args.paths)?;
     let overview = Overview::read(&catalog, &state, args.target.as_deref(), now)?;
     let mut out = io::stdout().lock();
     match args.format {
@@ -74,7 +74,7 @@ pub fn targets(cli: &Cli, args: &TargetsArgs) -> anyhow::Result<ExitCode> {
         Ok(catalog) => catalog,
         Err(code) => return Ok(code),
     };
-    let (_, state) = open_state(cli, &catalog)?;
+    let (_, state) = open_state(cli, &catalog, &args.paths)?;
     let overview = Overview::read(&catalog, &state, None, now)?;
     let pending_of = |target: &Target| {
         overview
@@ -157,11 +157,13 @@ pub fn targets(cli: &Cli, args: &TargetsArgs) -> anyhow::Result<ExitCode> {
 
 /// The state store the specs (or `--state`) name, opened read-only: a
 /// missing one reads as empty and is not created.
-fn open_state(cli: &Cli, catalog: &Catalog) -> anyhow::Result<(PathBuf, StateStore)> {
-    let path = cli
-        .state
-        .clone()
-        .unwrap_or_else(|| catalog.stores.state.clone());
+fn open_state(
+    cli: &Cli,
+    catalog: &Catalog,
+    specs: &[PathBuf],
+) -> anyhow::Result<(PathBuf, StateStore)> {
+    let path = super::Store::State.path_in(cli, catalog);
+    super::announce(cli, super::Store::State, &path, specs);
     let state = StateStore::open_read_only(&path).context("cannot read the state store")?;
     Ok((path, state))
 }
@@ -211,6 +213,22 @@ struct LinkView<'a> {
     synced: BTreeMap<ItemType, u64>,
     last_get: Option<RunSummary>,
     last_send: Option<RunSummary>,
+}
+
+/// A flag the specs declare otherwise than the state store last recorded.
+struct FlagChange {
+    /// `inbound` or `outbound`.
+    flag: &'static str,
+    /// As the store recorded it.
+    recorded: bool,
+    /// As the specs declare it.
+    declared: bool,
+    /// What the next apply on the target makes of it.
+    next_apply: String,
+}
+
+fn flag_word(on: bool) -> &'static str {
+    if on { "enabled" } else { "disabled" }
 }
 
 /// Whether, and how, outbound is pending.
@@ -312,50 +330,91 @@ impl LinkView<'_> {
     /// store has not recorded yet.
     fn notes(&self) -> Vec<String> {
         let mut notes = Vec::new();
-        match self.pending() {
-            Pending::None => {}
-            Pending::Recorded(since) => {
-                let since = since
-                    .map(|t| format!(" since {}", local_minute(t)))
-                    .unwrap_or_default();
-                notes.push(if self.next.outbound {
-                    format!(
-                        "outbound pending{since} (enabled again after items were synced); \
-                         a send snapshot covering the link clears it"
-                    )
-                } else {
-                    format!(
-                        "outbound pending{since}, and disabled in the specs now; once it is \
-                         enabled, a send snapshot covering the link clears it"
-                    )
-                });
-            }
-            Pending::AfterReEnable => notes.push(
-                "outbound pending (after re-enable; a send snapshot covering the link clears \
-                 it): the specs enable it again, the state store last recorded it disabled, \
-                 and items were synced"
-                    .to_owned(),
-            ),
+        // Pending after a re-enable is said with the flag change that causes
+        // it, below.
+        if let Pending::Recorded(since) = self.pending() {
+            let since = since
+                .map(|t| format!(" since {}", local_minute(t)))
+                .unwrap_or_default();
+            notes.push(if self.next.outbound {
+                format!(
+                    "outbound pending{since} (enabled again after items were synced); \
+                     a send snapshot covering the link clears it"
+                )
+            } else {
+                format!(
+                    "outbound pending{since}, and disabled in the specs now; once it is \
+                     enabled, a send snapshot covering the link clears it"
+                )
+            });
         }
-        if let Some(recorded) = &self.recorded {
-            let word = |on: bool| if on { "enabled" } else { "disabled" };
-            let mut changed = Vec::new();
-            if recorded.inbound != self.next.inbound {
-                changed.push(("inbound", self.next.inbound, recorded.inbound));
-            }
-            if recorded.outbound != self.next.outbound && self.pending() != Pending::AfterReEnable {
-                changed.push(("outbound", self.next.outbound, recorded.outbound));
-            }
-            for (flag, now, then) in changed {
-                notes.push(format!(
-                    "{flag} {} in the specs, recorded {}; the next apply that covers the \
-                     link records it",
-                    word(now),
-                    word(then)
-                ));
-            }
+        for change in self.flag_changes() {
+            notes.push(format!(
+                "{}: {} → {} in the specs, not yet recorded by an apply: {}",
+                change.flag,
+                flag_word(change.recorded),
+                flag_word(change.declared),
+                change.next_apply
+            ));
         }
         notes
+    }
+
+    /// The flags the specs declare that differ from what the state store
+    /// last recorded, and what the next apply on the target makes of each
+    /// (the rule of [`LinkState::with_declared_flags`], DESIGN 2.4).
+    fn flag_changes(&self) -> Vec<FlagChange> {
+        let Some(recorded) = &self.recorded else {
+            return Vec::new();
+        };
+        let records = format!(
+            "the next apply of a snapshot of target {} records it",
+            self.target.name
+        );
+        let mut changes = Vec::new();
+        if recorded.inbound != self.next.inbound {
+            changes.push(FlagChange {
+                flag: "inbound",
+                recorded: recorded.inbound,
+                declared: self.next.inbound,
+                next_apply: if self.next.inbound {
+                    format!("{records}; get snapshots process the link again at once")
+                } else {
+                    format!("{records}; get snapshots skip the link from then on")
+                },
+            });
+        }
+        if recorded.outbound != self.next.outbound {
+            let synced = self.synced_total() > 0;
+            let next_apply = match (self.next.outbound, self.pending()) {
+                (false, _) if synced => format!(
+                    "{records}; send snapshots skip the link from then on, and enabling it \
+                     again after that makes outbound pending until a send snapshot covering the \
+                     link is applied (enabled again before any apply, nothing is pending: no \
+                     send skipped it)"
+                ),
+                (false, _) => format!("{records}; send snapshots skip the link from then on"),
+                (true, Pending::AfterReEnable) => format!(
+                    "{records}, and outbound stays pending until a send snapshot covering the \
+                     link is applied without failures: items were synced, and changes made in \
+                     the CRM while it was off were not sent"
+                ),
+                (true, Pending::Recorded(_)) => format!(
+                    "{records}; outbound stays pending until a send snapshot covering the link \
+                     is applied without failures"
+                ),
+                (true, Pending::None) => {
+                    format!("{records}; nothing is pending, since no item of the link was synced")
+                }
+            };
+            changes.push(FlagChange {
+                flag: "outbound",
+                recorded: recorded.outbound,
+                declared: self.next.outbound,
+                next_apply,
+            });
+        }
+        changes
     }
 
     fn json(&self) -> Value {
@@ -384,6 +443,12 @@ impl LinkView<'_> {
                 Pending::Recorded(since) => since,
                 _ => None,
             },
+            "flagChanges": self.flag_changes().iter().map(|c| json!({
+                "flag": c.flag,
+                "recorded": flag_word(c.recorded),
+                "declared": flag_word(c.declared),
+                "nextApply": c.next_apply,
+            })).collect::<Vec<_>>(),
             "recorded": self.recorded.as_ref().map(|r| json!({
                 "inbound": r.inbound,
                 "outbound": r.outbound,
@@ -569,8 +634,9 @@ mod tests {
         assert_eq!(
             empty.notes(),
             [
-                "outbound enabled in the specs, recorded disabled; the next apply that covers \
-              the link records it"
+                "outbound: disabled → enabled in the specs, not yet recorded by an apply: the \
+                 next apply of a snapshot of target office records it; nothing is pending, since \
+                 no item of the link was synced"
             ]
         );
 

@@ -11,7 +11,7 @@ pub mod plan;
 pub mod runs;
 
 use std::io::{self, IsTerminal, Write};
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
 
 use anyhow::{Context, bail};
 use chrono::{DateTime, Utc};
@@ -40,6 +40,13 @@ impl Store {
         match self {
             Store::Crm => "--crm",
             Store::State => "--state",
+        }
+    }
+
+    fn env(self) -> &'static str {
+        match self {
+            Store::Crm => "SNAPSYNC_CRM",
+            Store::State => "SNAPSYNC_STATE",
         }
     }
 
@@ -89,6 +96,163 @@ impl Store {
         };
         Ok(self.of(&catalog.stores))
     }
+}
+
+/// Says on stderr which store a command opened, and why that one (`--crm`
+/// or `--state`, their environment variable, the `Stores` resource of the
+/// specs at `specs`, or the default); then warns about each `Stores`
+/// resource nearby that names another one (in `specs`, in `snapshots.d`,
+/// or in a folder of the working directory): a store picked by mistake is
+/// written to without a word otherwise. Once per store and process; -q
+/// hides it. Never on stdout, which may hold JSON.
+pub fn announce(cli: &Cli, store: Store, path: &Path, specs: &[PathBuf]) {
+    static SAID: std::sync::Mutex<Vec<(bool, PathBuf)>> = std::sync::Mutex::new(Vec::new());
+    if cli.quiet > 0 {
+        return;
+    }
+    let key = (store == Store::Crm, path.to_owned());
+    {
+        let mut said = SAID
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if said.contains(&key) {
+            return;
+        }
+        said.push(key);
+    }
+    let opened = absolute(path);
+    let declared = |paths: &[PathBuf]| snapsync::spec::declared_stores(paths).unwrap_or_default();
+    let existing: Vec<PathBuf> = specs.iter().filter(|p| p.exists()).cloned().collect();
+    let from = match store.given(cli) {
+        Some(given) if std::env::var_os(store.env()).is_some_and(|v| Path::new(&v) == given) => {
+            format!("from {}", store.env())
+        }
+        Some(_) => format!("from {}", store.flag()),
+        None => match declared(&existing).first() {
+            Some(found) => format!("from the Stores resource at {}", found.origin),
+            None if existing.is_empty() => {
+                format!("the default: no specs at {}", shown_list(specs))
+            }
+            None => format!(
+                "the default: {} declare no Stores resource",
+                shown_list(&existing)
+            ),
+        },
+    };
+    let mut err = io::stderr().lock();
+    let _ = writeln!(
+        err,
+        "Using the {} {} ({from})",
+        store.name(),
+        opened.display()
+    );
+    let mut seen = Vec::new();
+    for found in declared(&nearby_specs(specs)) {
+        let other = absolute(&store.of(&found.stores));
+        if other == opened || seen.contains(&found.origin) {
+            continue;
+        }
+        let _ = writeln!(
+            err,
+            "warning: the Stores resource at {} names another {}: {}; to use that one, \
+             give this command those specs or {} {}",
+            found.origin,
+            store.name(),
+            other.display(),
+            store.flag(),
+            other.display()
+        );
+        seen.push(found.origin);
+    }
+}
+
+/// [`announce`] for both stores of a command that plans or applies.
+pub fn announce_both(cli: &Cli, stores: &plan::StorePaths, specs: &[PathBuf]) {
+    announce(cli, Store::Crm, &stores.crm, specs);
+    announce(cli, Store::State, &stores.state, specs);
+}
+
+/// The spec folders near a command: the ones it was given, `snapshots.d`,
+/// and each folder of the working directory with a YAML file (at its top
+/// or one folder down) that declares `kind: Stores`.
+fn nearby_specs(specs: &[PathBuf]) -> Vec<PathBuf> {
+    let mut folders: Vec<PathBuf> = specs.iter().filter(|p| p.exists()).cloned().collect();
+    folders.push(PathBuf::from("snapshots.d"));
+    let declares_stores = |file: &Path| {
+        let yaml = file.extension().is_some_and(|e| e == "yaml" || e == "yml");
+        yaml && std::fs::read_to_string(file).is_ok_and(|text| {
+            text.lines()
+                .any(|line| line.trim_start().trim_start_matches("- ").trim() == "kind: Stores")
+        })
+    };
+    let entries = |folder: &Path| -> Vec<PathBuf> {
+        let Ok(entries) = std::fs::read_dir(folder) else {
+            return Vec::new();
+        };
+        let mut paths: Vec<PathBuf> = entries
+            .filter_map(Result::ok)
+            .map(|e| e.path())
+            .filter(|p| {
+                p.file_name()
+                    .and_then(|n| n.to_str())
+                    .is_some_and(|n| !n.starts_with('.') && n != "target")
+            })
+            .collect();
+        paths.sort();
+        paths
+    };
+    for folder in entries(Path::new(".")).into_iter().filter(|p| p.is_dir()) {
+        let found = entries(&folder).iter().any(|entry| {
+            if entry.is_dir() {
+                entries(entry).iter().any(|file| declares_stores(file))
+            } else {
+                declares_stores(entry)
+            }
+        });
+        if found && let Some(name) = folder.file_name() {
+            // `ops`, not `./ops`, in messages.
+            folders.push(PathBuf::from(name));
+        }
+    }
+    let mut unique: Vec<PathBuf> = Vec::new();
+    for folder in folders.into_iter().filter(|f| f.exists()) {
+        let key = absolute(&folder);
+        if !unique.iter().any(|u| absolute(u) == key) {
+            unique.push(folder);
+        }
+    }
+    unique
+}
+
+/// A path as people compare them: absolute, without `.` and `..`, and with
+/// symbolic links resolved as far as the path exists.
+pub fn absolute(path: &Path) -> PathBuf {
+    if let Ok(real) = path.canonicalize() {
+        return real;
+    }
+    let full = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
+    let mut clean = PathBuf::new();
+    for part in full.components() {
+        match part {
+            Component::ParentDir => {
+                clean.pop();
+            }
+            Component::CurDir => {}
+            other => clean.push(other),
+        }
+    }
+    match (clean.parent().map(Path::canonicalize), clean.file_name()) {
+        (Some(Ok(parent)), Some(name)) => parent.join(name),
+        _ => clean,
+    }
+}
+
+fn shown_list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// A progress bar on a terminal (none with -q or elsewhere, where log lines

@@ -156,6 +156,8 @@ pub fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
         Err(code) => return Ok(code),
     };
     let plan = compile(cli, &catalog, &args.snapshots, now, None)?;
+    // Once they were read: a plan that failed before names no store.
+    super::announce_both(cli, &StorePaths::of(cli, &catalog), &args.paths);
     if let Some(path) = &args.out {
         let mut file = std::io::BufWriter::new(
             std::fs::File::create(path)

@@ -29,6 +29,12 @@ pub fn run(cli: &Cli, args: &RunsArgs) -> anyhow::Result<ExitCode> {
 
 fn open(cli: &Cli, specs: &StateSpecsArg) -> anyhow::Result<(PathBuf, StateStore)> {
     let path = super::Store::State.path(cli, &specs.specs)?;
+    super::announce(
+        cli,
+        super::Store::State,
+        &path,
+        std::slice::from_ref(&specs.specs),
+    );
     let state = StateStore::open_read_only(&path).context("cannot read the state store")?;
     Ok((path, state))
 }

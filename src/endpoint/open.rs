@@ -26,6 +26,36 @@ pub trait Endpoints: Sync {
         link: &LinkSpec,
         item_type: ItemType,
     ) -> Result<Box<dyn Collection>, EndpointError>;
+
+    /// A problem of the whole target, that each of its collections would
+    /// report again (a vdir folder that does not exist): a plan checks it
+    /// once per target and says it once.
+    ///
+    /// # Errors
+    /// The target cannot be used at all.
+    fn check_target(&self, target: &Target) -> Result<(), EndpointError> {
+        let _ = target;
+        Ok(())
+    }
+}
+
+/// A vdir target's folder that is missing: a wrong path, not an empty
+/// target; saying so keeps a typo from looking like "delete everything".
+fn missing_vdir_root(target: &Target) -> Option<EndpointError> {
+    let TargetLocation::Vdir { path } = &target.location else {
+        return None;
+    };
+    (!path.is_dir()).then(|| {
+        EndpointError::new(
+            ErrorKind::DoesNotExist,
+            format!(
+                "target {}: the vdir folder {} does not exist (create it, or fix spec.path in {})",
+                target.name,
+                path.display(),
+                target.origin
+            ),
+        )
+    })
 }
 
 /// The endpoints of this machine: a CRM store and the targets the specs
@@ -62,6 +92,10 @@ impl Endpoints for StoreEndpoints {
         Box::new(self.crm.collection(user, item_type))
     }
 
+    fn check_target(&self, target: &Target) -> Result<(), EndpointError> {
+        missing_vdir_root(target).map_or(Ok(()), Err)
+    }
+
     fn target(
         &self,
         target: &Target,
@@ -79,18 +113,8 @@ impl Endpoints for StoreEndpoints {
         };
         match &target.location {
             TargetLocation::Vdir { path } => {
-                // A missing root is a wrong path, not an empty target: saying
-                // so keeps a typo from looking like "delete everything".
-                if !path.is_dir() {
-                    return Err(EndpointError::new(
-                        ErrorKind::DoesNotExist,
-                        format!(
-                            "target {}: the vdir folder {} does not exist (create it, or fix spec.path in {})",
-                            target.name,
-                            path.display(),
-                            target.origin
-                        ),
-                    ));
+                if let Some(error) = missing_vdir_root(target) {
+                    return Err(error);
                 }
                 let label = format!("vdir {}: {collection}", target.name);
                 Ok(Box::new(

@@ -5,7 +5,7 @@
 //! Compiling reads the endpoints and the state store and writes nothing.
 
 use std::borrow::Cow;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 
@@ -92,6 +92,9 @@ fn compile_into(
 ) -> Result<Plan, PlanError> {
     let mut plan = Plan::new(now);
     plan.snapshots.reserve(snapshots.len());
+    // Targets that cannot be used at all, each reported by the first of
+    // its snapshots only.
+    let mut reported: BTreeSet<&str> = BTreeSet::new();
     for snapshot in snapshots {
         let target = catalog
             .target(&snapshot.target)
@@ -99,6 +102,10 @@ fn compile_into(
                 snapshot: snapshot.name.clone(),
                 target: snapshot.target.clone(),
             })?;
+        let unusable = endpoints
+            .check_target(target)
+            .err()
+            .map(|error| unusable_target(target, error, &mut reported));
         plan.snapshots.push(compile_snapshot(
             snapshot,
             target,
@@ -106,9 +113,28 @@ fn compile_into(
             state,
             now,
             cache.as_deref_mut(),
+            unusable,
         )?);
     }
     Ok(plan)
+}
+
+/// What a snapshot whose target cannot be used says: one error per target
+/// (not one per link and item type), to which the target's later snapshots
+/// point back.
+fn unusable_target<'c>(
+    target: &'c Target,
+    error: EndpointError,
+    reported: &mut BTreeSet<&'c str>,
+) -> Notice {
+    if reported.insert(&target.name) {
+        Notice::error(error.message)
+    } else {
+        Notice::notice(format!(
+            "skipped: target {} cannot be used (the error is shown above)",
+            target.name
+        ))
+    }
 }
 
 fn compile_snapshot(
@@ -118,6 +144,7 @@ fn compile_snapshot(
     state: &StateStore,
     now: DateTime<Utc>,
     mut cache: Option<&mut SourceCache>,
+    unusable: Option<Notice>,
 ) -> Result<SnapshotPlan, PlanError> {
     let filters = match &snapshot.scope {
         Scope::Full(_) => None,
@@ -151,6 +178,10 @@ fn compile_snapshot(
         notices: Vec::new(),
         links: Vec::new(),
     };
+    if let Some(notice) = unusable {
+        out.notices.push(notice);
+        return Ok(out);
+    }
     let flag_name = match snapshot.direction {
         Direction::Get => "inbound",
         Direction::Send => "outbound",

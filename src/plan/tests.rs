@@ -473,15 +473,28 @@ fn a_missing_vdir_root_is_an_error_not_an_empty_target() {
         .crm()
         .store_items("jdoe", &[event("e", "x", "20261103T100000Z")])
         .unwrap();
+    world.snapshot("t", "  direction: get\n");
     std::fs::remove_dir(world.path("vdir")).unwrap();
-    let plan = world.plan(&["s"]);
+    let plan = world.plan(&["s", "t"]);
     assert!(plan.has_errors());
-    let s = section(&plan, "jdoe", ItemType::ScheduleItems);
-    assert!(s.operations.is_empty());
+    // One error for the target, said by its first snapshot; nothing planned
+    // for its links, and no error per link and item type.
+    let [s, t] = &plan.snapshots[..] else {
+        panic!("two snapshots: {plan:?}")
+    };
+    assert!(s.links.is_empty() && t.links.is_empty());
+    assert_eq!(s.notices.len(), 1, "{:?}", s.notices);
+    assert_eq!(s.notices[0].level, Level::Error);
     assert!(
         s.notices[0].message.contains("does not exist"),
         "{:?}",
         s.notices
+    );
+    assert_eq!(
+        t.notices,
+        [Notice::notice(
+            "skipped: target office cannot be used (the error is shown above)"
+        )]
     );
 }
 

@@ -14,4 +14,4 @@ pub mod types;
 pub mod validate;
 pub mod yaml;
 
-pub use validate::{Validation, validate};
+pub use validate::{DeclaredStores, Validation, declared_stores, validate};

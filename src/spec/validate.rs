@@ -23,8 +23,8 @@ use super::model::{
 };
 use super::schema::{SchemaBuildError, SchemaChecker, did_you_mean};
 use super::types::{
-    DateRange, Direction, LinkFlag, Resource, SnapshotResource, StoresResource, TargetResource,
-    TargetType, TaskDateOption,
+    Auth, DateRange, Direction, LinkFlag, Resource, SnapshotResource, StoresResource,
+    TargetResource, TargetType, TaskDateOption,
 };
 use super::yaml::SpanIndex;
 use crate::filter::range::{Bound, RangeSpec};
@@ -99,6 +99,44 @@ pub fn validate(paths: &[PathBuf], now: DateTime<Utc>) -> Result<Validation, Sch
         documents: loaded.documents,
         catalog: (!has_errors).then_some(catalog),
     })
+}
+
+/// A `Stores` resource found in spec files, and where it is declared.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeclaredStores {
+    /// The stores it names (relative paths read from its file's folder).
+    pub stores: Stores,
+    /// Its file and line.
+    pub origin: Origin,
+}
+
+/// The `Stores` resources of the spec files under `paths`, read without the
+/// other checks: a command that names the store it opens says where that
+/// came from, and warns about specs nearby that name another one, even
+/// when those specs have unrelated errors. Unreadable files are skipped.
+///
+/// # Errors
+/// Only when the built-in schema does not compile (a bug).
+pub fn declared_stores(paths: &[PathBuf]) -> Result<Vec<DeclaredStores>, SchemaBuildError> {
+    let checker = SchemaChecker::new()?;
+    let loaded = load::load(paths, &checker);
+    let mut checks = Checks {
+        sources: &loaded.sources,
+        now: Utc::now(),
+        diagnostics: Vec::new(),
+        invalid_targets: Vec::new(),
+    };
+    Ok(loaded
+        .resources
+        .iter()
+        .filter_map(|loaded| match &loaded.resource {
+            Resource::Stores(resource) => Some(DeclaredStores {
+                stores: checks.stores(&At { loaded, resource }),
+                origin: checks.origin(loaded),
+            }),
+            _ => None,
+        })
+        .collect())
 }
 
 struct Checks<'a> {
@@ -247,6 +285,9 @@ impl Checks<'_> {
                 catalog.snapshots.push(valid);
             }
         }
+        for document in rejected.iter().filter(|d| d.kind == "Target") {
+            self.rejected_target(document);
+        }
         for document in rejected.iter().filter(|d| d.kind == "Snapshot") {
             self.rejected_snapshot(document, &raw_targets);
         }
@@ -322,9 +363,9 @@ impl Checks<'_> {
                     }
                 }
                 if let Some(path) = &spec.path {
-                    TargetLocation::Vdir {
-                        path: base.join(path),
-                    }
+                    let path = base.join(path);
+                    self.vdir_folder(at, &path);
+                    TargetLocation::Vdir { path }
                 } else {
                     self.push(
                         Diagnostic::error("spec::missing-field", "a `vdir` target needs a `path`", file, at.value("/spec/type"))
@@ -363,6 +404,40 @@ impl Checks<'_> {
         })
     }
 
+    /// A vdir folder that is not there is a warning, not an error: specs are
+    /// often validated where the folder does not live (a CI job), and an
+    /// apply creates the collections below it. But plan and apply refuse a
+    /// missing root (a typo must not read as "empty"), so say it here first.
+    fn vdir_folder(&mut self, at: &At<'_, TargetResource>, path: &Path) {
+        if path.is_dir() {
+            return;
+        }
+        let (message, label) = if path.exists() {
+            (
+                format!("the vdir folder {} is not a folder", path.display()),
+                "not a folder",
+            )
+        } else {
+            (
+                format!("the vdir folder {} does not exist", path.display()),
+                "no such folder",
+            )
+        };
+        self.push(
+            Diagnostic::warning(
+                "spec::vdir-folder-missing",
+                message,
+                at.file(),
+                at.value("/spec/path"),
+            )
+            .with_label(label)
+            .with_hint(
+                "create it (`mkdir -p` it), or fix `path` (relative to this file); \
+                     plan and apply refuse a target whose folder is missing",
+            ),
+        );
+    }
+
     fn caldav(&mut self, at: &At<'_, TargetResource>, base: &Path) -> CaldavLocation {
         let spec = &at.resource.spec;
         let file = at.file();
@@ -383,132 +458,14 @@ impl Checks<'_> {
                 String::new()
             }
             Some(text) => {
-                let shown = load::redact_url(text);
-                match url::Url::parse(text) {
-                    Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
-                        if !url.username().is_empty() || url.password().is_some() {
-                            self.push(
-                                Diagnostic::error(
-                                    "spec::inline-secret",
-                                    "the URL carries credentials",
-                                    file,
-                                    at.value("/spec/url"),
-                                )
-                                .with_label("user or password inside the URL")
-                                .with_hint("remove them from the URL and use `auth` with `username` and `passwordEnv`"),
-                            );
-                        }
-                        let loopback = url.host_str().is_some_and(|h| {
-                            h == "localhost" || h.starts_with("127.") || h == "[::1]"
-                        });
-                        if url.scheme() == "http" && spec.auth.is_some() && !loopback {
-                            self.push(
-                                Diagnostic::warning(
-                                    "spec::cleartext-credentials",
-                                    "credentials would be sent unencrypted over `http://`",
-                                    file,
-                                    at.value("/spec/url"),
-                                )
-                                .with_label("plain HTTP")
-                                .with_hint(
-                                    "use `https://` so the password cannot be read on the network",
-                                ),
-                            );
-                        }
-                    }
-                    Ok(_) => self.push(
-                        Diagnostic::error(
-                            "spec::invalid-url",
-                            format!("`{shown}` is not an http(s) URL"),
-                            file,
-                            at.value("/spec/url"),
-                        )
-                        .with_label("expected http:// or https://")
-                        .with_hint(
-                            "write the server's base URL, such as `https://dav.example.com/`",
-                        ),
-                    ),
-                    Err(error) => self.push(
-                        Diagnostic::error(
-                            "spec::invalid-url",
-                            format!("`{shown}` is not a valid URL: {error}"),
-                            file,
-                            at.value("/spec/url"),
-                        )
-                        .with_label("invalid URL")
-                        .with_hint(
-                            "write the server's base URL, such as `https://dav.example.com/`",
-                        ),
-                    ),
-                }
+                self.url(at.place(), text, spec.auth.is_some());
                 text.clone()
             }
         };
-        let credentials = spec.auth.as_ref().and_then(|auth| {
-            let sources: Vec<(&str, SecretSource)> = [
-                auth.password_env.clone().map(|v| ("passwordEnv", SecretSource::Env(v))),
-                auth.password_file.clone().map(|v| ("passwordFile", SecretSource::File(base.join(v)))),
-                auth.token_env.clone().map(|v| ("tokenEnv", SecretSource::Env(v))),
-            ]
-            .into_iter()
-            .flatten()
-            .collect();
-            match sources.as_slice() {
-                [] => {
-                    self.push(
-                        Diagnostic::error("spec::missing-credentials", "`auth` gives no credentials", file, at.key("/spec/auth"))
-                            .with_label("no password or token source")
-                            .with_hint("add `passwordEnv` or `passwordFile` (with `username`), or `tokenEnv`"),
-                    );
-                    None
-                }
-                [(kind, source)] => {
-                    if *kind == "tokenEnv" {
-                        if auth.username.is_some() {
-                            self.push(
-                                Diagnostic::warning(
-                                    "spec::unused-username",
-                                    "`username` is not used with a bearer token",
-                                    file,
-                                    at.key("/spec/auth/username"),
-                                )
-                                .with_label("ignored")
-                                .with_hint("remove `username`, or use `passwordEnv` for basic authentication"),
-                            );
-                        }
-                        Some(Credentials::Bearer { token: source.clone() })
-                    } else if let Some(username) = &auth.username {
-                        Some(Credentials::Basic { username: username.clone(), password: source.clone() })
-                    } else {
-                        self.push(
-                            Diagnostic::error(
-                                "spec::missing-field",
-                                "a password needs a `username`",
-                                file,
-                                at.key(&format!("/spec/auth/{kind}")),
-                            )
-                            .with_label("password without a user")
-                            .with_hint("add `username:` beside it"),
-                        );
-                        None
-                    }
-                }
-                [(first, _), (second, _), ..] => {
-                    self.push(
-                        Diagnostic::error(
-                            "spec::conflicting-credentials",
-                            format!("`auth` gives both `{first}` and `{second}`"),
-                            file,
-                            at.key(&format!("/spec/auth/{second}")),
-                        )
-                        .with_label("second credential source")
-                        .with_secondary(file, at.key(&format!("/spec/auth/{first}")), "first one")
-                        .with_hint("keep exactly one of `passwordEnv`, `passwordFile` and `tokenEnv`"),
-                    );
-                    None
-                }
-            }
-        });
+        let credentials = spec
+            .auth
+            .as_ref()
+            .and_then(|auth| self.credentials(at.place(), auth, base));
         let tls = spec.tls.clone().unwrap_or_default();
         if tls.insecure_skip_verify {
             self.push(
@@ -544,6 +501,152 @@ impl Checks<'_> {
             insecure_skip_verify: tls.insecure_skip_verify,
             connect_timeout,
             request_timeout,
+        }
+    }
+
+    /// The checks of a server URL: an http(s) URL with a host, no
+    /// credentials inside it, no password sent in clear text.
+    fn url(&mut self, place: Place<'_>, text: &str, has_auth: bool) {
+        let file = place.file;
+        let shown = load::redact_url(text);
+        match url::Url::parse(text) {
+            Ok(url) if matches!(url.scheme(), "http" | "https") && url.has_host() => {
+                if !url.username().is_empty() || url.password().is_some() {
+                    self.push(
+                        Diagnostic::error(
+                            "spec::inline-secret",
+                            "the URL carries credentials",
+                            file,
+                            place.value("/spec/url"),
+                        )
+                        .with_label("user or password inside the URL")
+                        .with_hint("remove them from the URL and use `auth` with `username` and `passwordEnv`"),
+                    );
+                }
+                let loopback = url
+                    .host_str()
+                    .is_some_and(|h| h == "localhost" || h.starts_with("127.") || h == "[::1]");
+                if url.scheme() == "http" && has_auth && !loopback {
+                    self.push(
+                        Diagnostic::warning(
+                            "spec::cleartext-credentials",
+                            "credentials would be sent unencrypted over `http://`",
+                            file,
+                            place.value("/spec/url"),
+                        )
+                        .with_label("plain HTTP")
+                        .with_hint("use `https://` so the password cannot be read on the network"),
+                    );
+                }
+            }
+            Ok(_) => self.push(
+                Diagnostic::error(
+                    "spec::invalid-url",
+                    format!("`{shown}` is not an http(s) URL"),
+                    file,
+                    place.value("/spec/url"),
+                )
+                .with_label("expected http:// or https://")
+                .with_hint("write the server's base URL, such as `https://dav.example.com/`"),
+            ),
+            Err(error) => self.push(
+                Diagnostic::error(
+                    "spec::invalid-url",
+                    format!("`{shown}` is not a valid URL: {error}"),
+                    file,
+                    place.value("/spec/url"),
+                )
+                .with_label("invalid URL")
+                .with_hint("write the server's base URL, such as `https://dav.example.com/`"),
+            ),
+        }
+    }
+
+    /// The credentials `auth` refers to, or `None` with the problems found.
+    fn credentials(&mut self, place: Place<'_>, auth: &Auth, base: &Path) -> Option<Credentials> {
+        let file = place.file;
+        let sources: Vec<(&str, SecretSource)> = [
+            auth.password_env
+                .clone()
+                .map(|v| ("passwordEnv", SecretSource::Env(v))),
+            auth.password_file
+                .clone()
+                .map(|v| ("passwordFile", SecretSource::File(base.join(v)))),
+            auth.token_env
+                .clone()
+                .map(|v| ("tokenEnv", SecretSource::Env(v))),
+        ]
+        .into_iter()
+        .flatten()
+        .collect();
+        match sources.as_slice() {
+            [] => {
+                self.push(
+                    Diagnostic::error(
+                        "spec::missing-credentials",
+                        "`auth` gives no credentials",
+                        file,
+                        place.key("/spec/auth"),
+                    )
+                    .with_label("no password or token source")
+                    .with_hint(
+                        "add `passwordEnv` or `passwordFile` (with `username`), or `tokenEnv`",
+                    ),
+                );
+                None
+            }
+            [(kind, source)] => {
+                if *kind == "tokenEnv" {
+                    if auth.username.is_some() {
+                        self.push(
+                            Diagnostic::warning(
+                                "spec::unused-username",
+                                "`username` is not used with a bearer token",
+                                file,
+                                place.key("/spec/auth/username"),
+                            )
+                            .with_label("ignored")
+                            .with_hint(
+                                "remove `username`, or use `passwordEnv` for basic authentication",
+                            ),
+                        );
+                    }
+                    Some(Credentials::Bearer {
+                        token: source.clone(),
+                    })
+                } else if let Some(username) = &auth.username {
+                    Some(Credentials::Basic {
+                        username: username.clone(),
+                        password: source.clone(),
+                    })
+                } else {
+                    self.push(
+                        Diagnostic::error(
+                            "spec::missing-field",
+                            "a password needs a `username`",
+                            file,
+                            place.key(&format!("/spec/auth/{kind}")),
+                        )
+                        .with_label("password without a user")
+                        .with_hint("add `username:` beside it"),
+                    );
+                    None
+                }
+            }
+            [(first, _), (second, _), ..] => {
+                self.push(
+                    Diagnostic::error(
+                        "spec::conflicting-credentials",
+                        format!("`auth` gives both `{first}` and `{second}`"),
+                        file,
+                        place.key(&format!("/spec/auth/{second}")),
+                    )
+                    .with_label("second credential source")
+                    .with_secondary(file, place.key(&format!("/spec/auth/{first}")), "first one")
+                    .with_hint("keep exactly one of `passwordEnv`, `passwordFile` and `tokenEnv`"),
+                );
+                None
+            }
         }
     }
 
@@ -780,6 +883,30 @@ impl Checks<'_> {
             range.to.as_deref(),
             tz,
         )
+    }
+
+    /// The checks that need only part of a target, on one that broke the
+    /// schema: a server's URL (credentials written inside it above all) and
+    /// its `auth`, so that every problem of the target shows in one run.
+    fn rejected_target(&mut self, document: &RejectedDocument) {
+        let place = Place {
+            file: document.file,
+            index: &document.index,
+        };
+        let value = |pointer: &str| document.value.pointer(pointer);
+        if value("/spec/type").and_then(Value::as_str) != Some("caldav") {
+            return;
+        }
+        if let Some(url) = value("/spec/url").and_then(Value::as_str) {
+            self.url(place, url, value("/spec/auth").is_some());
+        }
+        // An `auth` that breaks the schema itself was reported as such.
+        if let Some(auth) =
+            value("/spec/auth").and_then(|auth| serde_json::from_value::<Auth>(auth.clone()).ok())
+        {
+            let base = self.base_dir(document.file);
+            self.credentials(place, &auth, &base);
+        }
     }
 
     /// The checks that need only part of a snapshot, on one that broke the

@@ -54,7 +54,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::item::ItemType;
 use crate::spec::types::Direction;
-use crate::sqlite::StoreError;
+use crate::sqlite::{StoreError, StoreKind};
 
 pub use links::{LinkState, RunRef};
 pub use lock::{LinkLock, LockError};
@@ -247,7 +247,7 @@ impl StateStore {
     /// The file cannot be created or opened, is not a SQLite database, or was
     /// written by a newer snapsync.
     pub fn open(path: &Path) -> Result<StateStore, StateError> {
-        let conn = crate::sqlite::open(path, MIGRATIONS)?;
+        let conn = crate::sqlite::open(StoreKind::State, path, MIGRATIONS)?;
         Ok(StateStore::with(conn, path))
     }
 
@@ -259,7 +259,7 @@ impl StateStore {
     /// The file cannot be opened, is not a SQLite database, or its schema is
     /// not this release's (older ones are upgraded by a command that writes).
     pub fn open_read_only(path: &Path) -> Result<StateStore, StateError> {
-        let conn = crate::sqlite::open_read_only_or_empty(path, MIGRATIONS)?;
+        let conn = crate::sqlite::open_read_only_or_empty(StoreKind::State, path, MIGRATIONS)?;
         Ok(StateStore::with(conn, path))
     }
 
@@ -284,12 +284,7 @@ impl StateStore {
 
 /// Wraps a SQLite error of the store at `path`.
 fn sql_error(path: &Path) -> impl FnOnce(rusqlite::Error) -> StateError + '_ {
-    move |source| {
-        StateError::Store(StoreError::Sql {
-            path: path.to_owned(),
-            source,
-        })
-    }
+    move |cause| StateError::Store(StoreError::sql(StoreKind::State, path)(cause))
 }
 
 fn corrupt(path: &Path, what: impl Into<String>) -> StateError {

@@ -11,7 +11,7 @@ use std::sync::mpsc;
 
 use super::{CrmStore, ItemWriter, Row, Stored, ensure_user};
 use crate::item::{ItemType, Parsed, SkippedComponent, parse_any, parse_calendar, parse_vcards};
-use crate::sqlite::StoreError;
+use crate::sqlite::{StoreError, StoreKind};
 
 /// Items written per transaction: large enough that commits cost nothing
 /// next to parsing, small enough that an interrupted import keeps most of
@@ -277,11 +277,11 @@ fn write_all(
 ) -> Result<(), StoreError> {
     let path = store.path().to_owned();
     let conn = store.lock();
-    let user_id = ensure_user(&conn, user).map_err(StoreError::sql(&path))?;
+    let user_id = ensure_user(&conn, user).map_err(StoreError::sql(StoreKind::Crm, &path))?;
     // BEGIN/COMMIT by hand: the writer works across many transactions on a
     // connection it only borrows.
     conn.execute_batch("BEGIN IMMEDIATE")
-        .map_err(StoreError::sql(&path))?;
+        .map_err(StoreError::sql(StoreKind::Crm, &path))?;
     let written = write_files(&conn, user_id, receiver, report, progress)
         .and_then(|()| conn.execute_batch("COMMIT"));
     if written.is_err() {
@@ -289,7 +289,7 @@ fn write_all(
         // committed batches stay.
         let _ = conn.execute_batch("ROLLBACK");
     }
-    written.map_err(StoreError::sql(&path))
+    written.map_err(StoreError::sql(StoreKind::Crm, &path))
 }
 
 /// Workers finish files in any order; they are written in the order given,

@@ -33,7 +33,7 @@ use crate::item::{
     ContentHash, Item, ItemDates, ItemMeta, ItemTime, ItemType, RecurrenceEnd, parse_calendar,
     parse_vcards,
 };
-use crate::sqlite::{self, StoreError};
+use crate::sqlite::{self, StoreError, StoreKind};
 
 /// The schema, one entry per release that changed it. Never edit an entry
 /// once released; append a new one.
@@ -105,7 +105,7 @@ impl CrmStore {
     /// # Errors
     /// The file cannot be opened or migrated.
     pub fn open(path: &Path) -> Result<CrmStore, StoreError> {
-        let conn = sqlite::open(path, MIGRATIONS)?;
+        let conn = sqlite::open(StoreKind::Crm, path, MIGRATIONS)?;
         Ok(CrmStore {
             path: path.to_owned(),
             conn: Arc::new(Mutex::new(conn)),
@@ -118,7 +118,7 @@ impl CrmStore {
     /// # Errors
     /// The file cannot be opened, or its schema is not this build's.
     pub fn open_read_only(path: &Path) -> Result<CrmStore, StoreError> {
-        let conn = sqlite::open_read_only_or_empty(path, MIGRATIONS)?;
+        let conn = sqlite::open_read_only_or_empty(StoreKind::Crm, path, MIGRATIONS)?;
         Ok(CrmStore {
             path: path.to_owned(),
             conn: Arc::new(Mutex::new(conn)),
@@ -151,7 +151,7 @@ impl CrmStore {
                  LEFT JOIN items i ON i.user_id = u.id
                  GROUP BY u.name, i.item_type ORDER BY u.name",
             )
-            .map_err(StoreError::sql(&self.path))?;
+            .map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
         let rows = stmt
             .query_map([], |row| {
                 Ok((
@@ -160,10 +160,11 @@ impl CrmStore {
                     row.get::<_, i64>(2)?,
                 ))
             })
-            .map_err(StoreError::sql(&self.path))?;
+            .map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
         let mut users: Vec<UserSummary> = Vec::new();
         for row in rows {
-            let (name, item_type, count) = row.map_err(StoreError::sql(&self.path))?;
+            let (name, item_type, count) =
+                row.map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
             if users.last().is_none_or(|u| u.name != name) {
                 users.push(UserSummary {
                     name,
@@ -197,21 +198,28 @@ impl CrmStore {
     /// A statement failed; nothing of the batch is kept.
     pub fn store_items(&self, user: &str, items: &[Item]) -> Result<Vec<Stored>, StoreError> {
         let mut conn = self.lock();
-        let tx = conn.transaction().map_err(StoreError::sql(&self.path))?;
-        let user_id = ensure_user(&tx, user).map_err(StoreError::sql(&self.path))?;
+        let tx = conn
+            .transaction()
+            .map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
+        let user_id =
+            ensure_user(&tx, user).map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
         let mut outcomes = Vec::with_capacity(items.len());
         {
-            let mut writer = ItemWriter::new(&tx).map_err(StoreError::sql(&self.path))?;
+            let mut writer =
+                ItemWriter::new(&tx).map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
             for item in items {
                 outcomes.push(
                     writer
                         .upsert_row(user_id, &Row::of(item))
-                        .map_err(StoreError::sql(&self.path))?,
+                        .map_err(StoreError::sql(StoreKind::Crm, &self.path))?,
                 );
             }
-            writer.finish().map_err(StoreError::sql(&self.path))?;
+            writer
+                .finish()
+                .map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
         }
-        tx.commit().map_err(StoreError::sql(&self.path))?;
+        tx.commit()
+            .map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
         Ok(outcomes)
     }
 
@@ -231,20 +239,23 @@ impl CrmStore {
                 "SELECT i.uid, i.body FROM items i JOIN users u ON u.id = i.user_id
                  WHERE u.name = ?1 AND i.item_type = ?2 ORDER BY i.uid",
             )
-            .map_err(StoreError::sql(&self.path))?;
+            .map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
         let mut rows = stmt
             .query(params![user, item_type.as_str()])
-            .map_err(StoreError::sql(&self.path))?;
+            .map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
         let mut count = 0;
-        while let Some(row) = rows.next().map_err(StoreError::sql(&self.path))? {
+        while let Some(row) = rows
+            .next()
+            .map_err(StoreError::sql(StoreKind::Crm, &self.path))?
+        {
             let uid = row
                 .get_ref(0)
                 .and_then(|v| Ok(v.as_str()?))
-                .map_err(StoreError::sql(&self.path))?;
+                .map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
             let body = row
                 .get_ref(1)
                 .and_then(|v| Ok(v.as_str()?))
-                .map_err(StoreError::sql(&self.path))?;
+                .map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
             each(uid, body);
             count += 1;
         }
@@ -442,7 +453,11 @@ impl CrmCollection {
         } else {
             ErrorKind::Other
         };
-        self.error(kind, format!("{}: {error}", self.store.path.display()))
+        let message = match StoreError::damaged(StoreKind::Crm, &self.store.path, error) {
+            Some(damaged) => damaged.to_string(),
+            None => format!("{}: {error}", self.store.path.display()),
+        };
+        self.error(kind, message)
     }
 
     /// The revision a version names, or `PreconditionFailed` for a version
