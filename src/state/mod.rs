@@ -60,7 +60,7 @@ pub use links::{LinkState, RunRef};
 pub use lock::{LinkLock, LockError};
 pub use runs::{
     Action, JournalEntry, Outcome, OutcomeCounts, RunEnd, RunStart, RunStatus, RunSummary,
-    actor_from, actor_from_env,
+    ProcessAccount, actor_from, actor_from_env,
 };
 pub use synced::{Batch, SyncedCounts, SyncedItem, SyncedRecord, SyncedSet};
 
