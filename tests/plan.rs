@@ -216,7 +216,9 @@ fn a_reader_that_goes_away_is_not_an_error() {
         &["plan", "--now", NOW, "--format", "markdown"],
         &["crm", "users", "--format", "json"],
         &["crm", "export", "--user", "jdoe", "--out", "x"],
-        &["crm", "export", "--user", "jdoe", "--out", "x", "--format", "json"],
+        &[
+            "crm", "export", "--user", "jdoe", "--out", "x", "--format", "json",
+        ],
     ] {
         let out = with_closed_stdout(dir.path(), args);
         assert_eq!(
@@ -237,11 +239,7 @@ fn an_apply_whose_reader_goes_away_still_applies_and_says_how_it_went() {
     );
     let written: usize = ["calendar", "tasks", "contacts"]
         .iter()
-        .map(|c| {
-            std::fs::read_dir(dir.path().join("vdir/jdoe").join(c))
-                .map(|files| files.count())
-                .unwrap_or(0)
-        })
+        .map(|c| std::fs::read_dir(dir.path().join("vdir/jdoe").join(c)).map_or(0, Iterator::count))
         .sum();
     assert_eq!(written, 5, "the apply stopped when its output went unread");
     // With --format json the plan goes to stderr and the report to stdout.

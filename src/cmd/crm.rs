@@ -124,11 +124,7 @@ fn export(cli: &Cli, args: &CrmExportArgs) -> anyhow::Result<ExitCode> {
                     writeln!(
                         out,
                         "{} replaced",
-                        plural::count(
-                            report.replaced,
-                            "existing file was",
-                            "existing files were"
-                        )
+                        plural::count(report.replaced, "existing file was", "existing files were")
                     )?;
                 }
             }

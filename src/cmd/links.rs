@@ -181,7 +181,9 @@ fn location(target: &Target) -> String {
     match &target.location {
         TargetLocation::Vdir { path } => {
             let cwd = std::env::current_dir().ok();
-            super::shown_path(path, cwd.as_deref()).display().to_string()
+            super::shown_path(path, cwd.as_deref())
+                .display()
+                .to_string()
         }
         TargetLocation::Caldav(caldav) => match url::Url::parse(&caldav.url) {
             Ok(mut url) => {

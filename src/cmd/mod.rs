@@ -347,7 +347,8 @@ mod tests {
         let mut buffer = DiscardWhenClosed::new(Vec::new());
         writeln!(buffer, "kept").unwrap();
         assert_eq!(buffer.inner, b"kept\n");
-        let mut full = DiscardWhenClosed::new(&mut [0_u8; 2][..]);
+        let mut two_bytes = [0_u8; 2];
+        let mut full = DiscardWhenClosed::new(&mut two_bytes[..]);
         assert!(writeln!(full, "too long").is_err());
     }
 

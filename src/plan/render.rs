@@ -103,14 +103,12 @@ const SUMMARY_WIDTH: usize = 40;
 /// `max - 1` characters and ends with `…`, so a reader sees it was cut.
 /// Cuts fall between characters, never inside one.
 fn shorten(text: &str, max: usize) -> Cow<'_, str> {
-    match text.char_indices().nth(max) {
-        None => Cow::Borrowed(text),
-        Some(_) => {
-            let keep = max.saturating_sub(1);
-            let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
-            Cow::Owned(format!("{}…", &text[..end]))
-        }
+    if text.char_indices().nth(max).is_none() {
+        return Cow::Borrowed(text);
     }
+    let keep = max.saturating_sub(1);
+    let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+    Cow::Owned(format!("{}…", &text[..end]))
 }
 
 fn section_text(section: &Section, out: &mut impl Write, options: TextOptions) -> io::Result<()> {
@@ -338,7 +336,8 @@ mod tests {
         assert_eq!(shorten("Kickoff", 40), "Kickoff");
         let forty = "a".repeat(40);
         assert_eq!(shorten(&forty, 40), forty);
-        let cut = shorten(&"a".repeat(41), 40);
+        let long = "a".repeat(41);
+        let cut = shorten(&long, 40);
         assert_eq!(cut, format!("{}…", "a".repeat(39)));
         assert_eq!(cut.chars().count(), 40);
         // Multi-byte characters are never split.

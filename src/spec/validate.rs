@@ -1300,4 +1300,3 @@ impl Validation {
         writeln!(out)
     }
 }
-

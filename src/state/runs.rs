@@ -339,9 +339,8 @@ pub fn actor_from(
             .map(|value| value.trim().to_owned())
             .filter(|value| !value.is_empty())
     };
-    let jenkins = || {
-        get("BUILD_USER_ID").or_else(|| get("JENKINS_URL").and_then(|_| get("BUILD_TAG")))
-    };
+    let jenkins =
+        || get("BUILD_USER_ID").or_else(|| get("JENKINS_URL").and_then(|_| get("BUILD_TAG")));
     let buildkite = || {
         get("BUILDKITE_BUILD_CREATOR_EMAIL")
             .or_else(|| get("BUILDKITE_BUILD_CREATOR"))
