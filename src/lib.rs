@@ -14,6 +14,7 @@ pub mod filter;
 pub mod generate;
 pub mod item;
 pub mod plan;
+pub mod plural;
 pub mod spec;
 pub mod sqlite;
 pub mod state;

@@ -22,20 +22,29 @@ fn main() -> ExitCode {
     match run(&cli) {
         Ok(code) => code,
         // A reader that went away (`snapsync plan | head`) is not an error.
-        Err(error)
-            if error.chain().any(|cause| {
-                cause
-                    .downcast_ref::<io::Error>()
-                    .is_some_and(|e| e.kind() == io::ErrorKind::BrokenPipe)
-            }) =>
-        {
-            ExitCode::SUCCESS
-        }
+        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
         Err(error) => {
             let _ = writeln!(io::stderr(), "error: {error:#}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Whether `error` comes from writing to a pipe whose reader has gone. The
+/// cause is an `io::Error`, or one wrapped by `serde_json` (its writers
+/// return their own error type, which `downcast_ref::<io::Error>` misses).
+fn is_broken_pipe(error: &anyhow::Error) -> bool {
+    error.chain().any(|cause| {
+        let kind = cause
+            .downcast_ref::<io::Error>()
+            .map(io::Error::kind)
+            .or_else(|| {
+                cause
+                    .downcast_ref::<serde_json::Error>()
+                    .and_then(serde_json::Error::io_error_kind)
+            });
+        kind == Some(io::ErrorKind::BrokenPipe)
+    })
 }
 
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {

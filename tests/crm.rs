@@ -82,7 +82,7 @@ fn a_malformed_item_is_reported_with_its_file_and_the_rest_is_imported() {
     let stdout = text(&out.stdout);
     assert!(stdout.contains("Imported 3 items from 3 files"), "{stdout}");
     assert!(
-        stdout.contains("1 items or files could not be imported"),
+        stdout.contains("1 item or file could not be imported"),
         "{stdout}"
     );
 }
@@ -293,7 +293,7 @@ fn export_replaces_its_own_files_and_names_a_missing_user() {
         assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
         let stdout = text(&out.stdout);
         assert!(
-            stdout.contains("scheduleItems        1 files in x/scheduleItems"),
+            stdout.contains("scheduleItems        1 file  in x/scheduleItems"),
             "{stdout}"
         );
         assert_eq!(

@@ -5,8 +5,9 @@
 mod support;
 
 use std::path::Path;
+use std::process::Stdio;
 
-use support::{project, refuse_writes, snapsync_in, text};
+use support::{project, refuse_writes, snapsync_command, snapsync_in, text};
 
 /// Runs snapsync, expects exit code 0, returns its standard output.
 fn ok(dir: &Path, args: &[&str]) -> String {
@@ -119,8 +120,8 @@ fn a_fresh_project_shows_the_declared_flags_and_nothing_recorded() {
     );
     assert_eq!(
         ok(dir.path(), &["targets"]),
-        "TARGET  TYPE  LOCATION             LINKS  PENDING\n\
-         office  vdir  snapshots.d/../vdir      1        0\n"
+        "TARGET  TYPE  LOCATION  LINKS  PENDING\n\
+         office  vdir  vdir          1        0\n"
     );
     assert_eq!(
         ok(dir.path(), &["runs"]),
@@ -152,7 +153,7 @@ fn a_fresh_project_shows_the_declared_flags_and_nothing_recorded() {
         serde_json::json!([{
             "name": "office",
             "type": "vdir",
-            "location": "snapshots.d/../vdir",
+            "location": "vdir",
             "links": 1,
             "pendingLinks": 0,
         }])
@@ -350,8 +351,8 @@ fn outbound_enabled_again_is_pending_until_a_send_covers_the_link() {
     assert_eq!(jdoe["recorded"]["outbound"], false);
     assert_eq!(
         ok(dir.path(), &["targets"]),
-        "TARGET  TYPE  LOCATION             LINKS  PENDING\n\
-         office  vdir  snapshots.d/../vdir      1        1\n\
+        "TARGET  TYPE  LOCATION  LINKS  PENDING\n\
+         office  vdir  vdir          1        1\n\
          \n\
          office: 1 link with outbound pending; `snapsync links --target office` shows which\n"
     );
@@ -393,8 +394,8 @@ fn outbound_enabled_again_is_pending_until_a_send_covers_the_link() {
     assert!(jdoe["recorded"]["pendingSince"].is_null());
     assert_eq!(
         ok(dir.path(), &["targets"]),
-        "TARGET  TYPE  LOCATION             LINKS  PENDING\n\
-         office  vdir  snapshots.d/../vdir      1        0\n"
+        "TARGET  TYPE  LOCATION  LINKS  PENDING\n\
+         office  vdir  vdir          1        0\n"
     );
     let plan = ok(dir.path(), &["plan", "-s", "send-all"]);
     assert!(!plan.contains("pending"), "{plan}");
@@ -497,7 +498,11 @@ fn runs_show_lists_the_operations_that_were_not_applied_first() {
                 50 - stale
             ),
             String::new(),
-            format!("{stale} of 50 operations were not applied; they are listed first."),
+            if stale == 1 {
+                "1 of 50 operations was not applied; it is listed first.".to_owned()
+            } else {
+                format!("{stale} of 50 operations were not applied; they are listed first.")
+            },
             String::new(),
         ]
     );
@@ -822,5 +827,79 @@ fn a_damaged_state_store_says_which_store_and_what_is_safe_to_do() {
              is damaged or is not a database (SQLite: file is not a database)\n{hint}",
             state.canonicalize().expect("the store").display()
         )
+    );
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    let dir = project(5);
+    ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    for args in [
+        &["runs"][..],
+        &["runs", "--format", "json"],
+        &["runs", "show", "1"],
+        &["runs", "show", "1", "--format", "json"],
+        &["links"],
+        &["links", "--format", "json"],
+        &["targets"],
+        &["targets", "--format", "json"],
+    ] {
+        let (reader, writer) = std::io::pipe().expect("a pipe");
+        drop(reader);
+        let out = snapsync_command(dir.path(), args)
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .expect("snapsync runs");
+        assert_eq!(
+            (out.status.code(), text(&out.stderr).as_str()),
+            (Some(0), ""),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn counts_agree_with_their_nouns() {
+    let dir = project(3);
+    for _ in 0..2 {
+        ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    }
+    let listed = ok(dir.path(), &["runs", "--limit", "1"]);
+    assert!(
+        listed.ends_with("\nThe last 1 run; --limit N lists more (0 lists every run).\n"),
+        "{listed}"
+    );
+    let listed = ok(dir.path(), &["runs", "--limit", "2"]);
+    assert!(!listed.contains("The last"), "{listed}");
+    ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    let listed = ok(dir.path(), &["runs", "--limit", "2"]);
+    assert!(
+        listed.ends_with("\nThe last 2 runs; --limit N lists more (0 lists every run).\n"),
+        "{listed}"
+    );
+}
+
+#[test]
+fn targets_show_a_cleaned_location_absolute_outside_the_working_folder() {
+    let dir = project(0);
+    let specs = dir.path().join("snapshots.d/world.yaml");
+    let yaml = std::fs::read_to_string(&specs).expect("specs");
+    std::fs::create_dir(dir.path().join("vdir2")).expect("folder");
+    std::fs::write(
+        &specs,
+        yaml.replace("  path: ../vdir\n", "  path: ./../vdir2/.\n"),
+    )
+    .expect("write");
+    let targets = json(dir.path(), &["targets"]);
+    assert_eq!(targets["targets"][0]["location"], "vdir2");
+    // From inside the specs' folder, the target lies outside the working
+    // folder: its absolute path is shown.
+    let inner = dir.path().join("snapshots.d");
+    let targets = json(&inner, &["targets", "."]);
+    let root = dir.path().canonicalize().expect("a real path");
+    assert_eq!(
+        targets["targets"][0]["location"],
+        root.join("vdir2").display().to_string()
     );
 }

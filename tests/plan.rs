@@ -4,8 +4,9 @@
 mod support;
 
 use std::path::Path;
+use std::process::{Output, Stdio};
 
-use support::{project, snapsync_in, text};
+use support::{project, snapsync_command, snapsync_in, text};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 
@@ -149,4 +150,107 @@ fn plan_creates_no_store() {
     let out = snapsync_in(dir.path(), &["plan"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(!Path::new(&dir.path().join("data")).exists());
+}
+
+#[test]
+fn an_unknown_snapshot_suggests_the_nearest_name() {
+    let dir = project(0);
+    let out = snapsync_in(dir.path(), &["plan", "-s", "send-al"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        text(&out.stderr),
+        "error: no snapshot named send-al in the specs; did you mean `send-all`? \
+         (they define: send-all, send-november)\n"
+    );
+    let out = snapsync_in(dir.path(), &["apply", "-s", "send-novembre"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("did you mean `send-november`?"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
+#[test]
+fn markdown_says_no_changes_plainly_instead_of_an_empty_fold() {
+    let dir = project(0);
+    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "--format", "markdown"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "### snapsync plan\n\n\
+         | snapshot | direction | target | create | restore | update | delete | orphans kept | unchanged | not matched |\n\
+         | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n\
+         | send-all | send | office | 0 | 0 | 0 | 0 | 0 | 0 | 0 |\n\
+         | send-november | send | office | 0 | 0 | 0 | 0 | 0 | 0 | 0 |\n\
+         \n\
+         Plan: 0 to create, 0 to update, 0 to delete; 0 unchanged.\n\
+         \n\
+         send-all: no changes.\n\
+         \n\
+         send-november: no changes.\n"
+    );
+}
+
+/// Runs snapsync in `dir` with a standard output whose reader has already
+/// gone: every write to it fails with a broken pipe.
+fn with_closed_stdout(dir: &Path, args: &[&str]) -> Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    snapsync_command(dir, args)
+        .stdout(writer)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("snapsync runs")
+}
+
+#[test]
+fn a_reader_that_goes_away_is_not_an_error() {
+    let dir = project(5);
+    for args in [
+        &["schema"][..],
+        &["validate"],
+        &["validate", "--format", "json"],
+        &["plan", "--now", NOW],
+        &["plan", "--now", NOW, "--format", "json"],
+        &["plan", "--now", NOW, "--format", "markdown"],
+        &["crm", "users", "--format", "json"],
+        &["crm", "export", "--user", "jdoe", "--out", "x"],
+        &[
+            "crm", "export", "--user", "jdoe", "--out", "x", "--format", "json",
+        ],
+    ] {
+        let out = with_closed_stdout(dir.path(), args);
+        assert_eq!(
+            (out.status.code(), text(&out.stderr).as_str()),
+            (Some(0), ""),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn an_apply_whose_reader_goes_away_still_applies_and_says_how_it_went() {
+    let dir = project(5);
+    let out = with_closed_stdout(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    assert_eq!(
+        (out.status.code(), text(&out.stderr).as_str()),
+        (Some(0), "")
+    );
+    let written: usize = ["calendar", "tasks", "contacts"]
+        .iter()
+        .map(|c| std::fs::read_dir(dir.path().join("vdir/jdoe").join(c)).map_or(0, Iterator::count))
+        .sum();
+    assert_eq!(written, 5, "the apply stopped when its output went unread");
+    // With --format json the plan goes to stderr and the report to stdout.
+    let out = with_closed_stdout(
+        dir.path(),
+        &["apply", "--yes", "-s", "send-all", "--format", "json"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("error"),
+        "{}",
+        text(&out.stderr)
+    );
 }

@@ -73,8 +73,9 @@ impl Default for ApplyOptions {
 pub enum Refusal {
     /// More deletes than a limit allows.
     #[error(
-        "snapshot {snapshot} would delete {deletes} items, more than {limit} ({source_of_limit}); \
-         check the plan, then raise the limit (spec.maxDeletes or --max-deletes) if the deletes are intended"
+        "snapshot {snapshot} would delete {}, more than {limit} ({source_of_limit}); \
+         check the plan, then raise the limit (spec.maxDeletes or --max-deletes) if the deletes are intended",
+        crate::plural::count(*.deletes, "item", "items")
     )]
     TooManyDeletes {
         /// The snapshot.

@@ -214,7 +214,7 @@ fn show_plan(cli: &Cli, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
             color: crate::text_style(cli, &io::stdout()).color,
             show_unchanged: false,
         };
-        let mut out = io::BufWriter::with_capacity(1 << 16, io::stdout().lock());
+        let mut out = io::BufWriter::with_capacity(1 << 16, super::stdout_while_read());
         render::text(plan, &mut out, options)?;
         out.flush()?;
     }
@@ -226,7 +226,7 @@ fn finish(cli: &Cli, args: &ApplyArgs, report: &Report, seconds: f64) -> anyhow:
     match args.format {
         OutputFormat::Json => {
             let value = json!({"formatVersion": 1, "report": report, "seconds": seconds});
-            let mut out = io::stdout().lock();
+            let mut out = super::stdout_while_read();
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
         }
@@ -327,7 +327,7 @@ fn write_report(cli: &Cli, report: &Report, seconds: f64) -> io::Result<()> {
     if cli.quiet > 0 {
         return Ok(());
     }
-    let mut out = io::stdout().lock();
+    let mut out = super::stdout_while_read();
     writeln!(out, "{}", applied_line(report, seconds))?;
     for snapshot in &report.snapshots {
         writeln!(

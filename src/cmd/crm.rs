@@ -12,6 +12,7 @@ use crate::cli::{
 };
 use snapsync::endpoint::crm::{self, CrmStore, ImportReport};
 use snapsync::item::ItemType;
+use snapsync::plural;
 
 /// Exit code when some items could not be imported or exported.
 const PARTIAL: u8 = 3;
@@ -112,8 +113,8 @@ fn export(cli: &Cli, args: &CrmExportArgs) -> anyhow::Result<ExitCode> {
                 let mut out = io::stdout().lock();
                 writeln!(
                     out,
-                    "Exported {} items of CRM user {} to {} in {seconds:.2} s",
-                    report.files(),
+                    "Exported {} of CRM user {} to {} in {seconds:.2} s",
+                    plural::count(report.files(), "item", "items"),
                     args.user,
                     args.out.display()
                 )?;
@@ -121,13 +122,18 @@ fn export(cli: &Cli, args: &CrmExportArgs) -> anyhow::Result<ExitCode> {
                     let n = report.written.get(&t).copied().unwrap_or(0);
                     writeln!(
                         out,
-                        "  {:<14} {n:>7} files in {}",
+                        "  {:<14} {n:>7} {:<5} in {}",
                         t.as_str(),
+                        plural::of(n, "file", "files"),
                         crm::export_folder(&args.out, t).display()
                     )?;
                 }
                 if report.replaced > 0 {
-                    writeln!(out, "{} existing files were replaced", report.replaced)?;
+                    writeln!(
+                        out,
+                        "{} replaced",
+                        plural::count(report.replaced, "existing file was", "existing files were")
+                    )?;
                 }
             }
         }
@@ -184,9 +190,9 @@ fn write_import_text(
     let mut out = io::stdout().lock();
     writeln!(
         out,
-        "Imported {} items from {} files for CRM user {user} into {} in {seconds:.2} s",
-        report.items(),
-        report.files,
+        "Imported {} from {} for CRM user {user} into {} in {seconds:.2} s",
+        plural::count(report.items(), "item", "items"),
+        plural::count(report.files, "file", "files"),
         store.path().display(),
     )?;
     for item_type in ItemType::ALL {
@@ -203,15 +209,15 @@ fn write_import_text(
     if !report.skipped.is_empty() {
         writeln!(
             out,
-            "{} components that are not events, tasks or contacts were skipped (-v lists them)",
-            report.skipped.len()
+            "{} skipped: not an event, task or contact (-v lists them)",
+            plural::count(report.skipped.len(), "component", "components")
         )?;
     }
     if !report.problems.is_empty() {
         writeln!(
             out,
-            "{} items or files could not be imported (listed above)",
-            report.problems.len()
+            "{} could not be imported (listed above)",
+            plural::count(report.problems.len(), "item or file", "items or files")
         )?;
     }
     Ok(())

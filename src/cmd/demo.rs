@@ -12,6 +12,7 @@ use crate::cli::{Cli, DemoArgs};
 use snapsync::apply::ApplyOptions;
 use snapsync::demo::{self, MAIN_SNAPSHOT, World, WorldOptions};
 use snapsync::plan::render;
+use snapsync::plural;
 use snapsync::state::actor_from_env;
 
 /// Exit code when some operations failed or were stale (as `apply`).
@@ -178,8 +179,9 @@ fn describe(out: &mut dyn Write, world: &World) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "  CRM store  {dir}crm.sqlite: {} with {per_user} generated items each",
-        users.join(", ")
+        "  CRM store  {dir}crm.sqlite: {} with {} each",
+        users.join(", "),
+        plural::count(per_user, "generated item", "generated items")
     )?;
     writeln!(
         out,
@@ -187,8 +189,10 @@ fn describe(out: &mut dyn Write, world: &World) -> io::Result<()> {
     )?;
     writeln!(
         out,
-        "  target     {dir}vdir/: a full send wrote {} items there; since then, {} items were",
-        world.first_send, drift.target_edited
+        "  target     {dir}vdir/: a full send wrote {} there; since then, {} {}",
+        plural::count(world.first_send, "item", "items"),
+        drift.target_edited,
+        plural::of(drift.target_edited, "item was", "items were")
     )?;
     writeln!(
         out,

@@ -12,6 +12,7 @@ use snapsync::discover::{self, ProposedLink};
 use snapsync::endpoint::ErrorKind;
 use snapsync::endpoint::caldav::discover::{CollectionKind, UserCollections};
 use snapsync::endpoint::caldav::{DavClient, shown_url};
+use snapsync::plural;
 use snapsync::spec::model::TargetLocation;
 
 /// Runs `snapsync discover`.
@@ -125,17 +126,10 @@ fn summary(link: &ProposedLink) -> String {
         .filter(|c| matches!(c.kind, CollectionKind::Calendar { .. }))
         .count();
     let books = link.collections.len() - calendars;
-    let plural = |n: usize, word: &str| {
-        if n == 1 {
-            format!("{n} {word}")
-        } else {
-            format!("{n} {word}s")
-        }
-    };
     format!(
         "{}: {}, {}",
         link.user,
-        plural(calendars, "calendar"),
-        plural(books, "address book")
+        plural::count(calendars, "calendar", "calendars"),
+        plural::count(books, "address book", "address books")
     )
 }

@@ -19,6 +19,7 @@ use serde_json::{Value, json};
 use super::{Align, local_minute, write_table};
 use crate::cli::{Cli, LinksArgs, OutputFormat, TargetsArgs};
 use snapsync::item::ItemType;
+use snapsync::plural;
 use snapsync::spec::model::{Catalog, LinkSpec, Target, TargetLocation};
 use snapsync::spec::types::{LinkFlag, TargetType};
 use snapsync::state::{LinkState, RunStatus, RunSummary, StateStore, SyncedCounts};
@@ -144,9 +145,9 @@ pub fn targets(cli: &Cli, args: &TargetsArgs) -> anyhow::Result<ExitCode> {
             for (target, n) in pending {
                 writeln!(
                     out,
-                    "{}: {n} {} with outbound pending; `snapsync links --target {}` shows which",
+                    "{}: {} with outbound pending; `snapsync links --target {}` shows which",
                     target.name,
-                    if n == 1 { "link" } else { "links" },
+                    plural::count(n, "link", "links"),
                     target.name
                 )?;
             }
@@ -175,11 +176,17 @@ fn type_word(target_type: TargetType) -> &'static str {
     }
 }
 
-/// Where a target is: a vdir's folder, or a server's URL without any user
-/// name or password it might carry.
+/// Where a target is: a vdir's folder (cleaned, relative to the working
+/// folder when inside it: see [`super::shown_path`]), or a server's URL
+/// without any user name or password it might carry.
 fn location(target: &Target) -> String {
     match &target.location {
-        TargetLocation::Vdir { path } => path.display().to_string(),
+        TargetLocation::Vdir { path } => {
+            let cwd = std::env::current_dir().ok();
+            super::shown_path(path, cwd.as_deref())
+                .display()
+                .to_string()
+        }
         TargetLocation::Caldav(caldav) => match url::Url::parse(&caldav.url) {
             Ok(mut url) => {
                 // Both only fail for URLs that cannot carry credentials.
@@ -545,9 +552,9 @@ fn write_links(out: &mut impl Write, overview: &Overview<'_>) -> io::Result<()> 
             (
                 format!("{target}/{link}"),
                 format!(
-                    "recorded in the state store ({synced} {} synced) but no longer declared \
+                    "recorded in the state store ({} synced) but no longer declared \
                      in the specs",
-                    if *synced == 1 { "item" } else { "items" }
+                    plural::count(*synced, "item", "items")
                 ),
             )
         }))

@@ -262,11 +262,130 @@ pub fn progress_bar(cli: &Cli, len: u64, unit: &str) -> Option<indicatif::Progre
         return None;
     }
     let bar = indicatif::ProgressBar::new(len);
-    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{per_sec}}, {{eta}} left)");
+    // indicatif's own `{per_sec}` shows four decimals (`15,393.0605/s`).
+    let template = format!("{{bar:40}} {{pos}}/{{len}} {unit} ({{rate}}, {{eta}} left)");
     if let Ok(style) = indicatif::ProgressStyle::with_template(&template) {
-        bar.set_style(style);
+        bar.set_style(style.with_key(
+            "rate",
+            |state: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+                let _ = w.write_str(&rate_text(state.per_sec()));
+            },
+        ));
     }
     Some(bar)
+}
+
+/// A rate as people read it: a whole number with thousands separators
+/// (`15,393/s`), with one decimal below 10 per second (`2.5/s`), where
+/// rounding would hide most of the value.
+fn rate_text(per_second: f64) -> String {
+    if !per_second.is_finite() || per_second <= 0.0 {
+        "0/s".to_owned()
+    } else if per_second < 9.95 {
+        format!("{per_second:.1}/s")
+    } else {
+        format!("{:.0}/s", indicatif::HumanFloatCount(per_second))
+    }
+}
+
+/// A path as the output shows it: lexically cleaned (no `.`, no `name/..`),
+/// relative to the working folder `cwd` when it lies inside it, absolute
+/// otherwise (`snapshots.d/../vdir` is `vdir`; `../vdir` is
+/// `/home/me/vdir`). Symbolic links are not followed: this only names the
+/// place more plainly, for people to read and paste.
+pub fn shown_path(path: &Path, cwd: Option<&Path>) -> PathBuf {
+    let path = match cwd {
+        Some(cwd) if path.is_relative() => cwd.join(path),
+        _ => path.to_owned(),
+    };
+    let clean = lexically_clean(&path);
+    let inside = cwd
+        .map(lexically_clean)
+        .and_then(|cwd| clean.strip_prefix(cwd).ok().map(Path::to_owned));
+    match inside {
+        Some(relative) if relative.as_os_str().is_empty() => PathBuf::from("."),
+        Some(relative) => relative,
+        None => clean,
+    }
+}
+
+/// `path` without `.` components, and with each `name/..` pair removed
+/// (a `..` at the root stays at the root; leading `..` of a relative path
+/// stay).
+fn lexically_clean(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut clean = PathBuf::new();
+    for component in path.components() {
+        match component {
+            Component::CurDir => {}
+            Component::ParentDir => match clean.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    clean.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => clean.push(".."),
+            },
+            other => clean.push(other),
+        }
+    }
+    if clean.as_os_str().is_empty() {
+        clean.push(".");
+    }
+    clean
+}
+
+/// A writer whose reader may leave: once writing meets a broken pipe
+/// (`snapsync apply --yes | head`), the rest of the output is dropped
+/// instead of failing. For `apply`, whose outcome must not depend on whether
+/// anyone reads its output: its exit code still says what was applied.
+/// (Read-only commands just stop, quietly: see `main`.)
+#[derive(Debug)]
+pub struct DiscardWhenClosed<W> {
+    inner: W,
+    closed: bool,
+}
+
+impl<W: Write> DiscardWhenClosed<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        DiscardWhenClosed {
+            inner,
+            closed: false,
+        }
+    }
+}
+
+impl<W: Write> Write for DiscardWhenClosed<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        if self.closed {
+            return Ok(buf.len());
+        }
+        match self.inner.write(buf) {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        if self.closed {
+            return Ok(());
+        }
+        match self.inner.flush() {
+            Err(e) if e.kind() == io::ErrorKind::BrokenPipe => {
+                self.closed = true;
+                Ok(())
+            }
+            other => other,
+        }
+    }
+}
+
+/// Standard output as [`DiscardWhenClosed`].
+pub fn stdout_while_read() -> DiscardWhenClosed<io::StdoutLock<'static>> {
+    DiscardWhenClosed::new(io::stdout().lock())
 }
 
 /// How a table column lines up.
@@ -351,6 +470,65 @@ pub fn local_second(time: DateTime<Utc>) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_shown_cleaned_and_relative_inside_the_working_folder() {
+        let cwd = Path::new("/home/me/ops");
+        let shown = |p: &str| shown_path(Path::new(p), Some(cwd)).display().to_string();
+        assert_eq!(shown("snapshots.d/../vdir"), "vdir");
+        assert_eq!(shown("./snapshots.d/./../vdir/office/"), "vdir/office");
+        assert_eq!(shown("snapshots.d/.."), ".");
+        assert_eq!(shown("../vdir"), "/home/me/vdir");
+        assert_eq!(shown("snapshots.d/../../../../../x"), "/x");
+        assert_eq!(shown("/home/me/ops/specs/../vdir"), "vdir");
+        assert_eq!(shown("/srv/sync/./a/../vdir"), "/srv/sync/vdir");
+        assert_eq!(shown("/home/me/opsx/vdir"), "/home/me/opsx/vdir");
+        // Without a working folder, the path is only cleaned.
+        let alone = |p: &str| shown_path(Path::new(p), None).display().to_string();
+        assert_eq!(alone("snapshots.d/../vdir"), "vdir");
+        assert_eq!(alone("a/../../vdir"), "../vdir");
+        assert_eq!(alone("/a/../vdir"), "/vdir");
+    }
+
+    /// A pipe whose reader has gone.
+    struct Closed;
+
+    impl Write for Closed {
+        fn write(&mut self, _: &[u8]) -> io::Result<usize> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Err(io::ErrorKind::BrokenPipe.into())
+        }
+    }
+
+    #[test]
+    fn output_to_a_reader_that_left_is_dropped_and_other_errors_are_not() {
+        let mut out = DiscardWhenClosed::new(Closed);
+        writeln!(out, "a plan").unwrap();
+        out.flush().unwrap();
+        assert!(out.closed);
+        let mut buffer = DiscardWhenClosed::new(Vec::new());
+        writeln!(buffer, "kept").unwrap();
+        assert_eq!(buffer.inner, b"kept\n");
+        let mut two_bytes = [0_u8; 2];
+        let mut full = DiscardWhenClosed::new(&mut two_bytes[..]);
+        assert!(writeln!(full, "too long").is_err());
+    }
+
+    #[test]
+    fn rates_are_rounded_and_grouped() {
+        assert_eq!(rate_text(15_393.060_5), "15,393/s");
+        assert_eq!(rate_text(1_234_567.6), "1,234,568/s");
+        assert_eq!(rate_text(999.7), "1,000/s");
+        assert_eq!(rate_text(42.4), "42/s");
+        assert_eq!(rate_text(9.96), "10/s");
+        assert_eq!(rate_text(2.54), "2.5/s");
+        assert_eq!(rate_text(0.04), "0.0/s");
+        assert_eq!(rate_text(0.0), "0/s");
+        assert_eq!(rate_text(f64::NAN), "0/s");
+        assert_eq!(rate_text(f64::INFINITY), "0/s");
+    }
 
     #[test]
     fn tables_line_up_and_trim_their_lines() {

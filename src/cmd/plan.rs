@@ -121,9 +121,16 @@ fn compile_into(
     for name in names {
         if !catalog.snapshots.iter().any(|s| &s.name == name) {
             let known: Vec<&str> = catalog.snapshots.iter().map(|s| s.name.as_str()).collect();
+            let hint = snapsync::spec::schema::did_you_mean(name, known.iter().copied())
+                .map(|near| format!("; did you mean `{near}`?"))
+                .unwrap_or_default();
             bail!(
-                "no snapshot named {name} in the specs (they define: {})",
-                known.join(", ")
+                "no snapshot named {name} in the specs{hint} (they define: {})",
+                if known.is_empty() {
+                    "none".to_owned()
+                } else {
+                    known.join(", ")
+                }
             );
         }
     }

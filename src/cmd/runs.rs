@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::{Align, local_second, write_table};
 use crate::cli::{Cli, OutputFormat, RunsArgs, RunsCommand, RunsShowArgs, StateSpecsArg};
+use snapsync::plural;
 use snapsync::spec::types::Direction;
 use snapsync::state::{
     Action, JournalEntry, Outcome, OutcomeCounts, RunId, RunStatus, RunSummary, StateStore,
@@ -119,7 +120,8 @@ fn list(cli: &Cli, args: &RunsArgs) -> anyhow::Result<ExitCode> {
             if more {
                 writeln!(
                     out,
-                    "\nThe last {limit} runs; --limit N lists more (0 lists every run)."
+                    "\nThe last {}; --limit N lists more (0 lists every run).",
+                    plural::count(limit, "run", "runs")
                 )?;
             }
         }
@@ -229,8 +231,10 @@ fn write_run(out: &mut impl Write, run: &RunSummary, entries: &[JournalEntry]) -
     if unapplied > 0 {
         writeln!(
             out,
-            "{unapplied} of {} operations were not applied; they are listed first.\n",
-            entries.len()
+            "{unapplied} of {} {} not applied; {} listed first.\n",
+            plural::count(entries.len(), "operation", "operations"),
+            plural::of(unapplied, "was", "were"),
+            plural::of(unapplied, "it is", "they are"),
         )?;
     }
     // Failures first, each group in plan order.

@@ -1,9 +1,11 @@
 //! Showing a plan: text for people, JSON for pipelines (and for `apply
 //! --plan`), Markdown for pull-request comments.
 
+use std::borrow::Cow;
 use std::io::{self, Write};
 
 use super::{Action, Level, Notice, Operation, Plan, Section, SnapshotPlan, Totals};
+use crate::plural;
 use crate::spec::types::Direction;
 
 /// How the text form looks.
@@ -94,6 +96,21 @@ pub fn text(plan: &Plan, out: &mut impl Write, options: TextOptions) -> io::Resu
     Ok(())
 }
 
+/// The widest an item's summary is shown in the text form, in characters.
+const SUMMARY_WIDTH: usize = 40;
+
+/// `text` cut to at most `max` characters: a longer text keeps its first
+/// `max - 1` characters and ends with `…`, so a reader sees it was cut.
+/// Cuts fall between characters, never inside one.
+fn shorten(text: &str, max: usize) -> Cow<'_, str> {
+    if text.char_indices().nth(max).is_none() {
+        return Cow::Borrowed(text);
+    }
+    let keep = max.saturating_sub(1);
+    let end = text.char_indices().nth(keep).map_or(text.len(), |(i, _)| i);
+    Cow::Owned(format!("{}…", &text[..end]))
+}
+
 fn section_text(section: &Section, out: &mut impl Write, options: TextOptions) -> io::Result<()> {
     let color = options.color;
     writeln!(
@@ -114,7 +131,7 @@ fn section_text(section: &Section, out: &mut impl Write, options: TextOptions) -
         .map(|op| op.summary.as_deref().unwrap_or("").chars().count())
         .max()
         .unwrap_or(0)
-        .min(40);
+        .min(SUMMARY_WIDTH);
     let uid_width = shown
         .iter()
         .map(|op| op.uid.chars().count())
@@ -123,13 +140,7 @@ fn section_text(section: &Section, out: &mut impl Write, options: TextOptions) -
         .min(60);
     for op in shown {
         let (sign, code) = marker(op.action);
-        let summary: String = op
-            .summary
-            .as_deref()
-            .unwrap_or("")
-            .chars()
-            .take(40)
-            .collect();
+        let summary = shorten(op.summary.as_deref().unwrap_or(""), SUMMARY_WIDTH);
         // Padding goes outside the colour codes, so columns line up either way.
         let pad = uid_width.saturating_sub(op.uid.chars().count());
         writeln!(
@@ -184,7 +195,10 @@ pub fn summary_line(totals: &Totals) -> String {
     ));
     let mut parts = vec![changes.join(", ")];
     if n(Action::OrphanKept) > 0 {
-        parts.push(format!("{} orphans kept", n(Action::OrphanKept)));
+        parts.push(format!(
+            "{} kept",
+            plural::count(n(Action::OrphanKept), "orphan", "orphans")
+        ));
     }
     parts.push(format!("{} unchanged", n(Action::Keep)));
     if n(Action::NotMatched) > 0 {
@@ -208,7 +222,8 @@ fn cell(text: &str) -> String {
 }
 
 /// Writes the plan as a pull-request comment: a summary table, then the
-/// changes of each snapshot folded in `<details>`.
+/// changes of each snapshot folded in `<details>` (a snapshot with no
+/// change and no notice gets a plain `NAME: no changes.` line instead).
 ///
 /// # Errors
 /// Writing fails.
@@ -244,12 +259,37 @@ pub fn markdown(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
     }
     writeln!(out, "\n{}", summary_line(&plan.totals()))?;
     for snapshot in &plan.snapshots {
+        let notices: Vec<&Notice> = snapshot
+            .notices
+            .iter()
+            .chain(snapshot.links.iter().flat_map(|l| &l.notices))
+            .chain(snapshot.sections().flat_map(|(_, s)| &s.notices))
+            .collect();
+        let tables: Vec<(&str, &Section, Vec<&Operation>)> = snapshot
+            .sections()
+            .map(|(link, section)| {
+                let ops: Vec<&Operation> = section
+                    .operations
+                    .iter()
+                    .filter(|op| op.action.writes() || op.action == Action::OrphanKept)
+                    .collect();
+                (link.link.as_str(), section, ops)
+            })
+            .filter(|(_, _, ops)| !ops.is_empty())
+            .collect();
+        // Nothing to fold away: an empty `<details>` only makes a reviewer
+        // click to find nothing.
+        if notices.is_empty() && tables.is_empty() {
+            writeln!(out, "\n{}: no changes.", cell(&snapshot.snapshot))?;
+            continue;
+        }
         let changes = snapshot.totals().writes();
         writeln!(out)?;
         writeln!(
             out,
-            "<details><summary>{}: {changes} changes</summary>\n",
-            cell(&snapshot.snapshot)
+            "<details><summary>{}: {}</summary>\n",
+            cell(&snapshot.snapshot),
+            plural::count(changes, "change", "changes")
         )?;
         for filter in &snapshot.filters {
             writeln!(
@@ -259,11 +299,6 @@ pub fn markdown(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
                 cell(&filter.description)
             )?;
         }
-        let notices = snapshot
-            .notices
-            .iter()
-            .chain(snapshot.links.iter().flat_map(|l| &l.notices))
-            .chain(snapshot.sections().flat_map(|(_, s)| &s.notices));
         for notice in notices {
             let word = match notice.level {
                 Level::Notice => "note",
@@ -272,21 +307,8 @@ pub fn markdown(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
             };
             writeln!(out, "- {word}: {}", cell(&notice.message))?;
         }
-        for (link, section) in snapshot.sections() {
-            let ops: Vec<&Operation> = section
-                .operations
-                .iter()
-                .filter(|op| op.action.writes() || op.action == Action::OrphanKept)
-                .collect();
-            if ops.is_empty() {
-                continue;
-            }
-            writeln!(
-                out,
-                "\n#### link {} · {}\n",
-                cell(&link.link),
-                section.item_type
-            )?;
+        for (link, section, ops) in tables {
+            writeln!(out, "\n#### link {} · {}\n", cell(link), section.item_type)?;
             writeln!(out, "| action | item | UID | why |")?;
             writeln!(out, "| --- | --- | --- | --- |")?;
             for op in ops {
@@ -303,4 +325,47 @@ pub fn markdown(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
         writeln!(out, "\n</details>")?;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_long_summary_is_cut_between_characters_and_ends_with_an_ellipsis() {
+        assert_eq!(shorten("Kickoff", 40), "Kickoff");
+        let forty = "a".repeat(40);
+        assert_eq!(shorten(&forty, 40), forty);
+        let long = "a".repeat(41);
+        let cut = shorten(&long, 40);
+        assert_eq!(cut, format!("{}…", "a".repeat(39)));
+        assert_eq!(cut.chars().count(), 40);
+        // Multi-byte characters are never split.
+        let accents = "é".repeat(50);
+        assert_eq!(shorten(&accents, 40), format!("{}…", "é".repeat(39)));
+        assert_eq!(shorten("Réunion d'équipe", 8), "Réunion…");
+        assert_eq!(shorten("", 40), "");
+    }
+
+    #[test]
+    fn the_summary_line_counts_orphans_in_the_right_number() {
+        let totals = |orphans: u64| {
+            let mut totals = Totals::default();
+            totals.add(Action::OrphanKept, orphans);
+            totals.add(Action::Keep, 2);
+            summary_line(&totals)
+        };
+        assert_eq!(
+            totals(0),
+            "Plan: 0 to create, 0 to update, 0 to delete; 2 unchanged."
+        );
+        assert_eq!(
+            totals(1),
+            "Plan: 0 to create, 0 to update, 0 to delete; 1 orphan kept; 2 unchanged."
+        );
+        assert_eq!(
+            totals(2),
+            "Plan: 0 to create, 0 to update, 0 to delete; 2 orphans kept; 2 unchanged."
+        );
+    }
 }

@@ -1375,14 +1375,14 @@ impl Validation {
     /// When the writer fails.
     pub fn render_summary(&self, out: &mut dyn std::io::Write) -> std::io::Result<()> {
         let (errors, warnings) = diagnostic::summary(&self.diagnostics);
-        let files = plural(self.files, "file", "files");
-        let documents = plural(self.documents, "resource", "resources");
-        let warnings_text = plural(warnings, "warning", "warnings");
+        let files = crate::plural::count(self.files, "file", "files");
+        let documents = crate::plural::count(self.documents, "resource", "resources");
+        let warnings_text = crate::plural::count(warnings, "warning", "warnings");
         if errors > 0 {
             writeln!(
                 out,
                 "invalid: {}, {warnings_text} in {files} ({documents} read)",
-                plural(errors, "error", "errors")
+                crate::plural::count(errors, "error", "errors")
             )
         } else {
             let catalog = self.catalog.as_ref();
@@ -1396,8 +1396,8 @@ impl Validation {
             writeln!(
                 out,
                 "valid: {files}, {documents} ({}, {}){warnings_text}",
-                plural(targets, "target", "targets"),
-                plural(snapshots, "snapshot", "snapshots"),
+                crate::plural::count(targets, "target", "targets"),
+                crate::plural::count(snapshots, "snapshot", "snapshots"),
             )
         }
     }
@@ -1426,8 +1426,4 @@ impl Validation {
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)
     }
-}
-
-fn plural(n: usize, one: &str, many: &str) -> String {
-    format!("{n} {}", if n == 1 { one } else { many })
 }

@@ -59,8 +59,8 @@ use crate::sqlite::{StoreError, StoreKind};
 pub use links::{LinkState, RunRef};
 pub use lock::{LinkLock, LockError};
 pub use runs::{
-    Action, JournalEntry, Outcome, OutcomeCounts, RunEnd, RunStart, RunStatus, RunSummary,
-    actor_from, actor_from_env,
+    Action, JournalEntry, Outcome, OutcomeCounts, ProcessAccount, RunEnd, RunStart, RunStatus,
+    RunSummary, actor_from, actor_from_env,
 };
 pub use synced::{Batch, SyncedCounts, SyncedItem, SyncedRecord, SyncedSet};
 

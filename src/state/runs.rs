@@ -267,32 +267,120 @@ impl RunSummary {
     }
 }
 
-/// Who starts a run, from the process's environment: see [`actor_from`].
+/// Who starts a run, from the process's environment and account: see
+/// [`actor_from`].
 #[must_use]
 pub fn actor_from_env() -> String {
-    actor_from(|name| std::env::var(name).ok())
+    actor_from(|name| std::env::var(name).ok(), ProcessAccount::current)
 }
 
-/// Who starts a run, from environment variables as `var` reads them:
-/// `ci:<name>` in a pipeline (`$GITHUB_ACTOR`, `$GITLAB_USER_LOGIN`, or
-/// `$CI` with the user's name), else the user's name (`$USER`,
-/// `$USERNAME`), else `unknown`. Empty values count as unset.
+/// The account a process runs as, for when no variable names a person: its
+/// uid, and its login name if the system's user file has it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ProcessAccount {
+    /// The user id, if known.
+    pub uid: Option<u32>,
+    /// The login name of that uid in `/etc/passwd`, if it is there.
+    pub login: Option<String>,
+}
+
+impl ProcessAccount {
+    /// This process's account: the owner of `/proc/self` (the effective
+    /// uid, on Linux) and that uid's line in `/etc/passwd`. Cheap, and
+    /// without running a program; a uid that only a directory service knows
+    /// has no login here. Empty where neither file exists.
+    #[must_use]
+    pub fn current() -> ProcessAccount {
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::MetadataExt as _;
+            let uid = std::fs::metadata("/proc/self").ok().map(|m| m.uid());
+            let login = uid.and_then(|uid| {
+                let passwd = std::fs::read_to_string("/etc/passwd").ok()?;
+                login_of(&passwd, uid)
+            });
+            ProcessAccount { uid, login }
+        }
+        #[cfg(not(unix))]
+        {
+            ProcessAccount::default()
+        }
+    }
+}
+
+/// The login name of `uid` in the text of an `/etc/passwd` file
+/// (`name:password:uid:gid:gecos:home:shell` per line).
+fn login_of(passwd: &str, uid: u32) -> Option<String> {
+    passwd.lines().find_map(|line| {
+        let mut fields = line.split(':');
+        let name = fields.next()?.trim();
+        let line_uid: u32 = fields.nth(1)?.trim().parse().ok()?;
+        (line_uid == uid && !name.is_empty() && !name.starts_with('#')).then(|| name.to_owned())
+    })
+}
+
+/// Who starts a run, from environment variables as `var` reads them and,
+/// failing those, the process's account as `account` reads it (only called
+/// when needed). In a pipeline, `ci:` and the person or job the CI system
+/// names:
+///
+/// - GitHub Actions: `$GITHUB_ACTOR`;
+/// - GitLab CI: `$GITLAB_USER_LOGIN`;
+/// - Jenkins: `$BUILD_USER_ID` (the build-user-vars plugin), else, with
+///   `$JENKINS_URL` set, the job's `$BUILD_TAG` (`jenkins-JOB-NUMBER`);
+/// - Buildkite: `$BUILDKITE_BUILD_CREATOR_EMAIL`, else
+///   `$BUILDKITE_BUILD_CREATOR`, else `buildkite-PIPELINE-NUMBER`;
+/// - another CI (`$CI` set, and not `false` or `0`): the user, as below.
+///
+/// Elsewhere, the user: `$USER`, `$USERNAME`, `$LOGNAME`, else the login
+/// name of the process's uid, else `uid N`; `unknown` only when none of
+/// these exists. Empty values count as unset.
 #[must_use]
-pub fn actor_from(var: impl Fn(&str) -> Option<String>) -> String {
+pub fn actor_from(
+    var: impl Fn(&str) -> Option<String>,
+    account: impl FnOnce() -> ProcessAccount,
+) -> String {
     let get = |name: &str| {
         var(name)
             .map(|value| value.trim().to_owned())
             .filter(|value| !value.is_empty())
     };
-    let user = || get("USER").or_else(|| get("USERNAME"));
-    if let Some(name) = get("GITHUB_ACTOR").or_else(|| get("GITLAB_USER_LOGIN")) {
+    let jenkins =
+        || get("BUILD_USER_ID").or_else(|| get("JENKINS_URL").and_then(|_| get("BUILD_TAG")));
+    let buildkite = || {
+        get("BUILDKITE_BUILD_CREATOR_EMAIL")
+            .or_else(|| get("BUILDKITE_BUILD_CREATOR"))
+            .or_else(|| {
+                let pipeline = get("BUILDKITE_PIPELINE_SLUG")?;
+                let number = get("BUILDKITE_BUILD_NUMBER")?;
+                Some(format!("buildkite-{pipeline}-{number}"))
+            })
+    };
+    let named_by_ci = get("GITHUB_ACTOR")
+        .or_else(|| get("GITLAB_USER_LOGIN"))
+        .or_else(jenkins)
+        .or_else(buildkite);
+    if let Some(name) = named_by_ci {
         return format!("ci:{name}");
     }
+    let user = get("USER")
+        .or_else(|| get("USERNAME"))
+        .or_else(|| get("LOGNAME"))
+        .or_else(|| {
+            let account = account();
+            account
+                .login
+                .map(|login| login.trim().to_owned())
+                .filter(|login| !login.is_empty())
+                .or_else(|| account.uid.map(|uid| format!("uid {uid}")))
+        })
+        .unwrap_or_else(|| "unknown".to_owned());
     // `CI=false` is how some tools say "not in CI".
     if get("CI").is_some_and(|ci| !ci.eq_ignore_ascii_case("false") && ci != "0") {
-        return format!("ci:{}", user().unwrap_or_else(|| "unknown".to_owned()));
+        format!("ci:{user}")
+    } else {
+        user
     }
-    user().unwrap_or_else(|| "unknown".to_owned())
 }
 
 const INSERT_JOURNAL: &str = "
@@ -975,30 +1063,148 @@ pub(crate) mod tests {
         }
     }
 
+    /// The actor for these variables, with no account to fall back on.
+    fn actor(vars: &[(&str, &str)]) -> String {
+        actor_with(vars, ProcessAccount::default())
+    }
+
+    fn actor_with(vars: &[(&str, &str)], account: ProcessAccount) -> String {
+        let vars: HashMap<String, String> = vars
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        actor_from(|name| vars.get(name).cloned(), || account)
+    }
+
     #[test]
-    fn the_actor_comes_from_ci_or_the_user() {
-        let actor = |vars: &[(&str, &str)]| {
-            let vars: HashMap<String, String> = vars
-                .iter()
-                .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
-                .collect();
-            actor_from(|name| vars.get(name).cloned())
-        };
+    fn the_actor_in_github_actions_is_the_github_actor() {
         assert_eq!(
-            actor(&[("GITHUB_ACTOR", "octocat"), ("USER", "runner")]),
+            actor(&[
+                ("CI", "true"),
+                ("GITHUB_ACTIONS", "true"),
+                ("GITHUB_ACTOR", "octocat"),
+                ("USER", "runner")
+            ]),
             "ci:octocat"
         );
         assert_eq!(
-            actor(&[("GITLAB_USER_LOGIN", "jdoe"), ("CI", "true")]),
+            actor(&[("GITHUB_ACTOR", " "), ("USER", "jdoe")]),
+            "jdoe",
+            "a blank value counts as unset"
+        );
+    }
+
+    #[test]
+    fn the_actor_in_gitlab_ci_is_the_gitlab_login() {
+        assert_eq!(
+            actor(&[
+                ("CI", "true"),
+                ("GITLAB_CI", "true"),
+                ("GITLAB_USER_LOGIN", "jdoe"),
+                ("USER", "root")
+            ]),
             "ci:jdoe"
         );
+    }
+
+    #[test]
+    fn the_actor_in_jenkins_is_the_build_user_or_else_the_build_tag() {
+        assert_eq!(
+            actor(&[
+                ("JENKINS_URL", "https://ci.example.com/"),
+                ("BUILD_TAG", "jenkins-sync-42"),
+                ("BUILD_USER_ID", "asmith"),
+                ("USER", "jenkins")
+            ]),
+            "ci:asmith"
+        );
+        assert_eq!(
+            actor(&[
+                ("JENKINS_URL", "https://ci.example.com/"),
+                ("BUILD_TAG", "jenkins-sync-42"),
+                ("USER", "jenkins")
+            ]),
+            "ci:jenkins-sync-42"
+        );
+        // BUILD_TAG alone is too common a name to mean Jenkins.
+        assert_eq!(actor(&[("BUILD_TAG", "v1"), ("USER", "me")]), "me");
+    }
+
+    #[test]
+    fn the_actor_in_buildkite_is_the_build_creator_or_else_the_build() {
+        let build = [
+            ("CI", "true"),
+            ("BUILDKITE", "true"),
+            ("BUILDKITE_PIPELINE_SLUG", "sync"),
+            ("BUILDKITE_BUILD_NUMBER", "7"),
+            ("USER", "buildkite-agent"),
+        ];
+        let with = |extra: &[(&'static str, &'static str)]| {
+            let vars: Vec<(&str, &str)> = build.iter().chain(extra).copied().collect();
+            actor(&vars)
+        };
+        assert_eq!(
+            with(&[
+                ("BUILDKITE_BUILD_CREATOR", "Jane Doe"),
+                ("BUILDKITE_BUILD_CREATOR_EMAIL", "jane@example.com")
+            ]),
+            "ci:jane@example.com"
+        );
+        assert_eq!(
+            with(&[("BUILDKITE_BUILD_CREATOR", "Jane Doe")]),
+            "ci:Jane Doe"
+        );
+        assert_eq!(with(&[]), "ci:buildkite-sync-7");
+    }
+
+    #[test]
+    fn another_ci_names_the_user_it_runs_as() {
         assert_eq!(actor(&[("CI", "true"), ("USER", "builder")]), "ci:builder");
-        assert_eq!(actor(&[("CI", "1")]), "ci:unknown");
         assert_eq!(actor(&[("CI", "false"), ("USER", "jdoe")]), "jdoe");
+        assert_eq!(actor(&[("CI", "0"), ("USER", "jdoe")]), "jdoe");
+        let container = ProcessAccount {
+            uid: Some(1001),
+            login: None,
+        };
+        assert_eq!(actor_with(&[("CI", "1")], container), "ci:uid 1001");
+    }
+
+    #[test]
+    fn the_actor_is_the_user_then_the_account_and_unknown_only_without_either() {
+        assert_eq!(actor(&[("USER", "jdoe"), ("USERNAME", "x")]), "jdoe");
         assert_eq!(actor(&[("USERNAME", "JDoe")]), "JDoe");
         assert_eq!(actor(&[("USER", ""), ("USERNAME", "win")]), "win");
-        assert_eq!(actor(&[("GITHUB_ACTOR", " "), ("USER", "jdoe")]), "jdoe");
+        assert_eq!(actor(&[("LOGNAME", "jdoe")]), "jdoe");
+        let account = ProcessAccount {
+            uid: Some(1000),
+            login: Some("jdoe".into()),
+        };
+        assert_eq!(actor_with(&[], account.clone()), "jdoe");
+        assert_eq!(actor_with(&[("USER", "me")], account), "me");
+        let nameless = ProcessAccount {
+            uid: Some(1001),
+            login: None,
+        };
+        assert_eq!(actor_with(&[], nameless), "uid 1001");
         assert_eq!(actor(&[]), "unknown");
         assert!(!actor_from_env().is_empty());
+    }
+
+    #[test]
+    fn a_login_is_found_by_its_uid_in_a_passwd_file() {
+        let passwd = "root:x:0:0:root:/root:/bin/bash\n\
+                      # a comment\n\
+                      bad line\n\
+                      jdoe:x:1000:1000:J Doe,,,:/home/jdoe:/bin/bash\n";
+        assert_eq!(login_of(passwd, 0).as_deref(), Some("root"));
+        assert_eq!(login_of(passwd, 1000).as_deref(), Some("jdoe"));
+        assert_eq!(login_of(passwd, 1001), None);
+        assert_eq!(login_of("", 0), None);
+    }
+
+    #[cfg(target_os = "linux")]
+    #[test]
+    fn this_process_has_an_account() {
+        assert!(ProcessAccount::current().uid.is_some());
     }
 }
