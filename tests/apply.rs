@@ -657,7 +657,7 @@ spec: {{ direction: send, target: typo, orphans: delete }}
 
 #[test]
 fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
-    let dir = world(40, 0);
+    let dir = world(100, 0);
     let root = dir.path();
     assert_eq!(apply(root, "send-all").status.code(), Some(0));
     // Another target already holds jdoe's contacts, never synced by snapsync.
@@ -775,7 +775,7 @@ fn a_corrupt_item_at_the_destination_is_replaced_and_the_next_plan_is_empty() {
 
 #[test]
 fn replaying_an_applied_plan_reports_its_delete_as_stale_not_done() {
-    let dir = world(30, 0);
+    let dir = world(100, 0);
     let root = dir.path();
     assert_eq!(apply(root, "send-all").status.code(), Some(0));
     delete_in_crm(root, ItemType::Contacts, 1);
