@@ -290,7 +290,7 @@ fn check_user(
         // A get reads the target; its writes to the CRM store fail on their own.
         Err(_) => return true,
     };
-    if users.iter().any(|u| *u == link.user) {
+    if users.contains(&link.user) {
         return true;
     }
     let near = near_names(&link.user, users);
