@@ -37,6 +37,10 @@ fn plan_shows_the_changes_and_detailed_exitcode_says_there_are_some() {
 #[test]
 fn nothing_to_do_exits_zero_even_with_detailed_exitcode() {
     let dir = project(0);
+    // jdoe is in the CRM store, with no items.
+    snapsync::endpoint::crm::CrmStore::open(&dir.path().join("data/crm.sqlite"))
+        .and_then(|crm| crm.store_items("jdoe", &[]))
+        .expect("the CRM user");
     let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
@@ -146,7 +150,61 @@ fn an_unknown_snapshot_or_invalid_specs_fail_with_exit_1() {
 #[test]
 fn plan_creates_no_store() {
     let dir = project(0);
+    // No CRM store: a send for jdoe is an error for the link (the user does
+    // not exist), and the plan still creates nothing.
     let out = snapsync_in(dir.path(), &["plan"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("CRM user `jdoe` does not exist in the CRM store"),
+        "{}",
+        text(&out.stdout)
+    );
     assert!(!Path::new(&dir.path().join("data")).exists());
+}
+
+#[test]
+fn a_snapshot_naming_a_disabled_link_is_a_warning_and_its_plan_skips_the_link() {
+    let dir = project(5);
+    let path = dir.path().join("snapshots.d/world.yaml");
+    let specs = std::fs::read_to_string(&path).expect("read the specs");
+    // jdoe's outbound is disabled; send-november still names jdoe.
+    let specs = specs.replace(
+        "      contacts: jdoe/contacts\n",
+        "      contacts: jdoe/contacts\n      outbound: disabled\n",
+    ) + "---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: get-all }
+spec: { direction: get, target: office }
+";
+    std::fs::write(&path, specs).expect("write the specs");
+
+    let out = snapsync_in(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("spec::disabled-link"), "{stderr}");
+    assert!(
+        stderr.contains("link `jdoe` has outbound synchronization disabled"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Advice:"), "{stderr}");
+
+    // Read-only commands and unrelated snapshots work.
+    let out = snapsync_in(dir.path(), &["links"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "-s", "get-all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // The snapshot that names the link plans it as skipped.
+    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "-s", "send-november"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("link jdoe skipped: outbound is disabled in target office"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("Plan: 0 to create, 0 to update, 0 to delete; 0 unchanged.\n"),
+        "{stdout}"
+    );
 }
