@@ -311,8 +311,10 @@ pub struct ApplyArgs {
     /// of each spec's maxDeletes).
     #[arg(long, value_name = "N")]
     pub max_deletes: Option<u32>,
-    /// Apply even where a source that had synced items now lists none
-    /// (normally refused: it looks exactly like a broken server).
+    /// Apply even where a source that had synced items now lists none, or
+    /// where a snapshot would delete every item of a destination collection
+    /// (normally refused: both look exactly like a broken server, a wrong
+    /// path or a mistyped user).
     #[arg(long)]
     pub allow_empty_source: bool,
     /// How long to wait for another apply that holds a link (e.g. `30s`, `2m`).

@@ -80,12 +80,19 @@ const NOW: &str = "2026-11-25T12:00:00Z";
 
 /// A project: jdoe has `crm_items` generated items in the CRM; asmith has
 /// `target_items` generated items in the vdir target (none in the CRM).
+/// Both users exist in the CRM store (a send for a user it does not hold
+/// is an error).
 fn world(crm_items: u32, target_items: u32) -> tempfile::TempDir {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let specs = dir.path().join("snapshots.d");
     std::fs::create_dir_all(&specs).expect("folder");
     std::fs::create_dir_all(dir.path().join("vdir")).expect("folder");
     std::fs::write(specs.join("world.yaml"), SPECS).expect("specs");
+    let store = CrmStore::open(&dir.path().join("data/crm.sqlite")).expect("crm");
+    for user in ["jdoe", "asmith"] {
+        store.store_items(user, &[]).expect("user");
+    }
+    drop(store);
     let crm = crm_items.to_string();
     let target = target_items.to_string();
     let mut steps: Vec<Vec<&str>> = Vec::new();
@@ -1045,4 +1052,202 @@ fn an_apply_removes_the_temporary_files_of_killed_runs_and_only_those() {
         .filter(|name| name.starts_with('.'))
         .collect();
     assert_eq!(hidden, kept.iter().cloned().collect::<BTreeSet<_>>());
+}
+
+/// Appends a Target `typo` (its own vdir folder, one link for CRM user
+/// `user`) and a full send of it with `orphans: delete`, `purge-typo`.
+fn add_purge_target(dir: &Path, user: &str) {
+    let path = dir.join("snapshots.d/purge.yaml");
+    std::fs::write(
+        &path,
+        format!(
+            "apiVersion: snapsync/v1
+kind: Target
+metadata: {{ name: typo }}
+spec:
+  type: vdir
+  path: ../vdir-typo
+  links:
+    - name: jdoe
+      user: {user}
+      contacts: jdoe/contacts
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: {{ name: purge-typo }}
+spec: {{ direction: send, target: typo, orphans: delete }}
+"
+        ),
+    )
+    .expect("specs");
+}
+
+#[test]
+fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
+    let dir = world(100, 0);
+    let root = dir.path();
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    // Another target already holds jdoe's contacts, never synced by snapsync.
+    let folder = root.join("vdir-typo/jdoe/contacts");
+    std::fs::create_dir_all(&folder).expect("folder");
+    for entry in std::fs::read_dir(root.join("vdir/jdoe/contacts")).expect("read") {
+        let path = entry.expect("entry").path();
+        std::fs::copy(&path, folder.join(path.file_name().expect("name"))).expect("copy");
+    }
+    let before = vdir_uids(&folder);
+    assert!(!before.is_empty());
+
+    add_purge_target(root, "jdoee");
+    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "purge-typo"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("CRM user `jdoee` does not exist in the CRM store (did you mean `jdoe`?)"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("orphan deleted"), "{stdout}");
+    let out = apply(root, "purge-typo");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        text(&out.stderr).contains("the plan has errors"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(vdir_uids(&folder), before);
+
+    // A user that exists but holds no contacts: the plan would delete
+    // every item of the collection (all orphans), which is refused.
+    add_purge_target(root, "asmith");
+    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "purge-typo"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(&format!(
+            "this would delete every item of vdir typo: jdoe/contacts ({})",
+            before.len()
+        )),
+        "{}",
+        text(&out.stdout)
+    );
+    let out = apply(root, "purge-typo");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(&format!(
+            "refused: snapshot purge-typo, link jdoe: the plan would delete every item of vdir \
+             typo: jdoe/contacts ({} contacts, orphans included)",
+            before.len()
+        )),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("apply again with --allow-empty-source"),
+        "{stderr}"
+    );
+    assert_eq!(vdir_uids(&folder), before);
+    let out = snapsync_in(
+        root,
+        &["apply", "--yes", "--allow-empty-source", "-s", "purge-typo"],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(vdir_uids(&folder).is_empty());
+}
+
+#[test]
+fn a_corrupt_item_at_the_destination_is_replaced_and_the_next_plan_is_empty() {
+    let dir = world(30, 0);
+    let root = dir.path();
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    let folder = root.join("vdir/jdoe/scheduleItems");
+    let victim = std::fs::read_dir(&folder)
+        .expect("read")
+        .map(|e| e.expect("entry").path())
+        .find(|p| p.extension().is_some_and(|e| e == "ics"))
+        .expect("an event file");
+    let name = victim
+        .file_name()
+        .expect("name")
+        .to_string_lossy()
+        .into_owned();
+    let uid = name.trim_end_matches(".ics").to_owned();
+    std::fs::write(&victim, "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\n").expect("corrupt");
+
+    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "send-all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(&format!(
+            "{name} holds UID {uid} (by the state store's record): the source's copy replaces it"
+        )),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("full snapshot; unreadable at the destination: replaced"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("restore"), "{stdout}");
+
+    let out = apply(root, "send-all");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains("1 updated"),
+        "{}",
+        text(&out.stdout)
+    );
+    // The file parses again, and holds the CRM's item.
+    let parsed = snapsync::item::parse_any(&std::fs::read_to_string(&victim).expect("read"));
+    assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
+    assert_eq!(parsed.items[0].uid(), uid);
+    assert_eq!(plan_code(root, "send-all").0, Some(0), "nothing left to do");
+}
+
+#[test]
+fn replaying_an_applied_plan_reports_its_delete_as_stale_not_done() {
+    let dir = world(100, 0);
+    let root = dir.path();
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    delete_in_crm(root, ItemType::Contacts, 1);
+    ok(
+        root,
+        &["plan", "--now", NOW, "-s", "send-all", "--out", "plan.json"],
+    );
+    let first = snapsync_in(root, &["apply", "--yes", "--plan", "plan.json"]);
+    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    assert!(
+        text(&first.stdout).contains("0 updated, 1 deleted; 0 failed, 0 stale."),
+        "{}",
+        text(&first.stdout)
+    );
+    let again = snapsync_in(root, &["apply", "--yes", "--plan", "plan.json"]);
+    assert_eq!(again.status.code(), Some(3), "{}", text(&again.stderr));
+    assert!(
+        text(&again.stdout).contains("0 updated, 0 deleted; 0 failed, 1 stale."),
+        "{}",
+        text(&again.stdout)
+    );
+    assert!(
+        text(&again.stderr)
+            .contains("stale: send-all delete · target office · link jdoe · contacts"),
+        "{}",
+        text(&again.stderr)
+    );
+    // The journal says so too.
+    let runs = json(root, &["runs"]);
+    let last = runs["runs"]
+        .as_array()
+        .expect("runs")
+        .iter()
+        .map(|r| r["id"].as_i64().expect("id"))
+        .max()
+        .expect("a run");
+    let shown = json(root, &["runs", "show", &last.to_string()]);
+    let deletes: Vec<&serde_json::Value> = shown["operations"]
+        .as_array()
+        .expect("operations")
+        .iter()
+        .filter(|op| op["action"] == "delete")
+        .collect();
+    assert_eq!(deletes.len(), 1, "{shown}");
+    assert_eq!(deletes[0]["outcome"], "stale", "{shown}");
+    // And the next plan has nothing left to do.
+    assert_eq!(plan_code(root, "send-all").0, Some(0));
 }

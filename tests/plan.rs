@@ -6,7 +6,7 @@ mod support;
 use std::path::Path;
 use std::process::{Output, Stdio};
 
-use support::{project, snapsync_command, snapsync_in, text};
+use support::{project, snapsync_command, snapsync_in, stderr_besides_stores, text};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 
@@ -38,6 +38,10 @@ fn plan_shows_the_changes_and_detailed_exitcode_says_there_are_some() {
 #[test]
 fn nothing_to_do_exits_zero_even_with_detailed_exitcode() {
     let dir = project(0);
+    // jdoe is in the CRM store, with no items.
+    snapsync::endpoint::crm::CrmStore::open(&dir.path().join("data/crm.sqlite"))
+        .and_then(|crm| crm.store_items("jdoe", &[]))
+        .expect("the CRM user");
     let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "--detailed-exitcode"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert!(
@@ -147,8 +151,17 @@ fn an_unknown_snapshot_or_invalid_specs_fail_with_exit_1() {
 #[test]
 fn plan_creates_no_store() {
     let dir = project(0);
+    // No CRM store: nothing to send yet (a notice per link, not an error:
+    // a store with no user at all is not a typo), and the plan still
+    // creates nothing.
     let out = snapsync_in(dir.path(), &["plan"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout)
+            .contains("the CRM store holds no users yet: nothing to send for CRM user `jdoe`"),
+        "{}",
+        text(&out.stdout)
+    );
     assert!(!Path::new(&dir.path().join("data")).exists());
 }
 
@@ -173,7 +186,12 @@ fn an_unknown_snapshot_suggests_the_nearest_name() {
 
 #[test]
 fn markdown_says_no_changes_plainly_instead_of_an_empty_fold() {
-    let dir = project(0);
+    let dir = project(5);
+    let applied = snapsync_in(
+        dir.path(),
+        &["apply", "--yes", "--now", NOW, "-s", "send-all"],
+    );
+    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied.stderr));
     let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "--format", "markdown"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
     assert_eq!(
@@ -181,10 +199,10 @@ fn markdown_says_no_changes_plainly_instead_of_an_empty_fold() {
         "### snapsync plan\n\n\
          | snapshot | direction | target | create | restore | update | delete | orphans kept | unchanged | not matched |\n\
          | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n\
-         | send-all | send | office | 0 | 0 | 0 | 0 | 0 | 0 | 0 |\n\
-         | send-november | send | office | 0 | 0 | 0 | 0 | 0 | 0 | 0 |\n\
+         | send-all | send | office | 0 | 0 | 0 | 0 | 0 | 5 | 0 |\n\
+         | send-november | send | office | 0 | 0 | 0 | 0 | 0 | 1 | 4 |\n\
          \n\
-         Plan: 0 to create, 0 to update, 0 to delete; 0 unchanged.\n\
+         Plan: 0 to create, 0 to update, 0 to delete; 6 unchanged; 4 not matched.\n\
          \n\
          send-all: no changes.\n\
          \n\
@@ -222,7 +240,10 @@ fn a_reader_that_goes_away_is_not_an_error() {
     ] {
         let out = with_closed_stdout(dir.path(), args);
         assert_eq!(
-            (out.status.code(), text(&out.stderr).as_str()),
+            (
+                out.status.code(),
+                stderr_besides_stores(&out.stderr).as_str()
+            ),
             (Some(0), ""),
             "{args:?}"
         );
@@ -234,7 +255,10 @@ fn an_apply_whose_reader_goes_away_still_applies_and_says_how_it_went() {
     let dir = project(5);
     let out = with_closed_stdout(dir.path(), &["apply", "--yes", "-s", "send-all"]);
     assert_eq!(
-        (out.status.code(), text(&out.stderr).as_str()),
+        (
+            out.status.code(),
+            stderr_besides_stores(&out.stderr).as_str()
+        ),
         (Some(0), "")
     );
     let written: usize = ["calendar", "tasks", "contacts"]
@@ -252,5 +276,52 @@ fn an_apply_whose_reader_goes_away_still_applies_and_says_how_it_went() {
         !text(&out.stderr).contains("error"),
         "{}",
         text(&out.stderr)
+    );
+}
+
+#[test]
+fn a_snapshot_naming_a_disabled_link_is_a_warning_and_its_plan_skips_the_link() {
+    let dir = project(5);
+    let path = dir.path().join("snapshots.d/world.yaml");
+    let specs = std::fs::read_to_string(&path).expect("read the specs");
+    // jdoe's outbound is disabled; send-november still names jdoe.
+    let specs = specs.replace(
+        "      contacts: jdoe/contacts\n",
+        "      contacts: jdoe/contacts\n      outbound: disabled\n",
+    ) + "---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: get-all }
+spec: { direction: get, target: office }
+";
+    std::fs::write(&path, specs).expect("write the specs");
+
+    let out = snapsync_in(dir.path(), &["validate"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("spec::disabled-link"), "{stderr}");
+    assert!(
+        stderr.contains("link `jdoe` has outbound synchronization disabled"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("Advice:"), "{stderr}");
+
+    // Read-only commands and unrelated snapshots work.
+    let out = snapsync_in(dir.path(), &["links"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "-s", "get-all"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+
+    // The snapshot that names the link plans it as skipped.
+    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "-s", "send-november"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("link jdoe skipped: outbound is disabled in target office"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.ends_with("Plan: 0 to create, 0 to update, 0 to delete; 0 unchanged.\n"),
+        "{stdout}"
     );
 }

@@ -643,6 +643,18 @@ impl Runner<'_> {
                     (OpOutcome::Applied, None)
                 }
                 Err(e) => {
+                    // A delete that found its item already gone did nothing;
+                    // the item's synced record is dropped all the same, as
+                    // the item is on neither side now (a record kept would
+                    // make a new item of that UID look like a restore).
+                    if done.op.action.deletes() && e.kind == ErrorKind::DoesNotExist {
+                        batch.forget_synced(
+                            &ctx.target.name,
+                            &ctx.link.name,
+                            section.item_type,
+                            &done.op.uid,
+                        )?;
+                    }
                     let outcome = match e.kind {
                         ErrorKind::PreconditionFailed
                         | ErrorKind::Exists
@@ -777,7 +789,7 @@ fn prepare<'p>(
                     ),
                 ),
             )),
-            Some(Ok(f)) if f.item.content_hash() == expected.hash => jobs.push(Job {
+            Some(Ok(f)) if Some(f.item.content_hash()) == expected.hash => jobs.push(Job {
                 seq: *seq,
                 op,
                 item: Some(f.item),
@@ -879,17 +891,18 @@ fn synced_record(
     written: Option<&Written>,
 ) -> Option<SyncedItem> {
     let source = op.source.as_ref()?;
+    let source_hash = source.hash?;
     let (dest_href, dest_version, dest_hash) = if let Some(w) = written {
-        (w.href.clone(), w.version.clone(), source.hash)
+        (w.href.clone(), w.version.clone(), source_hash)
     } else {
         let d = op.destination.as_ref()?;
-        (d.href.clone(), d.version.clone(), d.hash)
+        (d.href.clone(), d.version.clone(), d.hash?)
     };
     let (crm_href, crm_hash, target_href, target_hash, target_version) =
         match ctx.snapshot.direction {
             Direction::Send => (
                 source.href.clone(),
-                source.hash,
+                source_hash,
                 dest_href,
                 dest_hash,
                 dest_version,
@@ -898,7 +911,7 @@ fn synced_record(
                 dest_href,
                 dest_hash,
                 source.href.clone(),
-                source.hash,
+                source_hash,
                 source.version.clone(),
             ),
         };
@@ -917,7 +930,9 @@ fn synced_record(
     })
 }
 
-/// One write, conditional as the plan says.
+/// One write, conditional as the plan says. A delete that finds its item
+/// already gone fails with `DoesNotExist` like any other write whose
+/// precondition no longer holds: it is stale, never counted as done.
 fn write(destination: &dyn Collection, job: &Job<'_>) -> Result<Option<Written>, EndpointError> {
     let op = job.op;
     match (op.action, &job.item, &op.destination) {
@@ -926,11 +941,7 @@ fn write(destination: &dyn Collection, job: &Job<'_>) -> Result<Option<Written>,
             .update(&dest.href, &dest.version, item)
             .map(Some),
         (Action::Delete | Action::OrphanDeleted, _, Some(dest)) => {
-            match destination.delete(&dest.href, &dest.version) {
-                // Already gone: what the delete wanted (a re-run after a crash).
-                Err(e) if e.kind == ErrorKind::DoesNotExist => Ok(None),
-                other => other.map(|()| None),
-            }
+            destination.delete(&dest.href, &dest.version).map(|()| None)
         }
         _ => Err(EndpointError::new(
             ErrorKind::Invalid,
@@ -1178,7 +1189,7 @@ mod cache_tests {
             source: Some(ItemState {
                 href: written.href.clone(),
                 version: written.version.clone(),
-                hash: item.content_hash(),
+                hash: Some(item.content_hash()),
             }),
             destination: None,
             in_sync: false,

@@ -8,8 +8,9 @@
 //! - **failed**: an operation that was tried and refused (a 412 is stale, a
 //!   permission error failed), after retries for temporary failures.
 //! - **refusal**: a safety valve (DESIGN 2.5) that stops an apply before any
-//!   write: more deletes than `maxDeletes`, or a source that had synced
-//!   items and now lists none.
+//!   write: more deletes than `maxDeletes`, a source that had synced items
+//!   and now lists none, or deletes (orphans included) of every item of a
+//!   destination collection.
 //!
 //! The executor never decides what to do: it carries out the plan it is
 //! given. Writes run on a bounded pool of threads (the target's
@@ -45,7 +46,8 @@ pub struct ApplyOptions {
     /// The first wait between attempts (doubled each time, unless the
     /// endpoint says how long to wait).
     pub backoff: Duration,
-    /// Apply even where a source that had synced items now lists none.
+    /// Apply even where a source that had synced items now lists none, or
+    /// where a section deletes every item of its destination collection.
     pub allow_empty_source: bool,
     /// The source items the plan read, when the apply made its own plan:
     /// taken from here instead of read again when their version has not
@@ -105,6 +107,26 @@ pub enum Refusal {
         /// The source collection, described.
         collection: String,
     },
+    /// A section would delete every item of its destination collection
+    /// (deletes at the source and orphans deleted alike).
+    #[error(
+        "snapshot {snapshot}, link {link}: the plan would delete every item of {collection} \
+         ({deletes} {item_type}, orphans included); a wrong path or a mistyped user looks exactly like \"delete everything\", \
+         so nothing was applied. Check the plan; if every item really must go, apply again with \
+         --allow-empty-source"
+    )]
+    DeletesEverything {
+        /// The snapshot.
+        snapshot: String,
+        /// The link.
+        link: String,
+        /// The item type.
+        item_type: ItemType,
+        /// How many deletes (every item of the destination).
+        deletes: u64,
+        /// The destination collection, described.
+        collection: String,
+    },
 }
 
 /// Checks the safety valves of DESIGN 2.5 before any write.
@@ -141,6 +163,21 @@ pub fn check_safety(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> 
                     item_type: section.item_type,
                     synced: section.synced_items,
                     collection: section.source.clone(),
+                });
+            }
+            // Whether the deletes come from the three-way rules or from
+            // `orphans: delete`: emptying a collection needs the flag.
+            let deletes = section.totals.deletes();
+            if !options.allow_empty_source
+                && section.destination_items > 0
+                && deletes >= section.destination_items
+            {
+                return Err(Refusal::DeletesEverything {
+                    snapshot: snapshot.snapshot.clone(),
+                    link: link.link.clone(),
+                    item_type: section.item_type,
+                    deletes,
+                    collection: section.destination.clone(),
                 });
             }
         }

@@ -168,6 +168,14 @@ pub trait Collection: Send + Sync {
     /// Names the collection in messages (`vdir office: calendars/jdoe`).
     fn describe(&self) -> String;
 
+    /// The href a create of an item with this UID would take, when the
+    /// endpoint names new items after their UID (a vdir file name, a CalDAV
+    /// resource, the CRM's UID); `None` when it cannot say. A plan uses it to
+    /// know which UID an unreadable item at that href holds.
+    fn href_of_new(&self, _uid: &str) -> Option<Href> {
+        None
+    }
+
     /// Every item of the collection, cheaply: href and version, and the
     /// item's metadata when the endpoint has it without reading the item.
     ///

@@ -16,6 +16,13 @@ pub trait Endpoints: Sync {
     /// A CRM user's collection of one item type.
     fn crm(&self, user: &str, item_type: ItemType) -> Box<dyn Collection>;
 
+    /// The names of the CRM store's users, sorted: a send for a user that
+    /// is not among them would read an empty source (DESIGN 2.5).
+    ///
+    /// # Errors
+    /// The CRM store cannot be read.
+    fn crm_users(&self) -> Result<Vec<String>, EndpointError>;
+
     /// A link's collection of one item type on a target.
     ///
     /// # Errors
@@ -94,6 +101,12 @@ impl Endpoints for StoreEndpoints {
 
     fn check_target(&self, target: &Target) -> Result<(), EndpointError> {
         missing_vdir_root(target).map_or(Ok(()), Err)
+    }
+
+    fn crm_users(&self) -> Result<Vec<String>, EndpointError> {
+        self.crm
+            .user_names()
+            .map_err(|e| EndpointError::new(ErrorKind::Other, e.to_string()))
     }
 
     fn target(

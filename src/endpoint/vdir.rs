@@ -533,6 +533,10 @@ impl Collection for VdirCollection {
         self.item_type
     }
 
+    fn href_of_new(&self, uid: &str) -> Option<Href> {
+        Some(self.href_for_uid(uid))
+    }
+
     fn describe(&self) -> String {
         self.label.clone()
     }

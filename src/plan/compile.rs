@@ -14,7 +14,7 @@ use super::{
     Action, DecidingDate, FilterSummary, ItemState, LinkFlags, LinkPlan, Notice, Operation, Plan,
     Section, SnapshotPlan, Totals,
 };
-use crate::endpoint::{Collection, EndpointError, Endpoints, ErrorKind, Href, Listing};
+use crate::endpoint::{Collection, EndpointError, Endpoints, ErrorKind, Href, Listing, Version};
 use crate::filter::range::RangeError;
 use crate::filter::{ActiveFilters, TypeFilter, Verdict};
 use crate::item::{Item, ItemDates, ItemMeta, ItemType};
@@ -95,6 +95,9 @@ fn compile_into(
     // Targets that cannot be used at all, each reported by the first of
     // its snapshots only.
     let mut reported: BTreeSet<&str> = BTreeSet::new();
+    // Read once: every link of every snapshot checks its user against it.
+    let crm_users = endpoints.crm_users();
+    let mut targets = Vec::with_capacity(snapshots.len());
     for snapshot in snapshots {
         let target = catalog
             .target(&snapshot.target)
@@ -110,12 +113,15 @@ fn compile_into(
             snapshot,
             target,
             endpoints,
+            &crm_users,
             state,
             now,
             cache.as_deref_mut(),
             unusable,
         )?);
+        targets.push(target);
     }
+    warn_overlaps(&mut plan.snapshots, &targets);
     Ok(plan)
 }
 
@@ -137,10 +143,70 @@ fn unusable_target<'c>(
     }
 }
 
+/// The collection a section of a snapshot writes: for a send, a target's
+/// collection; for a get, a CRM user's items of one type.
+fn destination_key(
+    snapshot: &SnapshotPlan,
+    target: &Target,
+    link: &LinkPlan,
+    item_type: ItemType,
+) -> Option<(Direction, String, String)> {
+    match snapshot.direction {
+        Direction::Send => {
+            let collection = target.link(&link.link)?.collections.get(&item_type)?;
+            Some((Direction::Send, target.name.clone(), collection.clone()))
+        }
+        Direction::Get => Some((Direction::Get, link.user.clone(), item_type.to_string())),
+    }
+}
+
+/// Warns about two snapshots of one plan that write the same collection
+/// (one of them with writes planned there): both were planned against the
+/// same contents, so the later one's operations may turn out stale, or
+/// undo what the earlier one wrote.
+fn warn_overlaps(snapshots: &mut [SnapshotPlan], targets: &[&Target]) {
+    // The first snapshot to plan each collection, and whether it writes there.
+    let mut first: HashMap<(Direction, String, String), (usize, bool)> = HashMap::new();
+    let mut warnings: Vec<(usize, String)> = Vec::new();
+    for (index, (snapshot, target)) in snapshots.iter().zip(targets).enumerate() {
+        for (link, section) in snapshot.sections() {
+            let Some(key) = destination_key(snapshot, target, link, section.item_type) else {
+                continue;
+            };
+            let writes = section.totals.writes() > 0;
+            match first.get(&key) {
+                Some((earlier, _)) if *earlier == index => {}
+                // Neither writes: nothing can go stale or be undone.
+                Some((earlier, earlier_writes)) if *earlier_writes || writes => warnings.push((
+                    index,
+                    format!(
+                        "snapshots {} and {} both write {}: each was planned against the same \
+                         contents, so {}'s operations may be stale or undo {}'s; apply them \
+                         separately, or narrow one of them",
+                        snapshots[*earlier].snapshot,
+                        snapshot.snapshot,
+                        section.destination,
+                        snapshot.snapshot,
+                        snapshots[*earlier].snapshot,
+                    ),
+                )),
+                Some(_) => {}
+                None => {
+                    first.insert(key, (index, writes));
+                }
+            }
+        }
+    }
+    for (index, message) in warnings {
+        snapshots[index].notices.push(Notice::warning(message));
+    }
+}
+
 fn compile_snapshot(
     snapshot: &Snapshot,
     target: &Target,
     endpoints: &dyn Endpoints,
+    crm_users: &Result<Vec<String>, EndpointError>,
     state: &StateStore,
     now: DateTime<Utc>,
     mut cache: Option<&mut SourceCache>,
@@ -199,6 +265,10 @@ fn compile_snapshot(
             continue;
         }
         let mut link_plan = link_plan(snapshot, target, link, state, now, filters.is_some())?;
+        if !check_user(snapshot, target, link, crm_users, &mut link_plan.notices) {
+            out.links.push(link_plan);
+            continue;
+        }
         for &item_type in &item_types {
             if !link.collections.contains_key(&item_type) {
                 link_plan.notices.push(Notice::notice(format!(
@@ -227,6 +297,89 @@ fn compile_snapshot(
         out.links.push(link_plan);
     }
     Ok(out)
+}
+
+/// Checks the link's CRM user against the CRM store's users. A send for a
+/// user the store does not hold would read an empty source (a mistyped
+/// `user:` looks exactly like "delete everything"): an error for the link,
+/// which is then not planned (returns false). A store with no user at all
+/// has nothing to send yet: a notice, and the link is not planned either.
+/// A get creates a new user: the plan says so.
+fn check_user(
+    snapshot: &Snapshot,
+    target: &Target,
+    link: &LinkSpec,
+    crm_users: &Result<Vec<String>, EndpointError>,
+    notices: &mut Vec<Notice>,
+) -> bool {
+    let users = match crm_users {
+        Ok(users) => users,
+        Err(e) if snapshot.direction == Direction::Send => {
+            notices.push(Notice::error(format!(
+                "cannot check that CRM user {} exists: {}; nothing is planned for this link",
+                link.user, e.message
+            )));
+            return false;
+        }
+        // A get reads the target; its writes to the CRM store fail on their own.
+        Err(_) => return true,
+    };
+    if users.contains(&link.user) {
+        return true;
+    }
+    if users.is_empty() && snapshot.direction == Direction::Send {
+        // A store with no user at all (a fresh clone, before any import) is
+        // not a typo: there is nothing to send yet, and nothing is planned.
+        notices.push(Notice::notice(format!(
+            "the CRM store holds no users yet: nothing to send for CRM user `{}`; import \
+             items first (`snapsync crm import --user {} FILE…`)",
+            link.user, link.user
+        )));
+        return false;
+    }
+    let near = near_names(&link.user, users);
+    let hint = if near.is_empty() {
+        String::new()
+    } else {
+        format!(
+            " (did you mean {}?)",
+            near.iter()
+                .map(|n| format!("`{n}`"))
+                .collect::<Vec<_>>()
+                .join(" or ")
+        )
+    };
+    match snapshot.direction {
+        Direction::Send => {
+            notices.push(Notice::error(format!(
+                "CRM user `{}` does not exist in the CRM store{hint}: a send would read an empty \
+                 source and could delete everything at the destination, so nothing is planned for \
+                 this link; fix `user:` of link {} in target {} ({}), or import the user's items \
+                 first",
+                link.user, link.name, target.name, target.origin
+            )));
+            false
+        }
+        Direction::Get => {
+            notices.push(Notice::notice(format!(
+                "CRM user `{}` is new in the CRM store: this get creates it{hint}",
+                link.user
+            )));
+            true
+        }
+    }
+}
+
+/// Up to three names close to `name` (a mistyped user), closest first.
+fn near_names<'a>(name: &str, names: &'a [String]) -> Vec<&'a str> {
+    let lower = name.to_lowercase();
+    let mut scored: Vec<(f64, &str)> = names
+        .iter()
+        .map(|n| (strsim::jaro_winkler(&lower, &n.to_lowercase()), n.as_str()))
+        .filter(|(score, _)| *score > 0.8)
+        .collect();
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0).then_with(|| a.1.cmp(b.1)));
+    scored.into_iter().take(3).map(|(_, n)| n).collect()
 }
 
 /// The link's flags as the target declares them now, the pending outbound
@@ -342,8 +495,33 @@ impl Entry {
 #[derive(Default)]
 struct Side {
     items: Vec<Entry>,
-    /// Items listed but not readable: left out of the plan.
-    unreadable: Vec<Href>,
+    /// Items listed but not readable: left out of the plan, unless an
+    /// unreadable destination item's UID is known (then it is replaced).
+    unreadable: Vec<Unreadable>,
+}
+
+/// An item listed but not readable.
+struct Unreadable {
+    href: Href,
+    /// Its version in the listing (an update replaces it at this version).
+    version: Version,
+    /// Why it cannot be read.
+    message: String,
+}
+
+/// What the comparison needs besides the two sides (DESIGN 2.5: an
+/// unreadable item never causes a delete).
+#[derive(Default)]
+struct Guards {
+    /// Synced items whose source copy cannot be read: their destination
+    /// copies get no operation.
+    protected: HashSet<String>,
+    /// Unreadable destination items whose UID is known, by UID: the
+    /// source's copy replaces each at its version.
+    repairs: HashMap<String, ItemState>,
+    /// Source items that cannot be read: while there are any, orphans are
+    /// kept even under `orphans: delete`.
+    unreadable_sources: usize,
 }
 
 impl Section {
@@ -404,6 +582,7 @@ impl Section {
             notices,
             None,
         ) else {
+            left_out(&source.unreadable, notices);
             return section;
         };
         // What the plan shows or judges needs the whole item: every source
@@ -434,15 +613,24 @@ impl Section {
             )
         });
         if completed.is_none() {
+            left_out(&source.unreadable, notices);
+            left_out(&destination.unreadable, notices);
             return section;
         }
-        let protected = protected_uids(input, &source, notices);
+        let guards = guards(
+            input,
+            &source,
+            &destination,
+            destination_collection.as_ref(),
+            notices,
+        );
         section.source_items = source.items.len() as u64;
         section.destination_items = destination.items.len() as u64;
-        section.operations = diff(input, source, destination, &protected);
+        section.operations = diff(input, source, destination, &guards);
         for op in &section.operations {
             section.totals.add(op.action, 1);
         }
+        let deletes = section.totals.deletes();
         if section.source_items == 0 && !input.synced.is_empty() {
             section.notices.push(Notice::warning(format!(
                 "the source lists no {} but {} were synced before: an apply refuses to run \
@@ -450,9 +638,134 @@ impl Section {
                 input.item_type,
                 input.synced.len()
             )));
+        } else if deletes > 0 && deletes == section.destination_items {
+            section.notices.push(Notice::warning(format!(
+                "this would delete every item of {} ({deletes}): an apply refuses to run unless \
+                 --allow-empty-source is given (a wrong path or a mistyped user looks exactly \
+                 like \"delete everything\")",
+                section.destination
+            )));
         }
         section
     }
+}
+
+/// Warns of each unreadable item that it is left out of the plan.
+fn left_out(unreadable: &[Unreadable], notices: &mut Vec<Notice>) {
+    for item in unreadable {
+        notices.push(Notice::warning(format!(
+            "{}; the item is left out of this plan",
+            item.message
+        )));
+    }
+}
+
+/// What DESIGN 2.5 asks of unreadable items, worked out on both sides, with
+/// a notice for each unreadable item saying what the plan does with it.
+fn guards(
+    input: &SectionInput<'_>,
+    source: &Side,
+    destination: &Side,
+    destination_collection: &dyn Collection,
+    notices: &mut Vec<Notice>,
+) -> Guards {
+    left_out(&source.unreadable, notices);
+    let protected = protected_uids(input, source, notices);
+    let repairs = repairs(input, source, destination, destination_collection, notices);
+    let unreadable_sources = source.unreadable.len();
+    if unreadable_sources > 0 && input.snapshot.orphans == OrphanPolicy::Delete {
+        notices.push(Notice::warning(format!(
+            "{} at the source cannot be read: orphan deletion in {} is suspended, and its \
+             orphans are kept until every source item is readable (an item that cannot be read \
+             would make its copy look like an orphan)",
+            if unreadable_sources == 1 {
+                "1 item".to_owned()
+            } else {
+                format!("{unreadable_sources} items")
+            },
+            destination_collection.describe()
+        )));
+    }
+    Guards {
+        protected,
+        repairs,
+        unreadable_sources,
+    }
+}
+
+/// The unreadable destination items that the source's copy replaces: those
+/// whose UID is known (the state store's record of their href, or the
+/// href a new item of a source UID would take), whose source item is in
+/// scope and which no readable destination item already holds. Every other
+/// unreadable destination item is left out of the plan.
+fn repairs(
+    input: &SectionInput<'_>,
+    source: &Side,
+    destination: &Side,
+    destination_collection: &dyn Collection,
+    notices: &mut Vec<Notice>,
+) -> HashMap<String, ItemState> {
+    let mut repairs = HashMap::new();
+    if destination.unreadable.is_empty() {
+        return repairs;
+    }
+    let recorded: HashMap<&Href, &str> = input
+        .synced
+        .iter()
+        .map(|record| {
+            let href = match input.snapshot.direction {
+                Direction::Send => &record.target_href,
+                Direction::Get => &record.crm_href,
+            };
+            (href, record.uid.as_str())
+        })
+        .collect();
+    // Only source items missing at the destination can be what an
+    // unreadable item holds.
+    let by_name: HashMap<Href, &str> = source
+        .items
+        .iter()
+        .filter(|e| destination.get(&e.uid).is_none())
+        .filter_map(|e| {
+            destination_collection
+                .href_of_new(&e.uid)
+                .map(|href| (href, e.uid.as_str()))
+        })
+        .collect();
+    for item in &destination.unreadable {
+        let known = recorded
+            .get(&item.href)
+            .map(|uid| (*uid, "the state store's record"))
+            .or_else(|| {
+                by_name
+                    .get(&item.href)
+                    .map(|uid| (*uid, "the name of its file"))
+            });
+        let replaced = known.filter(|(uid, _)| {
+            !repairs.contains_key(*uid)
+                && destination.get(uid).is_none()
+                && source
+                    .get(uid)
+                    .is_some_and(|src| verdict(input.filter, &src.dates).matched)
+        });
+        let Some((uid, how)) = replaced else {
+            left_out(std::slice::from_ref(item), notices);
+            continue;
+        };
+        notices.push(Notice::warning(format!(
+            "{}; {} holds UID {uid} (by {how}): the source's copy replaces it",
+            item.message, item.href
+        )));
+        repairs.insert(
+            uid.to_owned(),
+            ItemState {
+                href: item.href.clone(),
+                version: item.version.clone(),
+                hash: None,
+            },
+        );
+    }
+    repairs
 }
 
 /// Lists a collection and reads what the listing does not say. `None` when
@@ -473,7 +786,7 @@ fn read_side(
             return None;
         }
     };
-    let mut to_fetch: Vec<Href> = Vec::new();
+    let mut to_fetch: Vec<(Href, Version)> = Vec::new();
     // The listing becomes the side's entries as it is read. An entry and a
     // listing entry are the same size, so `collect` reuses the listing's
     // buffer instead of a second one (at a million items, 200 MB of fresh
@@ -490,7 +803,7 @@ fn read_side(
                 let state = ItemState {
                     href,
                     version,
-                    hash: meta.hash,
+                    hash: Some(meta.hash),
                 };
                 Entry::of(item_type, state, meta, false)
             } else if let Some(record) = known
@@ -507,11 +820,11 @@ fn read_side(
                 let state = ItemState {
                     href,
                     version,
-                    hash: meta.hash,
+                    hash: Some(meta.hash),
                 };
                 Entry::of(item_type, state, meta, true)
             } else {
-                to_fetch.push(href);
+                to_fetch.push((href, version));
                 None
             }
         })
@@ -565,26 +878,28 @@ impl Side {
     }
 }
 
-/// Fetches `hrefs` in batches and adds them to `side`; unreadable items
-/// are warnings, and remembered in `side.unreadable`. `None` when the
-/// collection cannot be read at all.
+/// Fetches `hrefs` (at the versions listed) in batches and adds them to
+/// `side`; unreadable items are remembered in `side.unreadable` (their
+/// warnings are given once the plan knows what it does with them, see
+/// [`unreadable_notices`]). `None` when the collection cannot be read at all.
 fn fetch_metas(
     collection: &dyn Collection,
-    hrefs: &[Href],
+    hrefs: &[(Href, Version)],
     item_type: ItemType,
     side: &mut Side,
     notices: &mut Vec<Notice>,
     mut keeper: Option<&mut Keeper<'_>>,
 ) -> Option<()> {
     for batch in hrefs.chunks(FETCH_BATCH) {
-        let fetched = match collection.fetch(batch) {
+        let names: Vec<Href> = batch.iter().map(|(href, _)| href.clone()).collect();
+        let fetched = match collection.fetch(&names) {
             Ok(fetched) => fetched,
             Err(e) => {
                 notices.push(Notice::error(e.message));
                 return None;
             }
         };
-        for (href, result) in batch.iter().zip(fetched) {
+        for ((href, version), result) in batch.iter().zip(fetched) {
             match result {
                 Ok(f) => {
                     // What the item says that could not be read as written
@@ -604,20 +919,22 @@ fn fetch_metas(
                     let state = ItemState {
                         href: f.href,
                         version: f.version,
-                        hash: meta.hash,
+                        hash: Some(meta.hash),
                     };
                     side.push(item_type, state, meta, false);
                 }
-                Err(e) => {
+                // Gone since it was listed is not unreadable.
+                Err(e) if e.kind == ErrorKind::DoesNotExist => {
                     notices.push(Notice::warning(format!(
                         "{}; the item is left out of this plan",
                         e.message
                     )));
-                    // Gone since it was listed is not unreadable.
-                    if e.kind != ErrorKind::DoesNotExist {
-                        side.unreadable.push(href.clone());
-                    }
                 }
+                Err(e) => side.unreadable.push(Unreadable {
+                    href: href.clone(),
+                    version: version.clone(),
+                    message: e.message,
+                }),
             }
         }
     }
@@ -637,7 +954,7 @@ fn complete(
     side.items.retain(|e| {
         let fetch = e.partial && needs(e);
         if fetch {
-            hrefs.push(e.state.href.clone());
+            hrefs.push((e.state.href.clone(), e.state.version.clone()));
         }
         !fetch
     });
@@ -660,7 +977,7 @@ fn protected_uids(
     if source.unreadable.is_empty() {
         return HashSet::new();
     }
-    let unreadable: HashSet<&Href> = source.unreadable.iter().collect();
+    let unreadable: HashSet<&Href> = source.unreadable.iter().map(|u| &u.href).collect();
     let mut found: Vec<(&str, &Href)> = input
         .synced
         .iter()
@@ -711,25 +1028,25 @@ fn dates(verdict: &Verdict) -> Vec<DecidingDate> {
 
 /// DESIGN 2.3's table, row by row: a merge of the two sides, both sorted
 /// by UID. Consumes both sides: their states move into the operations
-/// rather than being copied. Items in `protected` that are only at the
-/// destination get no operation.
+/// rather than being copied. `guards` keeps unreadable items from causing
+/// deletes (DESIGN 2.5).
 fn diff(
     input: &SectionInput<'_>,
     source: Side,
     destination: Side,
-    protected: &HashSet<String>,
+    guards: &Guards,
 ) -> Vec<Operation> {
     let mut ops = Vec::with_capacity(source.items.len());
     let mut destination = destination.items.into_iter().peekable();
     for src in source.items {
         while let Some(dest) = destination.next_if(|d| d.uid < src.uid) {
-            ops.extend(only_at_destination(input, dest, protected));
+            ops.extend(only_at_destination(input, dest, guards));
         }
         let dest = destination.next_if(|d| d.uid == src.uid);
-        ops.push(at_source(input, src, dest));
+        ops.push(at_source(input, src, dest, guards));
     }
     for dest in destination {
-        ops.extend(only_at_destination(input, dest, protected));
+        ops.extend(only_at_destination(input, dest, guards));
     }
     // Unique UIDs: an unstable sort is deterministic, and needs no buffer.
     ops.sort_unstable_by(|a, b| {
@@ -740,11 +1057,23 @@ fn diff(
     ops
 }
 
-/// The operation of an item at the source, and at the destination or not.
-fn at_source(input: &SectionInput<'_>, src: Entry, dest: Option<Entry>) -> Operation {
+/// The operation of an item at the source, and at the destination or not
+/// (or there but unreadable: then the source's copy replaces it).
+fn at_source(
+    input: &SectionInput<'_>,
+    src: Entry,
+    dest: Option<Entry>,
+    guards: &Guards,
+) -> Operation {
     let verdict = verdict(input.filter, &src.dates);
+    let repair = dest
+        .is_none()
+        .then(|| guards.repairs.get(&src.uid))
+        .flatten()
+        .filter(|_| verdict.matched);
     let action = if verdict.matched {
         match &dest {
+            None if repair.is_some() => Action::Update,
             None if input.synced.contains(&src.uid) => Action::Restore,
             None => Action::Create,
             Some(d) if d.state.hash == src.state.hash => Action::Keep,
@@ -759,11 +1088,16 @@ fn at_source(input: &SectionInput<'_>, src: Entry, dest: Option<Entry>) -> Opera
             .is_some_and(|d| recorded_as(input, &src.uid, &src.state, &d.state));
     let (destination_state, destination_label) = match dest {
         Some(d) => (Some(d.state), d.label),
-        None => (None, None),
+        None => (repair.cloned(), None),
+    };
+    let reason = if repair.is_some() {
+        repaired_reason(input, &verdict)
+    } else {
+        reason(input, &verdict, action)
     };
     Operation {
         action,
-        reason: reason(input, &verdict, action),
+        reason,
         dates: dates(&verdict),
         uid: src.uid,
         // A file unchanged since the last sync was not read: its summary
@@ -777,27 +1111,36 @@ fn at_source(input: &SectionInput<'_>, src: Entry, dest: Option<Entry>) -> Opera
 
 /// The operation of an item only at the destination, if any: none when a
 /// filter leaves it out (for a delete, "in scope" is judged on the
-/// destination item) or its source copy cannot be read.
+/// destination item) or its source copy cannot be read. An orphan is kept
+/// while source items cannot be read, whatever the orphan policy.
 fn only_at_destination(
     input: &SectionInput<'_>,
     dest: Entry,
-    protected: &HashSet<String>,
+    guards: &Guards,
 ) -> Option<Operation> {
     let verdict = verdict(input.filter, &dest.dates);
-    if !verdict.matched || protected.contains(&dest.uid) {
+    if !verdict.matched || guards.protected.contains(&dest.uid) {
         return None;
     }
+    let suspended = input.snapshot.orphans == OrphanPolicy::Delete && guards.unreadable_sources > 0;
     let action = if input.synced.contains(&dest.uid) {
         Action::Delete
+    } else if suspended {
+        Action::OrphanKept
     } else {
         match input.snapshot.orphans {
             OrphanPolicy::Keep => Action::OrphanKept,
             OrphanPolicy::Delete => Action::OrphanDeleted,
         }
     };
+    let reason = if action == Action::OrphanKept && suspended {
+        suspended_reason(input, &verdict, guards.unreadable_sources)
+    } else {
+        reason(input, &verdict, action)
+    };
     Some(Operation {
         action,
-        reason: reason(input, &verdict, action),
+        reason,
         dates: dates(&verdict),
         uid: dest.uid,
         summary: dest.label,
@@ -849,6 +1192,38 @@ fn reason(input: &SectionInput<'_>, verdict: &Verdict, action: Action) -> Cow<'s
     }
 }
 
+/// Why an unreadable destination item is replaced.
+fn repaired_reason(input: &SectionInput<'_>, verdict: &Verdict) -> Cow<'static, str> {
+    const WHY: &str = "unreadable at the destination: replaced";
+    if input.filter.is_some() {
+        Cow::Owned(format!("{}; {WHY}", verdict.reason))
+    } else {
+        Cow::Owned(format!("full snapshot; {WHY}"))
+    }
+}
+
+/// Why an orphan is kept under `orphans: delete`.
+fn suspended_reason(
+    input: &SectionInput<'_>,
+    verdict: &Verdict,
+    unreadable: usize,
+) -> Cow<'static, str> {
+    let why = format!(
+        "only at the destination, never synced: kept (orphans: delete is suspended while {} at \
+         the source cannot be read)",
+        if unreadable == 1 {
+            "1 item".to_owned()
+        } else {
+            format!("{unreadable} items")
+        }
+    );
+    if input.filter.is_some() {
+        Cow::Owned(format!("{}; {why}", verdict.reason))
+    } else {
+        Cow::Owned(why)
+    }
+}
+
 /// Whether the state store already records this pair exactly as it is now
 /// (then a keep needs no new record).
 fn recorded_as(
@@ -865,10 +1240,10 @@ fn recorded_as(
         Direction::Get => (destination, source),
     };
     record.crm_href == crm.href
-        && record.crm_hash == crm.hash
+        && Some(record.crm_hash) == crm.hash
         && record.target_href == target.href
         && record.target_version == target.version
-        && record.target_hash == target.hash
+        && Some(record.target_hash) == target.hash
 }
 
 /// Plans list writes first, in the order of [`Action::ALL`].

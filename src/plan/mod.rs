@@ -127,8 +127,11 @@ pub struct ItemState {
     pub href: Href,
     /// Its version then.
     pub version: Version,
-    /// Its content hash then.
-    pub hash: ContentHash,
+    /// Its content hash then. `None` only for a destination item that
+    /// could not be read: an update replaces it at its version, whatever
+    /// it holds (DESIGN 2.5).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hash: Option<ContentHash>,
 }
 
 /// An instant that decided whether an item is in scope, for JSON readers.

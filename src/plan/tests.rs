@@ -1,7 +1,7 @@
 //! DESIGN 2.3 and 2.4, row by row, on a real CRM store, a real vdir target
 //! and a real state store in a temporary folder.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, TimeZone, Utc};
@@ -66,7 +66,18 @@ impl World {
         World::with_outbound("enabled")
     }
 
+    /// A world whose CRM store holds the links' users (jdoe and asmith),
+    /// with no items yet.
     fn with_outbound(outbound: &str) -> World {
+        let world = World::bare(outbound);
+        for user in ["jdoe", "asmith"] {
+            world.crm().store_items(user, &[]).unwrap();
+        }
+        world
+    }
+
+    /// A world with no CRM store and no state store yet.
+    fn bare(outbound: &str) -> World {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("specs")).unwrap();
         std::fs::create_dir_all(dir.path().join("vdir")).unwrap();
@@ -110,6 +121,11 @@ impl World {
 
     /// Records that `item` was synced on link `link`, as an apply would.
     fn synced(&self, link: &str, item: &Item) {
+        self.synced_at(link, item, &format!("{}.ics", item.uid()));
+    }
+
+    /// Records that `item` was synced on link `link` to `target_href`.
+    fn synced_at(&self, link: &str, item: &Item, target_href: &str) {
         let state = StateStore::open(&self.path("state.sqlite")).unwrap();
         let run = state
             .begin_run(&RunStart {
@@ -129,7 +145,7 @@ impl World {
                 uid: item.uid().into(),
                 crm_href: Href(item.uid().into()),
                 crm_hash: item.content_hash(),
-                target_href: Href(format!("{}.ics", item.uid())),
+                target_href: Href(target_href.into()),
                 target_hash: item.content_hash(),
                 target_version: crate::endpoint::Version("1".into()),
                 synced_at: now(),
@@ -211,7 +227,10 @@ fn present_at_the_source_absent_at_the_destination_never_synced_is_a_create() {
     assert_eq!(create.reason, "full snapshot; not at the destination");
     assert_eq!(create.summary.as_deref(), Some("New"));
     // Preconditions: the source's hash; no destination (create-only).
-    assert_eq!(create.source.as_ref().unwrap().hash, item.content_hash());
+    assert_eq!(
+        create.source.as_ref().unwrap().hash,
+        Some(item.content_hash())
+    );
     assert!(create.destination.is_none());
     assert!(plan.has_changes());
 }
@@ -656,9 +675,12 @@ fn planning_writes_nothing_anywhere() {
     assert!(before == after, "a file changed while planning");
 
     // Stores that do not exist are not created by a plan.
-    let fresh = World::new();
-    fresh.snapshot("s", FULL_SEND);
-    let plan = fresh.plan(&["s"]);
+    let fresh = World::bare("enabled");
+    fresh.snapshot(
+        "g",
+        "  direction: get\n  links: [jdoe]\n  itemTypes: [scheduleItems]\n",
+    );
+    let plan = fresh.plan(&["g"]);
     assert!(!plan.has_errors());
     assert!(!fresh.path("crm.sqlite").exists());
     assert!(!fresh.path("state.sqlite").exists());
@@ -843,6 +865,9 @@ impl crate::endpoint::Endpoints for Counting {
     fn crm(&self, user: &str, item_type: ItemType) -> Box<dyn Collection> {
         self.inner.crm(user, item_type)
     }
+    fn crm_users(&self) -> Result<Vec<String>, crate::endpoint::EndpointError> {
+        self.inner.crm_users()
+    }
     fn target(
         &self,
         target: &crate::spec::model::Target,
@@ -970,4 +995,377 @@ fn an_rrule_without_frequency_is_reported_with_the_item_and_read_as_one_start() 
         ]
     );
     assert_eq!(s.notices[0].level, Level::Warning);
+}
+
+const PURGE_SEND: &str =
+    "  direction: send\n  links: [jdoe]\n  itemTypes: [scheduleItems]\n  orphans: delete\n";
+
+#[test]
+fn a_send_for_a_crm_user_that_does_not_exist_is_an_error_for_its_link() {
+    let world = World::new();
+    // A typo in the link's user: the CRM store holds jdoe, not jdoee.
+    world.spec(
+        "target.yaml",
+        &TARGET
+            .replace("OUTBOUND", "enabled")
+            .replace("user: jdoe\n", "user: jdoee\n"),
+    );
+    world.snapshot(
+        "all",
+        "  direction: send\n  itemTypes: [scheduleItems]\n  orphans: delete\n",
+    );
+    let vdir = world.vdir("jdoe/calendar", ItemType::ScheduleItems);
+    vdir.create(&event("a", "x", "20261103T100000Z")).unwrap();
+    vdir.create(&event("b", "y", "20261103T100000Z")).unwrap();
+    let plan = world.plan(&["all"]);
+    assert!(plan.has_errors());
+    let jdoe = &plan.snapshots[0].links[0];
+    assert_eq!(jdoe.link, "jdoe");
+    // Nothing is planned for the link: no delete of every item.
+    assert!(jdoe.sections.is_empty());
+    assert_eq!(jdoe.notices.len(), 1, "{:?}", jdoe.notices);
+    assert_eq!(jdoe.notices[0].level, Level::Error);
+    let message = &jdoe.notices[0].message;
+    assert!(
+        message.starts_with(
+            "CRM user `jdoee` does not exist in the CRM store (did you mean `jdoe`?): a send \
+             would read an empty source"
+        ),
+        "{message}"
+    );
+    assert!(message.contains("fix `user:` of link jdoe in target office"));
+    // The other link is planned as usual.
+    let asmith = &plan.snapshots[0].links[1];
+    assert!(asmith.notices.is_empty(), "{:?}", asmith.notices);
+    assert_eq!(asmith.sections.len(), 1);
+}
+
+#[test]
+fn a_get_for_a_user_new_in_the_crm_says_so() {
+    let world = World::bare("enabled");
+    world.crm().store_items("asmith", &[]).unwrap();
+    world.snapshot(
+        "g",
+        "  direction: get\n  links: [jdoe]\n  itemTypes: [scheduleItems]\n",
+    );
+    world
+        .vdir("jdoe/calendar", ItemType::ScheduleItems)
+        .create(&event("a", "x", "20261103T100000Z"))
+        .unwrap();
+    let plan = world.plan(&["g"]);
+    assert!(!plan.has_errors());
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [(Action::Create, "a".into())]
+    );
+    assert_eq!(
+        plan.snapshots[0].links[0].notices,
+        [Notice::notice(
+            "CRM user `jdoe` is new in the CRM store: this get creates it"
+        )]
+    );
+}
+
+#[test]
+fn deleting_every_item_of_a_destination_is_flagged_and_refused() {
+    let world = World::new();
+    world.snapshot("purge", PURGE_SEND);
+    let vdir = world.vdir("jdoe/calendar", ItemType::ScheduleItems);
+    let synced = event("synced", "x", "20261103T100000Z");
+    vdir.create(&synced).unwrap();
+    vdir.create(&event("orphan", "y", "20261103T100000Z"))
+        .unwrap();
+    world.synced("jdoe", &synced);
+    // The CRM user exists but holds no items now; one item was synced.
+    world
+        .crm()
+        .store_items("jdoe", &[event("keep", "z", "20261103T100000Z")])
+        .unwrap();
+    world
+        .vdir("jdoe/calendar", ItemType::ScheduleItems)
+        .create(&event("keep", "z", "20261103T100000Z"))
+        .unwrap();
+    let refused = |plan: &Plan, allow: bool| {
+        crate::apply::check_safety(
+            plan,
+            &crate::apply::ApplyOptions {
+                allow_empty_source: allow,
+                ..crate::apply::ApplyOptions::default()
+            },
+        )
+    };
+    // One item stays: a delete and an orphan deleted are not "everything".
+    let plan = world.plan(&["purge"]);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [
+            (Action::Delete, "synced".into()),
+            (Action::OrphanDeleted, "orphan".into()),
+            (Action::Keep, "keep".into())
+        ]
+    );
+    assert!(
+        section(&plan, "jdoe", ItemType::ScheduleItems)
+            .notices
+            .is_empty()
+    );
+    assert_eq!(refused(&plan, false), Ok(()));
+
+    // The last item goes at the source: the plan deletes all three.
+    world
+        .crm()
+        .collection("jdoe", ItemType::ScheduleItems)
+        .delete(
+            &Href("keep".into()),
+            &world
+                .crm()
+                .collection("jdoe", ItemType::ScheduleItems)
+                .list()
+                .unwrap()[0]
+                .version,
+        )
+        .unwrap();
+    world.synced("jdoe", &event("keep", "z", "20261103T100000Z"));
+    let plan = world.plan(&["purge"]);
+    let s = section(&plan, "jdoe", ItemType::ScheduleItems);
+    assert_eq!(s.totals.deletes(), 3);
+    // (The source lists nothing and had synced items: that warning says it.)
+    assert!(
+        s.notices[0]
+            .message
+            .contains("the source lists no scheduleItems")
+    );
+    assert!(matches!(
+        refused(&plan, false),
+        Err(crate::apply::Refusal::EmptySource { .. })
+    ));
+
+    // A never-synced destination emptied by `orphans: delete` alone.
+    let world = World::new();
+    world.snapshot("purge", PURGE_SEND);
+    let vdir = world.vdir("jdoe/calendar", ItemType::ScheduleItems);
+    vdir.create(&event("o1", "x", "20261103T100000Z")).unwrap();
+    vdir.create(&event("o2", "y", "20261103T100000Z")).unwrap();
+    let plan = world.plan(&["purge"]);
+    let s = section(&plan, "jdoe", ItemType::ScheduleItems);
+    assert_eq!(s.totals.get(Action::OrphanDeleted), 2);
+    assert_eq!(s.notices.len(), 1, "{:?}", s.notices);
+    assert_eq!(s.notices[0].level, Level::Warning);
+    assert!(
+        s.notices[0]
+            .message
+            .starts_with("this would delete every item of vdir office: jdoe/calendar (2)"),
+        "{}",
+        s.notices[0].message
+    );
+    let refusal = refused(&plan, false).unwrap_err();
+    assert_eq!(
+        refusal,
+        crate::apply::Refusal::DeletesEverything {
+            snapshot: "purge".into(),
+            link: "jdoe".into(),
+            item_type: ItemType::ScheduleItems,
+            deletes: 2,
+            collection: "vdir office: jdoe/calendar".into(),
+        }
+    );
+    assert!(
+        refusal
+            .to_string()
+            .contains("apply again with --allow-empty-source"),
+        "{refusal}"
+    );
+    assert_eq!(refused(&plan, true), Ok(()));
+}
+
+const BROKEN: &str = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:b\r\n";
+
+#[test]
+fn an_unreadable_destination_item_whose_uid_is_known_is_replaced_at_its_version() {
+    let world = World::new();
+    world.snapshot("s", FULL_SEND);
+    world.snapshot("f", FILTERED_SEND);
+    let named = event("named", "At its own name", "20261103T100000Z");
+    let recorded = event("recorded", "At another name", "20261103T100000Z");
+    let outside = event("outside", "Outside the filter", "20260103T100000Z");
+    world
+        .crm()
+        .store_items("jdoe", &[named.clone(), recorded.clone(), outside.clone()])
+        .unwrap();
+    // `named` was never synced, but sits at the name its UID gives;
+    // `recorded` sits elsewhere, as the state store records.
+    world.synced_at("jdoe", &recorded, "other-name.ics");
+    let folder = world.path("vdir/jdoe/calendar");
+    std::fs::create_dir_all(&folder).unwrap();
+    for name in ["named.ics", "other-name.ics", "outside.ics", "stray.ics"] {
+        std::fs::write(folder.join(name), BROKEN).unwrap();
+    }
+    let listing: HashMap<Href, crate::endpoint::Version> = world
+        .vdir("jdoe/calendar", ItemType::ScheduleItems)
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.href, l.version))
+        .collect();
+    let plan = world.plan(&["s"]);
+    assert!(!plan.has_errors());
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [
+            (Action::Update, "named".into()),
+            (Action::Update, "outside".into()),
+            (Action::Update, "recorded".into())
+        ]
+    );
+    for (uid, href) in [("named", "named.ics"), ("recorded", "other-name.ics")] {
+        let update = op(&plan, uid);
+        assert_eq!(
+            update.reason,
+            "full snapshot; unreadable at the destination: replaced"
+        );
+        let destination = update.destination.as_ref().unwrap();
+        assert_eq!(destination.href, Href(href.into()));
+        assert_eq!(destination.version, listing[&Href(href.into())]);
+        // The unreadable item's content is unknown.
+        assert_eq!(destination.hash, None);
+    }
+    let messages: Vec<&str> = section(&plan, "jdoe", ItemType::ScheduleItems)
+        .notices
+        .iter()
+        .map(|n| n.message.as_str())
+        .collect();
+    assert!(
+        messages.iter().any(|m| m.contains("other-name.ics holds UID recorded (by the state store's record): the source's copy replaces it")),
+        "{messages:?}"
+    );
+    assert!(
+        messages
+            .iter()
+            .any(|m| m.contains("stray.ics") && m.ends_with("the item is left out of this plan")),
+        "{messages:?}"
+    );
+
+    // A filtered snapshot replaces only what it matches.
+    let plan = world.plan(&["f"]);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [
+            (Action::Update, "named".into()),
+            (Action::Update, "recorded".into()),
+            (Action::NotMatched, "outside".into())
+        ]
+    );
+    assert!(
+        op(&plan, "named")
+            .reason
+            .ends_with("in range; unreadable at the destination: replaced"),
+        "{}",
+        op(&plan, "named").reason
+    );
+    assert!(op(&plan, "outside").destination.is_none());
+}
+
+#[test]
+fn an_unreadable_source_item_suspends_orphan_deletion_at_the_destination() {
+    let world = World::new();
+    world.snapshot(
+        "g",
+        "  direction: get\n  links: [jdoe]\n  itemTypes: [scheduleItems]\n  orphans: delete\n",
+    );
+    // The target's copy of `counterpart` cannot be read, and was never
+    // synced: its UID is unknown, and the CRM's copy looks like an orphan.
+    world
+        .crm()
+        .store_items(
+            "jdoe",
+            &[
+                event("counterpart", "x", "20261103T100000Z"),
+                event("orphan", "y", "20261103T100000Z"),
+            ],
+        )
+        .unwrap();
+    let folder = world.path("vdir/jdoe/calendar");
+    std::fs::create_dir_all(&folder).unwrap();
+    std::fs::write(folder.join("counterpart.ics"), BROKEN).unwrap();
+    world
+        .vdir("jdoe/calendar", ItemType::ScheduleItems)
+        .create(&event("fine", "z", "20261103T100000Z"))
+        .unwrap();
+    let plan = world.plan(&["g"]);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [
+            (Action::Create, "fine".into()),
+            (Action::OrphanKept, "counterpart".into()),
+            (Action::OrphanKept, "orphan".into())
+        ]
+    );
+    assert_eq!(
+        op(&plan, "orphan").reason,
+        "only at the destination, never synced: kept (orphans: delete is suspended while 1 item \
+         at the source cannot be read)"
+    );
+    let s = section(&plan, "jdoe", ItemType::ScheduleItems);
+    let messages: Vec<&str> = s.notices.iter().map(|n| n.message.as_str()).collect();
+    assert!(
+        messages.iter().any(|m| m.starts_with(
+            "1 item at the source cannot be read: orphan deletion in CRM user jdoe (scheduleItems) \
+             is suspended, and its orphans are kept until every source item is readable"
+        )),
+        "{messages:?}"
+    );
+
+    // Readable again: the orphans policy applies.
+    std::fs::remove_file(folder.join("counterpart.ics")).unwrap();
+    let plan = world.plan(&["g"]);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [
+            (Action::Create, "fine".into()),
+            (Action::OrphanDeleted, "counterpart".into()),
+            (Action::OrphanDeleted, "orphan".into())
+        ]
+    );
+}
+
+#[test]
+fn two_snapshots_writing_one_collection_get_a_warning_naming_both() {
+    let world = World::new();
+    world.snapshot("a", FULL_SEND);
+    world.snapshot("b", FILTERED_SEND);
+    world.snapshot(
+        "g1",
+        "  direction: get\n  links: [jdoe]\n  itemTypes: [scheduleItems]\n",
+    );
+    world.snapshot(
+        "other",
+        "  direction: send\n  links: [asmith]\n  itemTypes: [scheduleItems]\n",
+    );
+    let warnings = |plan: &Plan| -> Vec<(String, String)> {
+        plan.snapshots
+            .iter()
+            .flat_map(|s| {
+                s.notices
+                    .iter()
+                    .map(move |n| (s.snapshot.clone(), n.message.clone()))
+            })
+            .collect()
+    };
+    // Neither writes: nothing can go stale or be undone, and nothing is said.
+    assert_eq!(warnings(&world.plan(&["a", "b", "g1", "other"])), []);
+    world
+        .crm()
+        .store_items("jdoe", &[event("n1", "Kickoff", "20261103T100000Z")])
+        .unwrap();
+    let plan = world.plan(&["a", "b", "g1", "other"]);
+    let notices = warnings(&plan);
+    assert_eq!(notices.len(), 1, "{notices:?}");
+    assert_eq!(notices[0].0, "b");
+    assert!(
+        notices[0]
+            .1
+            .starts_with("snapshots a and b both write vdir office: jdoe/calendar"),
+        "{notices:?}"
+    );
+    assert_eq!(plan.snapshots[1].notices[0].level, Level::Warning);
 }

@@ -263,11 +263,22 @@ pub fn render_text(
         .with_links(false)
         .with_context_lines(1);
     for diagnostic in diagnostics {
-        let report = MietteReport::new(diagnostic, sources);
+        let mut report = MietteReport::new(diagnostic, sources);
+        // miette heads each related report with its severity and code
+        // (`Advice: `, with no code here): a heading with nothing after it.
+        // Each label in another file is rendered on its own instead.
+        let related = std::mem::take(&mut report.related);
         let mut text = String::new();
-        handler
-            .render_report(&mut text, &report)
-            .map_err(io::Error::other)?;
+        for report in std::iter::once(&report).chain(&related) {
+            let mut one = String::new();
+            handler
+                .render_report(&mut one, report)
+                .map_err(io::Error::other)?;
+            if !text.is_empty() {
+                text.push_str("\n\n");
+            }
+            text.push_str(one.trim_end());
+        }
         writeln!(out, "{}", text.trim_end())?;
         writeln!(out)?;
     }

@@ -1064,16 +1064,18 @@ impl Checks<'_> {
             };
             if flag == LinkFlag::Disabled {
                 let flag_pointer = format!("/spec/links/{index}/{flag_name}");
+                // A warning, never an error (DESIGN 2.4): disabling a link
+                // must not stop unrelated snapshots or read-only commands.
                 self.push(
-                    Diagnostic::error(
+                    Diagnostic::warning(
                         "spec::disabled-link",
                         format!("link `{name}` has {flag_name} synchronization disabled"),
                         file,
                         at.value(&pointer),
                     )
-                    .with_label(format!("a {} snapshot cannot use this link", direction_word(direction)))
+                    .with_label(format!("a {} snapshot skips this link", direction_word(direction)))
                     .with_secondary(target.file(), target.value(&flag_pointer), "disabled here")
-                    .with_hint(format!("enable `{flag_name}` on the link in its Target, or remove the link from this snapshot")),
+                    .with_hint(format!("plans skip the link while `{flag_name}` is disabled; enable it on the link in its Target, or remove the link from this snapshot")),
                 );
             }
         }

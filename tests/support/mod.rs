@@ -305,6 +305,16 @@ pub fn text(bytes: &[u8]) -> String {
     String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
 }
 
+/// Standard error less the lines that say which store a command opened
+/// (`Using the CRM store …`), for tests about everything else it says.
+pub fn stderr_besides_stores(bytes: &[u8]) -> String {
+    text(bytes)
+        .lines()
+        .filter(|line| !line.starts_with("Using the "))
+        .map(|line| format!("{line}\n"))
+        .collect()
+}
+
 /// Makes `path` (a file or a folder) refuse writes until the returned
 /// function is called: `chattr +i` where it works (root on ext4), else a
 /// read-only folder (a file's own folder). Fails the test if neither works.

@@ -180,6 +180,23 @@ impl CrmStore {
         Ok(users)
     }
 
+    /// The names of every user, sorted.
+    ///
+    /// # Errors
+    /// The store cannot be read.
+    pub fn user_names(&self) -> Result<Vec<String>, StoreError> {
+        let conn = self.lock();
+        let mut stmt = conn
+            .prepare("SELECT name FROM users ORDER BY name")
+            .map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
+        let names = stmt
+            .query_map([], |row| row.get::<_, String>(0))
+            .map_err(StoreError::sql(StoreKind::Crm, &self.path))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(StoreError::sql(StoreKind::Crm, &self.path))?;
+        Ok(names)
+    }
+
     /// Opens `user`'s collection of `item_type`. The user need not exist
     /// yet: an unknown user lists as empty and is created by the first write.
     #[must_use]
@@ -563,6 +580,10 @@ fn meta_from_row(item_type: ItemType, row: &rusqlite::Row<'_>) -> rusqlite::Resu
 impl Collection for CrmCollection {
     fn item_type(&self) -> ItemType {
         self.item_type
+    }
+
+    fn href_of_new(&self, uid: &str) -> Option<Href> {
+        Some(Href(uid.to_owned()))
     }
 
     fn describe(&self) -> String {
