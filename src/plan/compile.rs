@@ -109,13 +109,16 @@ fn compile_into(
             .check_target(target)
             .err()
             .map(|error| unusable_target(target, error, &mut reported));
+        let reads = Reads {
+            endpoints,
+            crm_users: &crm_users,
+            state,
+            now,
+        };
         plan.snapshots.push(compile_snapshot(
             snapshot,
             target,
-            endpoints,
-            &crm_users,
-            state,
-            now,
+            reads,
             cache.as_deref_mut(),
             unusable,
         )?);
@@ -202,16 +205,29 @@ fn warn_overlaps(snapshots: &mut [SnapshotPlan], targets: &[&Target]) {
     }
 }
 
+/// What a plan reads, the same for every snapshot of it.
+#[derive(Clone, Copy)]
+struct Reads<'a> {
+    endpoints: &'a dyn Endpoints,
+    /// The CRM store's users, read once per plan.
+    crm_users: &'a Result<Vec<String>, EndpointError>,
+    state: &'a StateStore,
+    now: DateTime<Utc>,
+}
+
 fn compile_snapshot(
     snapshot: &Snapshot,
     target: &Target,
-    endpoints: &dyn Endpoints,
-    crm_users: &Result<Vec<String>, EndpointError>,
-    state: &StateStore,
-    now: DateTime<Utc>,
+    reads: Reads<'_>,
     mut cache: Option<&mut SourceCache>,
     unusable: Option<Notice>,
 ) -> Result<SnapshotPlan, PlanError> {
+    let Reads {
+        endpoints,
+        crm_users,
+        state,
+        now,
+    } = reads;
     let filters = match &snapshot.scope {
         Scope::Full(_) => None,
         Scope::Filtered(set) => Some(ActiveFilters::resolve(set, now, snapshot.timezone).map_err(
