@@ -5,9 +5,10 @@
 mod support;
 
 use std::path::Path;
-use std::process::Stdio;
 
-use support::{project, refuse_writes, snapsync_command, snapsync_in, stderr_besides_stores, text};
+use support::{
+    project, refuse_writes, snapsync_in, stderr_besides_stores, text, with_closed_stdout,
+};
 
 /// Runs snapsync, expects exit code 0, returns its standard output.
 fn ok(dir: &Path, args: &[&str]) -> String {
@@ -845,13 +846,7 @@ fn a_reader_that_goes_away_is_not_an_error() {
         &["targets"],
         &["targets", "--format", "json"],
     ] {
-        let (reader, writer) = std::io::pipe().expect("a pipe");
-        drop(reader);
-        let out = snapsync_command(dir.path(), args)
-            .stdout(writer)
-            .stderr(Stdio::piped())
-            .output()
-            .expect("snapsync runs");
+        let out = with_closed_stdout(dir.path(), args);
         assert_eq!(
             (
                 out.status.code(),

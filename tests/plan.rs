@@ -4,9 +4,8 @@
 mod support;
 
 use std::path::Path;
-use std::process::{Output, Stdio};
 
-use support::{project, snapsync_command, snapsync_in, stderr_besides_stores, text};
+use support::{project, snapsync_in, stderr_besides_stores, text, with_closed_stdout};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 
@@ -208,18 +207,6 @@ fn markdown_says_no_changes_plainly_instead_of_an_empty_fold() {
          \n\
          send-november: no changes.\n"
     );
-}
-
-/// Runs snapsync in `dir` with a standard output whose reader has already
-/// gone: every write to it fails with a broken pipe.
-fn with_closed_stdout(dir: &Path, args: &[&str]) -> Output {
-    let (reader, writer) = std::io::pipe().expect("a pipe");
-    drop(reader);
-    snapsync_command(dir, args)
-        .stdout(writer)
-        .stderr(Stdio::piped())
-        .output()
-        .expect("snapsync runs")
 }
 
 #[test]

@@ -694,11 +694,7 @@ fn guards(
             "{} at the source cannot be read: orphan deletion in {} is suspended, and its \
              orphans are kept until every source item is readable (an item that cannot be read \
              would make its copy look like an orphan)",
-            if unreadable_sources == 1 {
-                "1 item".to_owned()
-            } else {
-                format!("{unreadable_sources} items")
-            },
+            crate::plural::count(unreadable_sources, "item", "items"),
             destination_collection.describe()
         )));
     }

@@ -295,6 +295,18 @@ pub fn snapsync_command(dir: &Path, args: &[&str]) -> Command {
     command
 }
 
+/// Runs snapsync in `dir` with a standard output whose reader has already
+/// gone: every write to it fails with a broken pipe.
+pub fn with_closed_stdout(dir: &Path, args: &[&str]) -> std::process::Output {
+    let (reader, writer) = std::io::pipe().expect("a pipe");
+    drop(reader);
+    snapsync_command(dir, args)
+        .stdout(writer)
+        .stderr(std::process::Stdio::piped())
+        .output()
+        .expect("snapsync runs")
+}
+
 /// Runs [`snapsync_command`].
 pub fn snapsync_in(dir: &Path, args: &[&str]) -> std::process::Output {
     snapsync_command(dir, args).output().expect("snapsync runs")
