@@ -55,9 +55,12 @@ pub enum Command {
     /// plan is the approval: it needs no specs and asks nothing, and is
     /// refused if it was edited since it was saved or if --crm, --state or
     /// the specs at PATH now resolve elsewhere than it was planned against.
+    /// A part of the plan with an error (a link whose CRM user does not
+    /// exist, a target that cannot be reached) is not applied; the rest is.
     /// Exit codes: 0 all applied, 1 error before any write, 3 some
-    /// operations failed or were stale (each is listed), 4 not applied at
-    /// the operator's request (the prompt was declined).
+    /// operations failed or were stale (each is listed) or parts of the plan
+    /// had errors, 4 not applied at the operator's request (the prompt was
+    /// declined).
     Apply(ApplyArgs),
     /// Build a demo world and run validate, plan and apply on it.
     ///

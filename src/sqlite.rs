@@ -295,7 +295,8 @@ pub fn open_read_only_or_empty(
 /// and fail only at the first page read past its end, in the middle of a
 /// plan: its header says how long it must be, so compare that first.
 /// The length is read before the header, so that a checkpoint that shrinks
-/// the file in between cannot make a sound file look short.
+/// the file in between cannot make a sound file look short; and the check
+/// is skipped while a write-ahead log is in use (see below).
 fn check_length(kind: StoreKind, path: &Path) -> Result<(), StoreError> {
     use std::io::Read as _;
     let damaged = |detail: String| StoreError::Damaged {
@@ -303,6 +304,15 @@ fn check_length(kind: StoreKind, path: &Path) -> Result<(), StoreError> {
         path: path.to_owned(),
         detail,
     };
+    // A write-ahead log beside the file means another connection may be
+    // checkpointing now: it writes the header's new size before the pages
+    // that make the file that long, so a sound store would look cut short.
+    // The check is only for a store at rest (a copy, a restore).
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    if std::fs::metadata(&wal).is_ok_and(|m| m.len() > 0) {
+        return Ok(());
+    }
     let Ok(length) = std::fs::metadata(path).map(|m| m.len()) else {
         return Ok(());
     };
@@ -538,6 +548,26 @@ mod tests {
             )
             .unwrap();
         }
+    }
+
+    #[test]
+    fn the_length_check_waits_while_a_write_ahead_log_is_in_use() {
+        // A checkpoint in another process writes the header's new size
+        // before the pages that make the file that long: with a log beside
+        // it, a short file is not called damaged.
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("store.sqlite");
+        store_of_many_pages(&path);
+        let length = std::fs::metadata(&path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(&path)
+            .unwrap()
+            .set_len(length / 2)
+            .unwrap();
+        assert!(check_length(StoreKind::State, &path).is_err());
+        std::fs::write(dir.path().join("store.sqlite-wal"), b"log").unwrap();
+        assert!(check_length(StoreKind::State, &path).is_ok());
     }
 
     #[test]

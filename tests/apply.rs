@@ -1107,9 +1107,14 @@ fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
     );
     assert!(!stdout.contains("orphan deleted"), "{stdout}");
     let out = apply(root, "purge-typo");
-    assert_eq!(out.status.code(), Some(1));
+    // The link with the error is not applied; the rest would be (there is
+    // none here), and the apply says so with exit code 3.
+    assert_eq!(out.status.code(), Some(3));
     assert!(
-        text(&out.stderr).contains("the plan has errors"),
+        text(&out.stderr).contains(
+            "error: the plan has 1 error (listed above): the links and targets it name are not \
+             applied; the rest of the plan is"
+        ),
         "{}",
         text(&out.stderr)
     );
@@ -1250,4 +1255,53 @@ fn replaying_an_applied_plan_reports_its_delete_as_stale_not_done() {
     assert_eq!(deletes[0]["outcome"], "stale", "{shown}");
     // And the next plan has nothing left to do.
     assert_eq!(plan_code(root, "send-all").0, Some(0));
+}
+
+/// DESIGN 2.5: a link whose CRM user does not exist is an error for that
+/// link; the other links of the plan are applied, and the apply exits 3.
+#[test]
+fn a_link_with_an_unknown_crm_user_does_not_stop_the_other_links() {
+    let dir = world(60, 0);
+    let root = dir.path();
+    std::fs::write(
+        root.join("snapshots.d/two.yaml"),
+        "apiVersion: snapsync/v1
+kind: Target
+metadata: { name: two }
+spec:
+  type: vdir
+  path: ../vdir-two
+  links:
+    - { name: typo, user: jdoee, scheduleItems: typo/calendar }
+    - { name: good, user: jdoe, scheduleItems: good/calendar }
+---
+apiVersion: snapsync/v1
+kind: Snapshot
+metadata: { name: send-two }
+spec: { direction: send, target: two, orphans: delete }
+",
+    )
+    .expect("specs");
+    std::fs::create_dir_all(root.join("vdir-two/typo/calendar")).expect("folder");
+    std::fs::write(root.join("vdir-two/typo/calendar/theirs.ics"), "kept").expect("file");
+    let out = apply(root, "send-two");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains("error: the plan has 1 error (listed above)"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("not applied: the parts of the plan with errors"),
+        "{stderr}"
+    );
+    // The good link got its events; the mistyped one was not touched.
+    assert_eq!(
+        vdir_uids(&root.join("vdir-two/good/calendar")),
+        crm_uids(root, "jdoe", ItemType::ScheduleItems)
+    );
+    assert_eq!(
+        std::fs::read_to_string(root.join("vdir-two/typo/calendar/theirs.ics")).expect("kept"),
+        "kept"
+    );
 }

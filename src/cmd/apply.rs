@@ -64,9 +64,7 @@ fn run_saved(cli: &Cli, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Res
     let catalog = plan.recorded_catalog()?;
     let stores = StorePaths::from_specs(&catalog);
     show_plan(cli, args, &plan)?;
-    if plan.has_errors() {
-        bail!("the plan has errors (listed above); nothing was applied");
-    }
+    let plan_errors = plan_errors(&plan);
     let options = ApplyOptions {
         max_deletes: args.max_deletes,
         lock_timeout: args.lock_timeout,
@@ -78,7 +76,7 @@ fn run_saved(cli: &Cli, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Res
     // The locks are taken before any operation is checked: preconditions
     // are checked while no other apply can write these links.
     let (report, seconds) = execute(cli, &plan, &catalog, &stores, &options)?;
-    finish(cli, args, &report, seconds)
+    finish(cli, args, &report, seconds, plan_errors)
 }
 
 /// Refuses a saved plan when `--crm`/`--state` (or their variables), or
@@ -181,9 +179,7 @@ fn run_planned(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let plan = super::plan::compile(cli, &catalog, &args.snapshots, now, Some(&mut cache))?;
     super::announce_both(cli, &stores, &args.paths);
     show_plan(cli, args, &plan)?;
-    if plan.has_errors() {
-        bail!("the plan has errors (listed above); nothing was applied");
-    }
+    let plan_errors = plan_errors(&plan);
     if plan.has_changes() && !args.yes && !confirm()? {
         return Ok(ExitCode::from(DECLINED));
     }
@@ -192,7 +188,7 @@ fn run_planned(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
         ..options
     };
     let (report, seconds) = execute_holding(cli, &plan, &catalog, &stores, &options, held)?;
-    finish(cli, args, &report, seconds)
+    finish(cli, args, &report, seconds, plan_errors)
 }
 
 /// Shows the plan before it is applied. With --format json, stdout holds
@@ -222,21 +218,57 @@ fn show_plan(cli: &Cli, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
 }
 
 /// Writes the report; exit 0 when every operation was applied, else 3.
-fn finish(cli: &Cli, args: &ApplyArgs, report: &Report, seconds: f64) -> anyhow::Result<ExitCode> {
+fn finish(
+    cli: &Cli,
+    args: &ApplyArgs,
+    report: &Report,
+    seconds: f64,
+    plan_errors: usize,
+) -> anyhow::Result<ExitCode> {
     match args.format {
         OutputFormat::Json => {
-            let value = json!({"formatVersion": 1, "report": report, "seconds": seconds});
+            let value = json!({
+                "formatVersion": 1,
+                "report": report,
+                "planErrors": plan_errors,
+                "seconds": seconds
+            });
             let mut out = super::stdout_while_read();
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
         }
         OutputFormat::Text => write_report(cli, report, seconds)?,
     }
-    Ok(if report.unapplied().next().is_none() {
+    if plan_errors > 0 {
+        writeln!(
+            io::stderr().lock(),
+            "not applied: the parts of the plan with errors (listed above with the plan)"
+        )?;
+    }
+    Ok(if report.unapplied().next().is_none() && plan_errors == 0 {
         ExitCode::SUCCESS
     } else {
         ExitCode::from(PARTIAL)
     })
+}
+
+/// How many errors the plan holds, said on stderr before the apply goes on:
+/// the parts of a plan with an error (a link whose CRM user does not exist,
+/// a target that cannot be reached) have no operations, so everything else
+/// is applied, and the apply exits 3 (DESIGN 2.5: an error is for its link,
+/// and the rest of the plan goes on).
+fn plan_errors(plan: &Plan) -> usize {
+    let errors = plan.errors();
+    if errors > 0 {
+        let _ = writeln!(
+            io::stderr().lock(),
+            "error: the plan has {} (listed above): the links and targets {} name are not \
+             applied; the rest of the plan is",
+            snapsync::plural::count(errors, "error", "errors"),
+            if errors == 1 { "it" } else { "they" }
+        );
+    }
+    errors
 }
 
 /// Carries out `plan` on the stores at `stores`, with a progress bar on a

@@ -312,6 +312,15 @@ fn compile_snapshot(
         }
         out.links.push(link_plan);
     }
+    let deletes = out.totals().deletes();
+    if let Some(limit) = snapshot.max_deletes.filter(|l| deletes > u64::from(*l)) {
+        // Said at plan time, so a reviewer is not surprised by the refusal.
+        out.notices.push(Notice::warning(format!(
+            "this snapshot would delete {}, more than its spec.maxDeletes ({limit}): an apply \
+             refuses it; check the deletes, then raise the limit if they are intended",
+            crate::plural::count(deletes, "item", "items")
+        )));
+    }
     Ok(out)
 }
 

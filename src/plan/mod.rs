@@ -454,13 +454,24 @@ impl Plan {
     /// Whether something could not be planned.
     #[must_use]
     pub fn has_errors(&self) -> bool {
-        self.snapshots.iter().any(|s| {
-            s.notices
-                .iter()
-                .chain(s.links.iter().flat_map(|l| &l.notices))
-                .chain(s.sections().flat_map(|(_, sec)| &sec.notices))
-                .any(|n| n.level == Level::Error)
-        })
+        self.errors() > 0
+    }
+
+    /// How many things could not be planned (error notices). A part of a
+    /// plan with an error has no operations.
+    #[must_use]
+    pub fn errors(&self) -> usize {
+        self.snapshots
+            .iter()
+            .map(|s| {
+                s.notices
+                    .iter()
+                    .chain(s.links.iter().flat_map(|l| &l.notices))
+                    .chain(s.sections().flat_map(|(_, sec)| &sec.notices))
+                    .filter(|n| n.level == Level::Error)
+                    .count()
+            })
+            .sum()
     }
 }
 

@@ -4,6 +4,8 @@
 use std::borrow::Cow;
 use std::io::{self, Write};
 
+use crate::spec::types::OrphanPolicy;
+
 use super::{Action, Level, Notice, Operation, Plan, Section, SnapshotPlan, Totals};
 use crate::plural;
 use crate::spec::types::Direction;
@@ -87,7 +89,7 @@ pub fn text(plan: &Plan, out: &mut impl Write, options: TextOptions) -> io::Resu
                 writeln!(out, "    {}", notice_line(color, notice))?;
             }
             for section in &link.sections {
-                section_text(section, out, options)?;
+                section_text(section, snapshot.orphans, out, options)?;
             }
         }
         writeln!(out)?;
@@ -111,7 +113,12 @@ fn shorten(text: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(format!("{}…", &text[..end]))
 }
 
-fn section_text(section: &Section, out: &mut impl Write, options: TextOptions) -> io::Result<()> {
+fn section_text(
+    section: &Section,
+    orphans_policy: OrphanPolicy,
+    out: &mut impl Write,
+    options: TextOptions,
+) -> io::Result<()> {
     let color = options.color;
     writeln!(
         out,
@@ -165,8 +172,14 @@ fn section_text(section: &Section, out: &mut impl Write, options: TextOptions) -
             parts.push(format!("{not_matched} not matched by the filter"));
         }
         if orphans > 0 {
+            // With `orphans: delete`, orphans are kept only while deletion
+            // is suspended (an unreadable source item; a notice says so).
+            let why = match orphans_policy {
+                OrphanPolicy::Keep => "orphans: keep",
+                OrphanPolicy::Delete => "orphan deletion suspended, see above",
+            };
             parts.push(format!(
-                "{orphans} only at the destination and never synced, kept (orphans: keep)"
+                "{orphans} only at the destination and never synced, kept ({why})"
             ));
         }
         writeln!(

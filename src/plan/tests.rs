@@ -1369,3 +1369,37 @@ fn two_snapshots_writing_one_collection_get_a_warning_naming_both() {
     );
     assert_eq!(plan.snapshots[1].notices[0].level, Level::Warning);
 }
+
+#[test]
+fn a_plan_past_the_specs_max_deletes_says_the_apply_will_refuse() {
+    let world = World::new();
+    world.snapshot(
+        "purge",
+        "  direction: send\n  links: [jdoe]\n  itemTypes: [scheduleItems]\n  orphans: delete\n  \
+         maxDeletes: 1\n",
+    );
+    world
+        .crm()
+        .store_items("jdoe", &[event("keep", "z", "20261103T100000Z")])
+        .unwrap();
+    let vdir = world.vdir("jdoe/calendar", ItemType::ScheduleItems);
+    vdir.create(&event("keep", "z", "20261103T100000Z"))
+        .unwrap();
+    vdir.create(&event("o1", "x", "20261103T100000Z")).unwrap();
+    vdir.create(&event("o2", "y", "20261103T100000Z")).unwrap();
+    let plan = world.plan(&["purge"]);
+    assert_eq!(
+        plan.snapshots[0].notices,
+        [Notice::warning(
+            "this snapshot would delete 2 items, more than its spec.maxDeletes (1): an apply \
+             refuses it; check the deletes, then raise the limit if they are intended"
+        )]
+    );
+    // At the limit, nothing is said.
+    world.snapshot(
+        "purge",
+        "  direction: send\n  links: [jdoe]\n  itemTypes: [scheduleItems]\n  orphans: delete\n  \
+         maxDeletes: 2\n",
+    );
+    assert_eq!(world.plan(&["purge"]).snapshots[0].notices, []);
+}
