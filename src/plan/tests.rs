@@ -1369,3 +1369,28 @@ fn two_snapshots_writing_one_collection_get_a_warning_naming_both() {
     );
     assert_eq!(plan.snapshots[1].notices[0].level, Level::Warning);
 }
+
+#[test]
+fn every_action_says_what_it_writes_in_the_journal_s_words() {
+    use crate::state::Action as Journal;
+    let expected = [
+        (Action::Create, Some(Journal::Create), false),
+        (Action::Restore, Some(Journal::Restore), false),
+        (Action::Update, Some(Journal::Update), false),
+        (Action::Delete, Some(Journal::Delete), true),
+        (Action::OrphanDeleted, Some(Journal::Delete), true),
+        (Action::OrphanKept, None, false),
+        (Action::Keep, None, false),
+        (Action::NotMatched, None, false),
+    ];
+    assert_eq!(
+        expected.map(|(action, _, _)| action),
+        Action::ALL,
+        "one row per action"
+    );
+    for (action, effect, deletes) in expected {
+        assert_eq!(action.effect(), effect, "{action}");
+        assert_eq!(action.writes(), effect.is_some(), "{action}");
+        assert_eq!(action.deletes(), deletes, "{action}");
+    }
+}
