@@ -826,6 +826,40 @@ fn an_edited_plan_is_refused_and_a_resealed_forged_uid_fails_its_item_only() {
 }
 
 #[test]
+fn a_keep_that_cannot_be_applied_is_reported_failed_and_never_journalled_as_a_create() {
+    let dir = world(10, 0);
+    let root = dir.path();
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    // Planned again, every item is a keep; one is forged with a UID the
+    // state store cannot hold, and sealed again.
+    let path = save_plan(root, "send-all");
+    let mut plan: snapsync::plan::Plan =
+        serde_json::from_slice(&std::fs::read(&path).expect("read")).expect("a plan");
+    let op = &mut plan.snapshots[0].links[0].sections[0].operations[0];
+    assert_eq!(op.action, snapsync::plan::Action::Keep);
+    op.uid = "line\nbreak".into();
+    plan.seal();
+    std::fs::write(&path, serde_json::to_vec(&plan).expect("JSON")).expect("write");
+    let out = snapsync_in(root, &["apply", "--plan", "plan.json", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let unapplied = &report["report"]["snapshots"][0]["unapplied"];
+    assert_eq!(unapplied.as_array().map(Vec::len), Some(1), "{unapplied}");
+    assert_eq!(unapplied[0]["action"], "keep");
+    assert_eq!(unapplied[0]["outcome"], "failed");
+    assert_eq!(unapplied[0]["uid"], "line\nbreak");
+    assert_eq!(
+        unapplied[0]["message"],
+        "the plan's UID \"line\\nbreak\" holds control characters: not applied; plan again"
+    );
+    // The journal holds writes: the run wrote nothing, so it lists nothing
+    // (it was journalled as a failed create before).
+    let run = report["report"]["snapshots"][0]["runId"].to_string();
+    let shown = json(root, &["runs", "show", &run]);
+    assert_eq!(shown["operations"], serde_json::json!([]), "{shown}");
+}
+
+#[test]
 fn an_apply_that_waits_for_a_lock_plans_after_it_and_finds_nothing_stale() {
     let dir = world(3000, 0);
     let root = dir.path();

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 
-use super::{ApplyOptions, OpOutcome, Refusal, Report, SnapshotReport, Unapplied, check_safety};
+use super::{ApplyOptions, NotApplied, Refusal, Report, SnapshotReport, Unapplied, check_safety};
 use crate::endpoint::{
     Collection, EndpointError, Endpoints, ErrorKind, FetchResult, Fetched, Href, Version, Written,
 };
@@ -20,8 +20,8 @@ use crate::plan::{Action, LinkPlan, Operation, Plan, Section, SnapshotPlan, Sour
 use crate::spec::model::{Catalog, LinkSpec, Snapshot, Target};
 use crate::spec::types::{Direction, LinkFlag};
 use crate::state::{
-    self, JournalEntry, LinkLock, LockError, Outcome, RunEnd, RunId, RunStart, StateError,
-    StateStore, SyncedItem,
+    JournalEntry, LinkLock, LockError, Outcome, RunEnd, RunId, RunStart, StateError, StateStore,
+    SyncedItem,
 };
 
 /// State records committed together: a crash loses at most this many
@@ -426,7 +426,6 @@ impl Runner<'_> {
             let mut kept = Vec::with_capacity(ops.len());
             for op in ops {
                 if let Some(problem) = uid_problem(&op.uid) {
-                    *seq += 1;
                     let message = format!(
                         "the plan's UID {:?} {problem}: not applied; plan again",
                         op.uid
@@ -435,10 +434,10 @@ impl Runner<'_> {
                         &ctx,
                         section,
                         op,
-                        OpOutcome::Failed,
+                        NotApplied::Failed,
                         &message,
                         state,
-                        *seq,
+                        seq,
                         report,
                     )?;
                     self.tick();
@@ -459,15 +458,14 @@ impl Runner<'_> {
             (Direction::Get, Ok(t)) => (t, crm),
             (_, Err(e)) => {
                 for op in writes {
-                    *seq += 1;
                     Self::unapplied(
                         &ctx,
                         section,
                         op,
-                        OpOutcome::Failed,
+                        NotApplied::Failed,
                         &e.message,
                         state,
-                        *seq,
+                        seq,
                         report,
                     )?;
                     self.tick();
@@ -640,7 +638,7 @@ impl Runner<'_> {
                         batch.record_synced(&record)?;
                     }
                     report.applied.add(done.op.action, 1);
-                    (OpOutcome::Applied, None)
+                    (Outcome::Applied, None)
                 }
                 Err(e) => {
                     // A delete that found its item already gone did nothing;
@@ -655,22 +653,16 @@ impl Runner<'_> {
                             &done.op.uid,
                         )?;
                     }
-                    let outcome = match e.kind {
-                        ErrorKind::PreconditionFailed
-                        | ErrorKind::Exists
-                        | ErrorKind::DoesNotExist => OpOutcome::Stale,
-                        _ => OpOutcome::Failed,
-                    };
+                    let outcome = NotApplied::for_error(e.kind);
                     report
                         .unapplied
                         .push(unapplied(ctx, section, done.op, outcome, &e.message));
-                    (outcome, Some(e.message.clone()))
+                    (outcome.into(), Some(e.message.clone()))
                 }
             };
-            batch.record_operation(
-                ctx.run_id,
-                &journal(ctx, section, done.op, done.seq, outcome, message),
-            )?;
+            if let Some(entry) = journal(ctx, section, done.op, done.seq, outcome, message) {
+                batch.record_operation(ctx.run_id, &entry)?;
+            }
             ticks += 1;
         }
         batch.commit()?;
@@ -680,24 +672,34 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// Reports an operation not tried, and journals it under the next
+    /// sequence number if it writes (a keep is reported only: the journal
+    /// holds writes).
     #[allow(clippy::too_many_arguments)]
     fn unapplied(
         ctx: &SectionContext<'_>,
         section: &Section,
         op: &Operation,
-        outcome: OpOutcome,
+        outcome: NotApplied,
         message: &str,
         state: &StateStore,
-        seq: u32,
+        seq: &mut u32,
         report: &mut SnapshotReport,
     ) -> Result<(), ApplyError> {
         report
             .unapplied
             .push(unapplied(ctx, section, op, outcome, message));
-        state.record_operation(
-            ctx.run_id,
-            &journal(ctx, section, op, seq, outcome, Some(message.to_owned())),
-        )?;
+        if let Some(entry) = journal(
+            ctx,
+            section,
+            op,
+            *seq + 1,
+            outcome.into(),
+            Some(message.to_owned()),
+        ) {
+            *seq += 1;
+            state.record_operation(ctx.run_id, &entry)?;
+        }
         Ok(())
     }
 }
@@ -838,7 +840,7 @@ fn unapplied(
     ctx: &SectionContext<'_>,
     section: &Section,
     op: &Operation,
-    outcome: OpOutcome,
+    outcome: NotApplied,
     message: &str,
 ) -> Unapplied {
     Unapplied {
@@ -853,33 +855,26 @@ fn unapplied(
     }
 }
 
+/// The journal's record of an operation; `None` for one that writes
+/// nothing (a keep), which the journal does not hold.
 fn journal(
     ctx: &SectionContext<'_>,
     section: &Section,
     op: &Operation,
     seq: u32,
-    outcome: OpOutcome,
+    outcome: Outcome,
     message: Option<String>,
-) -> JournalEntry {
-    JournalEntry {
+) -> Option<JournalEntry> {
+    Some(JournalEntry {
         seq,
-        action: match op.action {
-            Action::Restore => state::Action::Restore,
-            Action::Update => state::Action::Update,
-            Action::Delete | Action::OrphanDeleted => state::Action::Delete,
-            _ => state::Action::Create,
-        },
+        action: op.action.effect()?,
         link: ctx.link.name.clone(),
         item_type: section.item_type,
         uid: op.uid.clone(),
         label: op.summary.clone(),
-        outcome: match outcome {
-            OpOutcome::Applied => Outcome::Applied,
-            OpOutcome::Stale => Outcome::Stale,
-            OpOutcome::Failed => Outcome::Failed,
-        },
+        outcome,
         message,
-    }
+    })
 }
 
 /// The state store's record of an item once the operation is done: for a

@@ -27,8 +27,10 @@ use serde::Serialize;
 
 pub use execute::{ApplyError, Progress, execute, execute_holding, lock_covered_links};
 
+use crate::endpoint::ErrorKind;
 use crate::item::ItemType;
 use crate::plan::{Action, Plan};
+use crate::state::Outcome;
 
 /// How an apply runs.
 #[derive(Debug, Clone)]
@@ -185,16 +187,52 @@ pub fn check_safety(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> 
     Ok(())
 }
 
-/// How one operation ended.
+/// Why an operation was not applied: the two ways an operation that was
+/// not carried out ends. (An applied operation is counted in
+/// [`SnapshotReport::applied`], never listed.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub enum OpOutcome {
-    /// Carried out.
-    Applied,
+pub enum NotApplied {
     /// Its precondition no longer held; not applied.
     Stale,
     /// Tried and refused.
     Failed,
+}
+
+impl NotApplied {
+    /// How a write that met `kind` ends: a precondition that no longer holds
+    /// (the item changed, appeared or went away) is stale, anything else
+    /// failed. Every kind is listed, so a new one must choose.
+    #[must_use]
+    pub fn for_error(kind: ErrorKind) -> NotApplied {
+        match kind {
+            ErrorKind::PreconditionFailed | ErrorKind::Exists | ErrorKind::DoesNotExist => {
+                NotApplied::Stale
+            }
+            ErrorKind::Invalid | ErrorKind::Transient | ErrorKind::Other => NotApplied::Failed,
+        }
+    }
+
+    /// The word reports show (`stale`, `failed`), the journal's too.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        Outcome::from(self).as_str()
+    }
+}
+
+impl From<NotApplied> for Outcome {
+    fn from(not_applied: NotApplied) -> Outcome {
+        match not_applied {
+            NotApplied::Stale => Outcome::Stale,
+            NotApplied::Failed => Outcome::Failed,
+        }
+    }
+}
+
+impl std::fmt::Display for NotApplied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// An operation that was not applied.
@@ -214,17 +252,13 @@ pub struct Unapplied {
     /// What was to be done.
     pub action: Action,
     /// Stale or failed.
-    pub outcome: OpOutcome,
+    pub outcome: NotApplied,
     /// Why.
     pub message: String,
 }
 
 impl std::fmt::Display for Unapplied {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let word = match self.outcome {
-            OpOutcome::Stale => "stale",
-            OpOutcome::Failed | OpOutcome::Applied => "failed",
-        };
         // A UID from a plan file is input: a line break in it must not
         // make a line of its own.
         let uid: String = self
@@ -241,8 +275,14 @@ impl std::fmt::Display for Unapplied {
             .collect();
         write!(
             f,
-            "{word}: {} {} · target {} · link {} · {} {uid}: {}",
-            self.snapshot, self.action, self.target, self.link, self.item_type, self.message
+            "{}: {} {} · target {} · link {} · {} {uid}: {}",
+            self.outcome,
+            self.snapshot,
+            self.action,
+            self.target,
+            self.link,
+            self.item_type,
+            self.message
         )
     }
 }
@@ -283,5 +323,60 @@ impl Report {
             totals.merge(&s.applied);
         }
         totals
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn not_applied_is_stale_or_failed_in_the_journal_s_words_and_in_json() {
+        for (not_applied, outcome, word) in [
+            (NotApplied::Stale, Outcome::Stale, "stale"),
+            (NotApplied::Failed, Outcome::Failed, "failed"),
+        ] {
+            assert_eq!(Outcome::from(not_applied), outcome);
+            assert_eq!(not_applied.to_string(), word);
+            assert_eq!(outcome.as_str(), word);
+            assert_eq!(
+                serde_json::to_value(not_applied).unwrap(),
+                serde_json::json!(word)
+            );
+        }
+    }
+
+    #[test]
+    fn a_write_is_stale_where_its_precondition_broke_and_failed_otherwise() {
+        for (kind, expected) in [
+            (ErrorKind::PreconditionFailed, NotApplied::Stale),
+            (ErrorKind::Exists, NotApplied::Stale),
+            (ErrorKind::DoesNotExist, NotApplied::Stale),
+            (ErrorKind::Invalid, NotApplied::Failed),
+            (ErrorKind::Transient, NotApplied::Failed),
+            (ErrorKind::Other, NotApplied::Failed),
+        ] {
+            assert_eq!(NotApplied::for_error(kind), expected, "{kind:?}");
+        }
+    }
+
+    #[test]
+    fn an_unapplied_line_starts_with_its_outcome() {
+        let mut unapplied = Unapplied {
+            snapshot: "send-all".into(),
+            target: "office".into(),
+            link: "jdoe".into(),
+            item_type: ItemType::Tasks,
+            uid: "a\nb".into(),
+            action: Action::Update,
+            outcome: NotApplied::Stale,
+            message: "HTTP 412".into(),
+        };
+        assert_eq!(
+            unapplied.to_string(),
+            "stale: send-all update · target office · link jdoe · tasks a\\nb: HTTP 412"
+        );
+        unapplied.outcome = NotApplied::Failed;
+        assert!(unapplied.to_string().starts_with("failed: send-all update"));
     }
 }

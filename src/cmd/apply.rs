@@ -386,11 +386,11 @@ pub fn applied_line(report: &Report, seconds: f64) -> String {
     let n = |a| applied.get(a);
     let failed = report
         .unapplied()
-        .filter(|u| u.outcome == apply::OpOutcome::Failed)
+        .filter(|u| u.outcome == apply::NotApplied::Failed)
         .count();
     let stale = report
         .unapplied()
-        .filter(|u| u.outcome == apply::OpOutcome::Stale)
+        .filter(|u| u.outcome == apply::NotApplied::Stale)
         .count();
     format!(
         "Applied in {seconds:.2} s: {} created, {} restored, {} updated, {} deleted; {failed} failed, {stale} stale.",

@@ -78,23 +78,32 @@ impl Action {
         Action::NotMatched,
     ];
 
+    /// What applying it does to the destination's item, in the journal's
+    /// words; `None` for an action that writes nothing (and is not
+    /// journalled). Every variant is listed, so a new action must say what
+    /// it writes: [`Action::writes`] and [`Action::deletes`] follow from it.
+    #[must_use]
+    pub fn effect(self) -> Option<crate::state::Action> {
+        use crate::state::Action as Journal;
+        match self {
+            Action::Create => Some(Journal::Create),
+            Action::Restore => Some(Journal::Restore),
+            Action::Update => Some(Journal::Update),
+            Action::Delete | Action::OrphanDeleted => Some(Journal::Delete),
+            Action::Keep | Action::OrphanKept | Action::NotMatched => None,
+        }
+    }
+
     /// Whether applying it writes to the destination.
     #[must_use]
     pub fn writes(self) -> bool {
-        matches!(
-            self,
-            Action::Create
-                | Action::Restore
-                | Action::Update
-                | Action::Delete
-                | Action::OrphanDeleted
-        )
+        self.effect().is_some()
     }
 
     /// Whether it removes an item from the destination.
     #[must_use]
     pub fn deletes(self) -> bool {
-        matches!(self, Action::Delete | Action::OrphanDeleted)
+        self.effect() == Some(crate::state::Action::Delete)
     }
 
     /// The word plans show (`create`, `orphan kept`, …).

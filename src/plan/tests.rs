@@ -1403,3 +1403,28 @@ fn a_plan_past_the_specs_max_deletes_says_the_apply_will_refuse() {
     );
     assert_eq!(world.plan(&["purge"]).snapshots[0].notices, []);
 }
+
+#[test]
+fn every_action_says_what_it_writes_in_the_journal_s_words() {
+    use crate::state::Action as Journal;
+    let expected = [
+        (Action::Create, Some(Journal::Create), false),
+        (Action::Restore, Some(Journal::Restore), false),
+        (Action::Update, Some(Journal::Update), false),
+        (Action::Delete, Some(Journal::Delete), true),
+        (Action::OrphanDeleted, Some(Journal::Delete), true),
+        (Action::OrphanKept, None, false),
+        (Action::Keep, None, false),
+        (Action::NotMatched, None, false),
+    ];
+    assert_eq!(
+        expected.map(|(action, _, _)| action),
+        Action::ALL,
+        "one row per action"
+    );
+    for (action, effect, deletes) in expected {
+        assert_eq!(action.effect(), effect, "{action}");
+        assert_eq!(action.writes(), effect.is_some(), "{action}");
+        assert_eq!(action.deletes(), deletes, "{action}");
+    }
+}
