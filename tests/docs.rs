@@ -146,3 +146,69 @@ fn the_man_page_has_every_visible_command_and_no_hidden_one() {
         .expect("snapsync runs");
     assert_eq!(text(&with_env.stdout), page);
 }
+
+/// The folders whose paths ARCHITECTURE.md names.
+const MAPPED: [&str; 5] = ["src/", "tests/", "docs/", "schemas/", "bench/"];
+
+/// The paths under [`MAPPED`] folders that ARCHITECTURE.md names in code
+/// spans (fenced blocks left out), without a trailing `/`.
+fn paths_in_architecture() -> Vec<String> {
+    let map = std::fs::read_to_string(root().join("ARCHITECTURE.md")).expect("ARCHITECTURE.md");
+    let mut prose = String::new();
+    let mut fenced = false;
+    for line in map.lines() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+        } else if !fenced {
+            prose.push_str(line);
+            prose.push('\n');
+        }
+    }
+    prose
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|span| {
+            MAPPED.iter().any(|folder| span.starts_with(folder))
+                && !span.contains(char::is_whitespace)
+        })
+        .map(|span| span.trim_end_matches('/').to_owned())
+        .collect()
+}
+
+/// Every `.rs` file under `folder`, as a path relative to the crate.
+fn rust_files(folder: &Path, found: &mut Vec<String>) {
+    for entry in std::fs::read_dir(folder).expect("a source folder") {
+        let path = entry.expect("a folder entry").path();
+        if path.is_dir() {
+            rust_files(&path, found);
+        } else if path.extension().is_some_and(|e| e == "rs") {
+            let relative = path.strip_prefix(root()).expect("under the crate");
+            found.push(relative.to_string_lossy().into_owned());
+        }
+    }
+}
+
+#[test]
+fn every_path_the_architecture_names_exists() {
+    let named = paths_in_architecture();
+    assert!(named.len() > 50, "only {} paths found", named.len());
+    let missing: Vec<&String> = named.iter().filter(|p| !root().join(p).exists()).collect();
+    assert!(
+        missing.is_empty(),
+        "ARCHITECTURE.md names paths that do not exist: {missing:?}"
+    );
+}
+
+#[test]
+fn the_architecture_names_every_source_file() {
+    let named = paths_in_architecture();
+    let mut files = Vec::new();
+    rust_files(&root().join("src"), &mut files);
+    files.sort();
+    let unnamed: Vec<&String> = files.iter().filter(|f| !named.contains(f)).collect();
+    assert!(
+        unnamed.is_empty(),
+        "ARCHITECTURE.md does not name these files (add a line for each to its module map): {unnamed:?}"
+    );
+}
