@@ -103,6 +103,27 @@ pub enum Command {
     ///
     /// `snapsync runs show ID` shows one run and each of its operations.
     Runs(RunsArgs),
+    /// Print the completion script of a shell, to stdout.
+    ///
+    /// Bash: `source <(snapsync completions bash)` in ~/.bashrc, or save it
+    /// as ~/.local/share/bash-completion/completions/snapsync. Zsh: save it
+    /// as `_snapsync` in a folder of $fpath. Fish: save it as
+    /// ~/.config/fish/completions/snapsync.fish. PowerShell: add
+    /// `snapsync completions powershell | Out-String | Invoke-Expression`
+    /// to $PROFILE. Elvish: add `eval (snapsync completions elvish | slurp)`
+    /// to rc.elv.
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) to stdout, as committed at docs/snapsync.1.
+    #[command(hide = true)]
+    Man,
+}
+
+/// `snapsync completions`.
+#[derive(Debug, clap::Args)]
+pub struct CompletionsArgs {
+    /// The shell the script is for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 /// `snapsync links`.

@@ -66,6 +66,8 @@ fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
         Command::Discover(args) => cmd::discover::run(cli, args),
         Command::Runs(args) => cmd::runs::run(cli, args),
         Command::Demo(args) => cmd::demo::run(cli, args),
+        Command::Completions(args) => cmd::completions::run(args),
+        Command::Man => cmd::man::run(),
     }
 }
 

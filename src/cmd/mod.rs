@@ -2,11 +2,13 @@
 //! Only this layer and `main.rs` write to stdout and stderr.
 
 pub mod apply;
+pub mod completions;
 pub mod crm;
 pub mod demo;
 pub mod discover;
 pub mod generate;
 pub mod links;
+pub mod man;
 pub mod plan;
 pub mod runs;
 
