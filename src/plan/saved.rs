@@ -839,6 +839,42 @@ mod tests {
     }
 
     #[test]
+    fn a_link_disabled_in_the_snapshots_direction_since_the_plan_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan(&catalog(target(dir.path(), "jdoe/calendar", "jdoe")));
+        let mut now = target(dir.path(), "jdoe/calendar", "jdoe");
+        now.links[0].inbound = LinkFlag::Disabled;
+        assert!(plan.moved_targets(&catalog(now.clone())).is_empty());
+        now.links[0].outbound = LinkFlag::Disabled;
+        assert_eq!(
+            plan.moved_targets(&catalog(now)),
+            [
+                "target office, link jdoe: planned with outbound enabled, but the specs now \
+              disable it; plan again"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_collection_folder_replaced_by_a_symlink_is_named_with_planned_and_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = canonical_path(dir.path());
+        let plan = plan(&catalog(target(dir.path(), "jdoe/calendar", "jdoe")));
+        assert!(plan.moved_folders().is_empty());
+        std::fs::create_dir_all(dir.path().join("evil/jdoe")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("evil/jdoe"), dir.path().join("jdoe")).unwrap();
+        assert_eq!(
+            plan.moved_folders(),
+            [format!(
+                "target office, link jdoe, scheduleItems: planned against folder {}, but \
+                 jdoe/calendar now resolves to {}",
+                base.join("jdoe/calendar").display(),
+                base.join("evil/jdoe/calendar").display()
+            )]
+        );
+    }
+
+    #[test]
     fn a_path_that_does_not_exist_yet_is_made_canonical_as_far_as_it_exists() {
         let dir = tempfile::tempdir().unwrap();
         let base = canonical_path(dir.path());
