@@ -543,31 +543,32 @@ impl Plan {
                 continue;
             }
             for snapshot in self.snapshots.iter().filter(|s| s.target == recorded.name) {
-                let (flag, planned_flag): (fn(&LinkSpec) -> LinkFlag, fn(&PlanLink) -> LinkFlag) =
-                    match snapshot.direction {
-                        Direction::Send => (|l| l.outbound, |l| l.outbound),
-                        Direction::Get => (|l| l.inbound, |l| l.inbound),
-                    };
+                let send = snapshot.direction == Direction::Send;
                 for link_plan in &snapshot.links {
                     let Some(planned) = recorded.links.iter().find(|l| l.name == link_plan.link)
                     else {
                         continue;
                     };
-                    let Some(link) = now.link(&link_plan.link) else {
+                    let Some(current) = now.link(&link_plan.link) else {
                         continue;
                     };
-                    let line = format!(
+                    let (was, is) = if send {
+                        (planned.outbound, current.outbound)
+                    } else {
+                        (planned.inbound, current.inbound)
+                    };
+                    let disabled = format!(
                         "target {}, link {}: planned with {} enabled, but the specs now disable \
                          it; plan again",
                         recorded.name,
                         link_plan.link,
                         direction_flag(snapshot.direction)
                     );
-                    if planned_flag(planned) == LinkFlag::Enabled
-                        && flag(link) == LinkFlag::Disabled
-                        && !mismatches.contains(&line)
+                    if was == LinkFlag::Enabled
+                        && is == LinkFlag::Disabled
+                        && !mismatches.contains(&disabled)
                     {
-                        mismatches.push(line);
+                        mismatches.push(disabled);
                     }
                 }
             }
@@ -656,7 +657,7 @@ impl Plan {
                 let plain = location.join(collection);
                 let planned = link.folders.get(&section.item_type).unwrap_or(&plain);
                 let now = canonical_path(&plain);
-                let line = format!(
+                let moved = format!(
                     "target {}, link {}, {}: planned against folder {}, but {collection} now \
                      resolves to {}",
                     recorded.name,
@@ -665,8 +666,8 @@ impl Plan {
                     planned.display(),
                     now.display()
                 );
-                if now != *planned && !mismatches.contains(&line) {
-                    mismatches.push(line);
+                if now != *planned && !mismatches.contains(&moved) {
+                    mismatches.push(moved);
                 }
             }
         }
