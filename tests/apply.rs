@@ -774,8 +774,8 @@ fn an_edited_plan_is_refused_and_a_resealed_forged_uid_fails_its_item_only() {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(
         text(&out.stderr).contains(
-            "the plan was edited since it was saved (its checksum does not match its content), \
-             so it is not applied; plan again"
+            "plan.json is not applied: the plan was edited since it was saved (its checksum \
+             does not match its content); plan again"
         ),
         "{}",
         text(&out.stderr)
@@ -1338,4 +1338,240 @@ spec: { direction: send, target: two, orphans: delete }
         std::fs::read_to_string(root.join("vdir-two/typo/calendar/theirs.ics")).expect("kept"),
         "kept"
     );
+}
+
+/// How many files there are under `root`, at any depth.
+fn files_under(root: &Path) -> usize {
+    std::fs::read_dir(root)
+        .into_iter()
+        .flatten()
+        .filter_map(Result::ok)
+        .map(|e| {
+            if e.path().is_dir() {
+                files_under(&e.path())
+            } else {
+                1
+            }
+        })
+        .sum()
+}
+
+/// Replaces `link` (a folder, or a symbolic link) by a symbolic link to `to`.
+fn symlink_in_place_of(link: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("folder");
+    if link.is_symlink() {
+        std::fs::remove_file(link).expect("remove the link");
+    }
+    std::os::unix::fs::symlink(to, link).expect("symlink");
+}
+
+#[test]
+fn a_saved_plan_is_refused_where_its_vdir_folder_was_replaced_by_a_symlink_even_away_from_specs() {
+    let dir = world(12, 0);
+    let root = dir.path();
+    let plan = save_plan(root, "send-all");
+    let canonical = std::fs::canonicalize(root).expect("canonical");
+    // The target folder is moved away, and a symbolic link to another
+    // folder takes its place.
+    std::fs::rename(root.join("vdir"), root.join("vdir-real")).expect("rename");
+    let evil = canonical.join("evil");
+    symlink_in_place_of(&root.join("vdir"), &evil);
+    let away = tempfile::tempdir().expect("a temporary folder");
+    let plan_arg = plan.to_str().expect("UTF-8");
+    for folder in [away.path(), root] {
+        let out = snapsync_in(folder, &["apply", "--plan", plan_arg]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        assert!(
+            stderr.contains(&format!(
+                "  - target office: planned against vdir {}, but that folder now resolves to {}\n",
+                canonical.join("vdir").display(),
+                evil.display()
+            )),
+            "{stderr}"
+        );
+        assert!(stderr.contains("Nothing was applied."), "{stderr}");
+        assert_eq!(files_under(&evil), 0, "{}", folder.display());
+    }
+    // The folder back in its place: the plan applies there.
+    std::fs::remove_file(root.join("vdir")).expect("remove the link");
+    std::fs::rename(root.join("vdir-real"), root.join("vdir")).expect("rename");
+    let out = snapsync_in(away.path(), &["apply", "--plan", plan_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        vdir_uids(&root.join("vdir/jdoe/scheduleItems")),
+        crm_uids(root, "jdoe", ItemType::ScheduleItems)
+    );
+    assert_eq!(files_under(&evil), 0);
+}
+
+#[test]
+fn a_saved_plan_is_refused_where_a_collection_folder_now_resolves_elsewhere() {
+    let dir = world(12, 0);
+    let root = dir.path();
+    let canonical = std::fs::canonicalize(root).expect("canonical");
+    // jdoe's collections are legitimately behind a symbolic link when the
+    // plan is made; asmith's do not exist yet.
+    let real = canonical.join("real/jdoe");
+    symlink_in_place_of(&root.join("vdir/jdoe"), &real);
+    let plan = save_plan(root, "send-all");
+    // Both are then pointed elsewhere.
+    let evil = canonical.join("evil");
+    symlink_in_place_of(&root.join("vdir/jdoe"), &evil.join("jdoe"));
+    symlink_in_place_of(&root.join("vdir/asmith"), &evil.join("asmith"));
+    let away = tempfile::tempdir().expect("a temporary folder");
+    let plan_arg = plan.to_str().expect("UTF-8");
+    for folder in [root, away.path()] {
+        let out = snapsync_in(folder, &["apply", "--plan", plan_arg]);
+        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        let stderr = text(&out.stderr);
+        for (link, planned) in [
+            ("jdoe", real.join("scheduleItems")),
+            ("asmith", canonical.join("vdir/asmith/scheduleItems")),
+        ] {
+            assert!(
+                stderr.contains(&format!(
+                    "  - target office, link {link}, scheduleItems: planned against folder {}, \
+                     but {link}/scheduleItems now resolves to {}\n",
+                    planned.display(),
+                    evil.join(link).join("scheduleItems").display()
+                )),
+                "{stderr}"
+            );
+        }
+        assert!(stderr.contains("Nothing was applied."), "{stderr}");
+        assert_eq!(files_under(&evil), 0, "{}", folder.display());
+    }
+    // As planned again (jdoe behind its link, asmith absent): it applies.
+    symlink_in_place_of(&root.join("vdir/jdoe"), &real);
+    std::fs::remove_file(root.join("vdir/asmith")).expect("remove the link");
+    let out = snapsync_in(root, &["apply", "--plan", plan_arg]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(
+        vdir_uids(&real.join("scheduleItems")),
+        crm_uids(root, "jdoe", ItemType::ScheduleItems)
+    );
+    assert_eq!(files_under(&evil), 0);
+}
+
+#[test]
+fn a_saved_plan_over_a_link_whose_outbound_the_specs_now_disable_is_refused() {
+    let dir = world(12, 0);
+    let root = dir.path();
+    save_plan(root, "send-all");
+    let edited = SPECS.replacen(
+        "      contacts: jdoe/contacts\n",
+        "      contacts: jdoe/contacts\n      outbound: disabled\n",
+        1,
+    );
+    assert_ne!(edited, SPECS);
+    std::fs::write(root.join("snapshots.d/world.yaml"), edited).expect("edit");
+    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "  - target office, link jdoe: planned with outbound enabled, but the specs now \
+             disable it; plan again\n"
+        ),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("link asmith"), "{stderr}");
+    assert_eq!(files_under(&root.join("vdir")), 0);
+}
+
+#[test]
+fn a_plan_without_a_checksum_says_so_and_a_refusal_says_not_applied_once() {
+    let dir = world(3, 0);
+    let root = dir.path();
+    let path = save_plan(root, "send-all");
+    let mut value: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&path).expect("read")).expect("JSON");
+    value
+        .as_object_mut()
+        .expect("an object")
+        .remove("checksum")
+        .expect("a checksum");
+    std::fs::write(&path, serde_json::to_vec(&value).expect("JSON")).expect("write");
+    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    assert!(
+        stderr.contains(
+            "plan.json is not applied: the plan has no checksum, so nothing shows that it is as \
+             it was saved; plan again"
+        ),
+        "{stderr}"
+    );
+    assert_eq!(stderr.matches("not applied").count(), 1, "{stderr}");
+}
+
+#[test]
+fn a_refusal_where_the_specs_declare_no_stores_names_the_default_stores() {
+    let dir = world(3, 0);
+    let root = dir.path();
+    let plan = save_plan(root, "send-all");
+    // Unrelated specs with no Stores resource.
+    let away = tempfile::tempdir().expect("a temporary folder");
+    std::fs::create_dir(away.path().join("snapshots.d")).expect("folder");
+    std::fs::write(
+        away.path().join("snapshots.d/other.yaml"),
+        "apiVersion: snapsync/v1
+kind: Target
+metadata: { name: home }
+spec:
+  type: vdir
+  path: ../vdir
+  links:
+    - { name: bob, user: bob, contacts: bob/contacts }
+",
+    )
+    .expect("specs");
+    let out = snapsync_in(
+        away.path(),
+        &["apply", "--plan", plan.to_str().expect("UTF-8")],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stderr = text(&out.stderr);
+    let canonical = std::fs::canonicalize(root).expect("canonical");
+    assert!(
+        stderr.contains(&format!(
+            "  - the CRM store the specs at snapshots.d use (the default: they declare no \
+             Stores): planned against {}, but it is now ",
+            canonical.join("data/crm.sqlite").display()
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("the specs' Stores"), "{stderr}");
+}
+
+#[test]
+fn a_plan_saved_with_errors_does_not_suggest_applying_it() {
+    let dir = world(3, 0);
+    let root = dir.path();
+    add_purge_target(root, "jdoee");
+    let out = snapsync_in(
+        root,
+        &[
+            "plan",
+            "--now",
+            NOW,
+            "-s",
+            "purge-typo",
+            "--out",
+            "plan.json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains(
+            "Saved the plan to plan.json, but it has errors (listed above) and cannot be \
+             applied; fix them and plan again."
+        ),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("apply it with"), "{stdout}");
+    let ok = save_plan(root, "send-all");
+    assert!(ok.exists());
 }

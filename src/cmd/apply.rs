@@ -79,12 +79,16 @@ fn run_saved(cli: &Cli, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Res
     finish(cli, args, &report, seconds, plan_errors)
 }
 
-/// Refuses a saved plan when `--crm`/`--state` (or their variables), or
-/// the specs at PATH (`snapshots.d` by default, when it exists), now
-/// resolve a store, target, link or collection elsewhere than the plan
-/// recorded.
+/// Refuses a saved plan when a vdir folder it reads or writes now resolves
+/// elsewhere (a symbolic link put in its place), or when `--crm`/`--state`
+/// (or their variables), or the specs at PATH (`snapshots.d` by default,
+/// when it exists), now resolve a store, target, link or collection
+/// elsewhere than the plan recorded, or disable a link it carries in its
+/// snapshot's direction.
 fn refuse_moved(cli: &Cli, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
-    let mut mismatches = Vec::new();
+    // The vdir folders themselves, specs or not: one replaced by a symbolic
+    // link since the plan was made would take its writes elsewhere.
+    let mut mismatches = plan.moved_folders();
     for (flag, given, crm) in [
         ("--crm or SNAPSYNC_CRM", cli.crm.as_ref(), true),
         ("--state or SNAPSYNC_STATE", cli.state.as_ref(), false),
@@ -105,16 +109,37 @@ fn refuse_moved(cli: &Cli, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> 
         match validation.catalog {
             Some(catalog) if !validation.has_errors() => {
                 mismatches.extend(plan.moved_targets(&catalog));
+                // Specs without a `Stores` resource use the default stores:
+                // say so, rather than name a resource they do not have.
+                let declared = !snapsync::spec::declared_stores(&args.paths)
+                    .unwrap_or_default()
+                    .is_empty();
+                let specs = args
+                    .paths
+                    .iter()
+                    .map(|p| p.display().to_string())
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let what = |store: &str| {
+                    if declared {
+                        format!("the {store} (the specs' Stores)")
+                    } else {
+                        format!(
+                            "the {store} the specs at {specs} use (the default: they declare no \
+                             Stores)"
+                        )
+                    }
+                };
                 if cli.crm.is_none() {
                     mismatches.extend(plan.moved_store(
-                        "the CRM store (the specs' Stores)",
+                        &what("CRM store"),
                         true,
                         &catalog.stores.crm,
                     ));
                 }
                 if cli.state.is_none() {
                     mismatches.extend(plan.moved_store(
-                        "the state store (the specs' Stores)",
+                        &what("state store"),
                         false,
                         &catalog.stores.state,
                     ));

@@ -187,12 +187,22 @@ pub fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
             };
             render::text(&plan, &mut out, options)?;
             if let Some(path) = &args.out {
-                writeln!(
-                    out,
-                    "Saved the plan to {}; apply it with `snapsync apply --plan {}`.",
-                    path.display(),
-                    path.display()
-                )?;
+                if plan.has_errors() {
+                    // An apply refuses a plan with errors: do not suggest one.
+                    writeln!(
+                        out,
+                        "Saved the plan to {}, but it has errors (listed above) and cannot be \
+                         applied; fix them and plan again.",
+                        path.display()
+                    )?;
+                } else {
+                    writeln!(
+                        out,
+                        "Saved the plan to {}; apply it with `snapsync apply --plan {}`.",
+                        path.display(),
+                        path.display()
+                    )?;
+                }
             }
         }
     }

@@ -13,7 +13,7 @@
 //! - **checksum**: the BLAKE3 hash of the canonical serialization of
 //!   everything an apply acts on (the records, the snapshots, their
 //!   sections and operations). A plan whose checksum does not match was
-//!   edited since it was saved, and is refused.
+//!   edited since it was saved, and is refused, as is a plan without one.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -29,7 +29,7 @@ use crate::spec::model::{
     CaldavLocation, Catalog, Credentials, LinkSpec, Origin, SecretSource, Stores, Target,
     TargetLocation,
 };
-use crate::spec::types::{LinkFlag, TargetType};
+use crate::spec::types::{Direction, LinkFlag, TargetType};
 
 /// The prefix of a plan's checksum: the hash function that made it.
 const CHECKSUM_PREFIX: &str = "blake3:";
@@ -137,6 +137,14 @@ pub struct PlanLink {
     pub inbound: LinkFlag,
     /// Its outbound flag.
     pub outbound: LinkFlag,
+    /// For a vdir target, the canonical folder of each collection when the
+    /// plan was made (as far as it existed then): an apply refuses when a
+    /// collection now resolves elsewhere, as when a folder was replaced by
+    /// a symbolic link. Empty for CalDAV (and in plans saved before it was
+    /// recorded: then a collection must be the plain folder below the
+    /// target's location).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub folders: BTreeMap<ItemType, PathBuf>,
 }
 
 /// A target as the plan was made against it: everything an apply needs to
@@ -180,10 +188,18 @@ impl PlanTarget {
     #[must_use]
     pub fn of(target: &Target) -> PlanTarget {
         let millis = |d: Duration| u64::try_from(d.as_millis()).unwrap_or(u64::MAX);
+        let location = location_of(target);
+        let folders = |collections: &BTreeMap<ItemType, String>| match &target.location {
+            TargetLocation::Vdir { .. } => collections
+                .iter()
+                .map(|(t, c)| (*t, canonical_path(&Path::new(&location).join(c))))
+                .collect(),
+            TargetLocation::Caldav(_) => BTreeMap::new(),
+        };
         let mut record = PlanTarget {
             name: target.name.clone(),
             target_type: target.target_type(),
-            location: location_of(target),
+            location: location.clone(),
             concurrency: target.concurrency,
             auth: None,
             ca_file: None,
@@ -200,6 +216,7 @@ impl PlanTarget {
                     collections: l.collections.clone(),
                     inbound: l.inbound,
                     outbound: l.outbound,
+                    folders: folders(&l.collections),
                 })
                 .collect(),
         };
@@ -321,12 +338,18 @@ pub fn canonical_path(path: &Path) -> PathBuf {
 /// Why a saved plan cannot be applied. Nothing was written.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SavedPlanError {
-    /// The checksum is missing or does not match the plan's content.
+    /// The checksum does not match the plan's content.
     #[error(
-        "the plan was edited since it was saved (its checksum does not match its content), so it \
-         is not applied; plan again with `snapsync plan --out FILE`"
+        "the plan was edited since it was saved (its checksum does not match its content); plan \
+         again with `snapsync plan --out FILE`"
     )]
     Edited,
+    /// The plan has no checksum, so nothing shows it is as it was saved.
+    #[error(
+        "the plan has no checksum, so nothing shows that it is as it was saved; plan again with \
+         `snapsync plan --out FILE`"
+    )]
+    Unsealed,
     /// The plan lacks what a saved plan records.
     #[error(
         "the plan is incomplete or corrupt: {reason}; plan again with `snapsync plan --out FILE`"
@@ -420,10 +443,15 @@ impl Plan {
     /// its content, and it records its stores and every target it names.
     ///
     /// # Errors
-    /// [`SavedPlanError::Edited`] or [`SavedPlanError::Invalid`].
+    /// [`SavedPlanError::Unsealed`], [`SavedPlanError::Edited`] or
+    /// [`SavedPlanError::Invalid`].
     pub fn check_saved(&self) -> Result<(), SavedPlanError> {
-        if self.checksum.as_deref() != Some(self.content_checksum().as_str()) {
-            return Err(SavedPlanError::Edited);
+        match self.checksum.as_deref() {
+            None => return Err(SavedPlanError::Unsealed),
+            Some(checksum) if checksum != self.content_checksum() => {
+                return Err(SavedPlanError::Edited);
+            }
+            Some(_) => {}
         }
         if self.stores.is_none() {
             return Err(SavedPlanError::Invalid {
@@ -514,6 +542,36 @@ impl Plan {
                 ));
                 continue;
             }
+            for snapshot in self.snapshots.iter().filter(|s| s.target == recorded.name) {
+                let send = snapshot.direction == Direction::Send;
+                for link_plan in &snapshot.links {
+                    let Some(planned) = recorded.links.iter().find(|l| l.name == link_plan.link)
+                    else {
+                        continue;
+                    };
+                    let Some(current) = now.link(&link_plan.link) else {
+                        continue;
+                    };
+                    let (was, is) = if send {
+                        (planned.outbound, current.outbound)
+                    } else {
+                        (planned.inbound, current.inbound)
+                    };
+                    let disabled = format!(
+                        "target {}, link {}: planned with {} enabled, but the specs now disable \
+                         it; plan again",
+                        recorded.name,
+                        link_plan.link,
+                        direction_flag(snapshot.direction)
+                    );
+                    if was == LinkFlag::Enabled
+                        && is == LinkFlag::Disabled
+                        && !mismatches.contains(&disabled)
+                    {
+                        mismatches.push(disabled);
+                    }
+                }
+            }
             let planned_links = self
                 .snapshots
                 .iter()
@@ -560,6 +618,62 @@ impl Plan {
         mismatches
     }
 
+    /// The vdir folders the plan reads or writes that now resolve elsewhere
+    /// than when it was planned (a folder replaced by a symbolic link, or a
+    /// link pointed elsewhere): each target's location, then each planned
+    /// collection's folder, canonicalized now and compared with the
+    /// record. One line each, planned and now. Checked by every apply of a
+    /// saved plan, with or without specs nearby.
+    #[must_use]
+    pub fn moved_folders(&self) -> Vec<String> {
+        let mut mismatches = Vec::new();
+        for recorded in &self.targets {
+            if recorded.target_type != TargetType::Vdir {
+                continue;
+            }
+            let location = Path::new(&recorded.location);
+            let now = canonical_path(location);
+            if now != location {
+                mismatches.push(format!(
+                    "target {}: planned against vdir {}, but that folder now resolves to {}",
+                    recorded.name,
+                    recorded.location,
+                    now.display()
+                ));
+                continue;
+            }
+            let planned_links = self
+                .snapshots
+                .iter()
+                .filter(|s| s.target == recorded.name)
+                .flat_map(SnapshotPlan::sections);
+            for (link_plan, section) in planned_links {
+                let Some(link) = recorded.links.iter().find(|l| l.name == link_plan.link) else {
+                    continue;
+                };
+                let Some(collection) = link.collections.get(&section.item_type) else {
+                    continue;
+                };
+                let plain = location.join(collection);
+                let planned = link.folders.get(&section.item_type).unwrap_or(&plain);
+                let now = canonical_path(&plain);
+                let moved = format!(
+                    "target {}, link {}, {}: planned against folder {}, but {collection} now \
+                     resolves to {}",
+                    recorded.name,
+                    link.name,
+                    section.item_type,
+                    planned.display(),
+                    now.display()
+                );
+                if now != *planned && !mismatches.contains(&moved) {
+                    mismatches.push(moved);
+                }
+            }
+        }
+        mismatches
+    }
+
     /// Whether a store path given now (a flag, or the specs' `Stores`)
     /// resolves where the plan recorded it; `what` names it in the line.
     #[must_use]
@@ -577,6 +691,14 @@ impl Plan {
     }
 }
 
+/// The name of a link's flag for a snapshot's direction.
+fn direction_flag(direction: Direction) -> &'static str {
+    match direction {
+        Direction::Send => "outbound",
+        Direction::Get => "inbound",
+    }
+}
+
 fn type_name(target_type: TargetType) -> &'static str {
     match target_type {
         TargetType::Vdir => "vdir",
@@ -588,7 +710,7 @@ fn type_name(target_type: TargetType) -> &'static str {
 mod tests {
     use super::*;
     use crate::plan::{LinkFlags, LinkPlan, Section, Totals};
-    use crate::spec::types::{Direction, OrphanPolicy};
+    use crate::spec::types::OrphanPolicy;
 
     fn target(path: &Path, calendar: &str, user: &str) -> Target {
         Target {
@@ -685,7 +807,7 @@ mod tests {
         plan.targets[0].location = "/elsewhere".into();
         assert_eq!(plan.check_saved(), Err(SavedPlanError::Edited));
         plan.checksum = None;
-        assert_eq!(plan.check_saved(), Err(SavedPlanError::Edited));
+        assert_eq!(plan.check_saved(), Err(SavedPlanError::Unsealed));
     }
 
     #[test]
@@ -713,6 +835,42 @@ mod tests {
                 "target office: planned against vdir {}, but the specs now say vdir {}",
                 canonical_path(dir.path()).display(),
                 canonical_path(&other).display()
+            )]
+        );
+    }
+
+    #[test]
+    fn a_link_disabled_in_the_snapshots_direction_since_the_plan_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let plan = plan(&catalog(target(dir.path(), "jdoe/calendar", "jdoe")));
+        let mut now = target(dir.path(), "jdoe/calendar", "jdoe");
+        now.links[0].inbound = LinkFlag::Disabled;
+        assert!(plan.moved_targets(&catalog(now.clone())).is_empty());
+        now.links[0].outbound = LinkFlag::Disabled;
+        assert_eq!(
+            plan.moved_targets(&catalog(now)),
+            [
+                "target office, link jdoe: planned with outbound enabled, but the specs now \
+              disable it; plan again"
+            ]
+        );
+    }
+
+    #[test]
+    fn a_collection_folder_replaced_by_a_symlink_is_named_with_planned_and_now() {
+        let dir = tempfile::tempdir().unwrap();
+        let base = canonical_path(dir.path());
+        let plan = plan(&catalog(target(dir.path(), "jdoe/calendar", "jdoe")));
+        assert!(plan.moved_folders().is_empty());
+        std::fs::create_dir_all(dir.path().join("evil/jdoe")).unwrap();
+        std::os::unix::fs::symlink(dir.path().join("evil/jdoe"), dir.path().join("jdoe")).unwrap();
+        assert_eq!(
+            plan.moved_folders(),
+            [format!(
+                "target office, link jdoe, scheduleItems: planned against folder {}, but \
+                 jdoe/calendar now resolves to {}",
+                base.join("jdoe/calendar").display(),
+                base.join("evil/jdoe/calendar").display()
             )]
         );
     }
