@@ -8,13 +8,13 @@
 
 pub mod apply;
 pub mod demo;
-pub mod discover;
 pub mod endpoint;
 pub mod filter;
 pub mod generate;
 pub mod item;
 pub mod plan;
 pub mod plural;
+pub mod proposed_links;
 pub mod spec;
 pub mod sqlite;
 pub mod state;
