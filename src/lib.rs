@@ -11,6 +11,8 @@ pub mod demo;
 pub mod endpoint;
 pub mod filter;
 pub mod generate;
+#[cfg(test)]
+mod import_graph;
 pub mod item;
 pub mod plan;
 pub mod plural;
