@@ -8,13 +8,15 @@
 
 pub mod apply;
 pub mod demo;
-pub mod discover;
 pub mod endpoint;
 pub mod filter;
 pub mod generate;
+#[cfg(test)]
+mod import_graph;
 pub mod item;
 pub mod plan;
 pub mod plural;
+pub mod proposed_links;
 pub mod spec;
 pub mod sqlite;
 pub mod state;

@@ -11,7 +11,7 @@ use std::process::Output;
 use base64::Engine as _;
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
-use snapsync::endpoint::vdir::file_name_for_uid;
+use snapsync::endpoint::file_name_for_uid;
 use snapsync::item::ItemType;
 use support::radicale::{CollectionKind, PASSWORD, Radicale};
 use support::{snapsync_command, text};

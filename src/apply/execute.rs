@@ -816,7 +816,7 @@ fn prepare<'p>(
 /// What is wrong with a UID a plan names, if anything: none is empty, and
 /// none holds control characters (line breaks would forge journal lines).
 /// Path separators and `..` are harmless here: a file name is never made of
-/// a UID as it is (see [`crate::endpoint::vdir::file_name_for_uid`]), and a
+/// a UID as it is (see [`crate::endpoint::file_name_for_uid`]), and a
 /// create writes under the UID of the item it read.
 fn uid_problem(uid: &str) -> Option<&'static str> {
     if uid.is_empty() {

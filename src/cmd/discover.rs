@@ -8,11 +8,11 @@ use anyhow::bail;
 use chrono::Utc;
 
 use crate::cli::{Cli, DiscoverArgs, DiscoverFormat};
-use snapsync::discover::{self, ProposedLink};
 use snapsync::endpoint::ErrorKind;
 use snapsync::endpoint::caldav::discover::{CollectionKind, UserCollections};
 use snapsync::endpoint::caldav::{DavClient, shown_url};
 use snapsync::plural;
+use snapsync::proposed_links::{self, ProposedLink};
 use snapsync::spec::model::TargetLocation;
 
 /// Runs `snapsync discover`.
@@ -90,7 +90,7 @@ pub fn run(cli: &Cli, args: &DiscoverArgs) -> anyhow::Result<ExitCode> {
         }
         return Ok(ExitCode::from(1));
     }
-    let links = discover::propose(&found);
+    let links = proposed_links::propose(&found);
     if cli.quiet == 0 {
         for link in &links {
             writeln!(err, "{}", summary(link))?;
@@ -107,10 +107,10 @@ pub fn run(cli: &Cli, args: &DiscoverArgs) -> anyhow::Result<ExitCode> {
                 ),
                 "Paste under the target's `spec:`, in place of its `links:`.".to_owned(),
             ];
-            discover::write_yaml(&mut out, &header, &links)?;
+            proposed_links::write_yaml(&mut out, &header, &links)?;
         }
         DiscoverFormat::Json => {
-            let value = discover::json(&target.name, &url, &discovery.login, &links);
+            let value = proposed_links::json(&target.name, &url, &discovery.login, &links);
             // Written whole, so that a closed pipe is an io::Error.
             writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         }

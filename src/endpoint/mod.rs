@@ -21,9 +21,11 @@
 
 pub mod caldav;
 pub mod crm;
+mod naming;
 mod open;
 pub mod vdir;
 
+pub use naming::file_name_for_uid;
 pub use open::{Endpoints, StoreEndpoints};
 
 use std::fmt;

@@ -58,13 +58,9 @@ use std::time::{Duration, UNIX_EPOCH};
 
 use super::{
     Collection, EndpointError, ErrorKind, FetchResult, Fetched, Href, Listing, Version, Written,
+    file_name_for_uid,
 };
 use crate::item::{Item, ItemType};
-
-/// The longest UID used as a file name as it is; longer ones are hashed.
-/// File names may have 255 bytes; this leaves room for the extension and
-/// for the temporary file's prefix and suffix.
-const MAX_PLAIN_UID_BYTES: usize = 200;
 
 /// Fetches of at least this many hrefs are spread over threads.
 const PARALLEL_FETCH_MIN: usize = 32;
@@ -85,27 +81,6 @@ const MTIME_STEPS: [Duration; 4] = [
 
 /// Makes temporary file names unique within the process.
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
-
-/// The file name snapsync gives to a new item with this UID: the UID itself
-/// plus `.{extension}` when it is safe as a file name (ASCII letters,
-/// digits and `-_.@+=`, not starting with a dot, at most 200 bytes), else
-/// the 64 hex digits of the BLAKE3 hash of the UID plus `.{extension}`.
-///
-/// Deterministic, so that every create of one UID goes to the same file.
-#[must_use]
-pub fn file_name_for_uid(uid: &str, extension: &str) -> String {
-    let safe = !uid.is_empty()
-        && uid.len() <= MAX_PLAIN_UID_BYTES
-        && !uid.starts_with('.')
-        && uid
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b"-_.@+=".contains(&b));
-    if safe {
-        format!("{uid}.{extension}")
-    } else {
-        format!("{}.{extension}", blake3::hash(uid.as_bytes()).to_hex())
-    }
-}
 
 /// One vdir folder holding items of one type: a calendar (`.ics` files of
 /// events), a task list (`.ics` files of tasks) or an address book (`.vcf`

@@ -26,12 +26,13 @@ use calcard::icalendar::{
     ICalendar, ICalendarComponent, ICalendarComponentType, ICalendarEntry, ICalendarParameterName,
     ICalendarProperty, ICalendarValue,
 };
-use calcard::vcard::VCard;
 use calcard::{Entry, Parser};
 
 use super::contact::Contact;
+use super::error::{ItemError, uid_suffix};
 use super::event::ScheduleItem;
-use super::hash::{self, ContentHash};
+use super::hash::derived_uid;
+use super::object::{CalendarObject, is_override};
 use super::task::Task;
 use super::time::{ZoneResolver, zone_key};
 use super::{Item, ItemType};
@@ -42,115 +43,6 @@ const PRODID: &str = "-//snapsync//snapsync//EN";
 /// Components nested deeper than this are not copied (a guard against
 /// hostile input; real calendars nest three levels).
 const MAX_DEPTH: usize = 32;
-
-/// A problem with one item or object of a file. Each names the line where
-/// the object or component begins and, when known, the item's UID.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum ItemError {
-    /// The text holds no calendar or vCard object at all.
-    #[error("no {expected} data found (the text is empty)")]
-    NoData {
-        /// What was looked for (`iCalendar`, `vCard`).
-        expected: &'static str,
-    },
-    /// An object was never closed: the file is probably truncated, and what
-    /// was read of it is not trusted.
-    #[error(
-        "line {line}: {component} is never closed (END:{component} is missing), so the file looks truncated; it was not read"
-    )]
-    Unterminated {
-        /// The object's kind (`VCALENDAR`, `VCARD`).
-        component: String,
-        /// Where it begins.
-        line: usize,
-    },
-    /// Text outside any `BEGIN`/`END` block.
-    #[error("line {line}: {text:?} is not inside any BEGIN:…/END:… block")]
-    StrayText {
-        /// The first stray line.
-        line: usize,
-        /// Its text (shortened).
-        text: String,
-    },
-    /// An object of the wrong kind (a vCard in a calendar file, …).
-    #[error("line {line}: found a {found} where {expected} data was expected")]
-    WrongKind {
-        /// What was found.
-        found: String,
-        /// What was expected (`iCalendar`, `vCard`).
-        expected: &'static str,
-        /// Where it begins.
-        line: usize,
-    },
-    /// calcard could not parse the object.
-    #[error("line {line}: {component} could not be parsed: {reason}")]
-    Malformed {
-        /// The object's kind.
-        component: String,
-        /// Where it begins.
-        line: usize,
-        /// What the parser reported.
-        reason: String,
-    },
-    /// A required property is absent.
-    #[error("line {line}: {component}{}: {property} is missing", uid_suffix(.uid.as_deref()))]
-    MissingProperty {
-        /// The component's kind (`VEVENT`).
-        component: String,
-        /// The item's UID, if it has one.
-        uid: Option<String>,
-        /// Where the component begins.
-        line: usize,
-        /// The missing property.
-        property: &'static str,
-    },
-    /// A property's value cannot be read.
-    #[error("line {line}: {component}{}: {property} has an unreadable value {value:?}", uid_suffix(.uid.as_deref()))]
-    InvalidValue {
-        /// The component's kind.
-        component: String,
-        /// The item's UID, if it has one.
-        uid: Option<String>,
-        /// Where the component begins.
-        line: usize,
-        /// The property.
-        property: String,
-        /// The value as written (shortened).
-        value: String,
-    },
-}
-
-fn uid_suffix(uid: Option<&str>) -> String {
-    uid.map(|u| format!(" {u}")).unwrap_or_default()
-}
-
-impl ItemError {
-    /// The UID of the item concerned, when known.
-    #[must_use]
-    pub fn uid(&self) -> Option<&str> {
-        match self {
-            ItemError::MissingProperty { uid, .. } | ItemError::InvalidValue { uid, .. } => {
-                uid.as_deref()
-            }
-            _ => None,
-        }
-    }
-
-    /// The line where the concerned object or component begins (1-based);
-    /// `None` for a problem with the whole text.
-    #[must_use]
-    pub fn line(&self) -> Option<usize> {
-        match self {
-            ItemError::NoData { .. } => None,
-            ItemError::Unterminated { line, .. }
-            | ItemError::StrayText { line, .. }
-            | ItemError::WrongKind { line, .. }
-            | ItemError::Malformed { line, .. }
-            | ItemError::MissingProperty { line, .. }
-            | ItemError::InvalidValue { line, .. } => Some(*line),
-        }
-    }
-}
 
 /// Why a component was read past without becoming (part of) an item.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -439,93 +331,6 @@ fn split_objects(text: &str, errors: &mut Vec<ItemError>) -> Vec<Object> {
     objects
 }
 
-/// A calendar item's own copy of its components: a `VCALENDAR` wrapper, the
-/// `VTIMEZONE`s it uses, then its components (master first).
-#[derive(Debug, Clone)]
-pub(crate) struct CalendarObject {
-    pub(crate) ical: ICalendar,
-    pub(crate) zones: ZoneResolver,
-    pub(crate) uid: String,
-    pub(crate) uid_derived: bool,
-    /// Where the item's first component begins in the source text.
-    pub(crate) line: usize,
-    /// The component ids (in `ical`) of the item's components, master first.
-    pub(crate) members: Vec<u32>,
-}
-
-impl CalendarObject {
-    /// The item's components (master first, then overrides).
-    pub(crate) fn components(&self) -> impl Iterator<Item = &ICalendarComponent> {
-        self.members
-            .iter()
-            .filter_map(|id| self.ical.components.get(*id as usize))
-    }
-
-    /// The component without `RECURRENCE-ID`, if any.
-    pub(crate) fn master(&self) -> Option<&ICalendarComponent> {
-        self.components().find(|c| !is_override(c))
-    }
-
-    /// The master, or else the first override (a file may hold only
-    /// overrides of a series stored elsewhere).
-    pub(crate) fn main(&self) -> Option<&ICalendarComponent> {
-        self.master().or_else(|| self.components().next())
-    }
-
-    /// The canonical text the content hash is computed from.
-    pub(crate) fn canonical_text(&self) -> String {
-        hash::canonical_calendar(&self.ical, &self.zones)
-    }
-
-    /// The content hash.
-    pub(crate) fn content_hash(&self) -> ContentHash {
-        ContentHash::of(&self.canonical_text())
-    }
-
-    /// The complete `.ics` text.
-    pub(crate) fn to_ics(&self) -> String {
-        self.ical.to_string()
-    }
-
-    /// The error for a missing property of the main component.
-    pub(crate) fn missing(&self, property: &'static str) -> ItemError {
-        ItemError::MissingProperty {
-            component: self.kind(),
-            uid: self.reported_uid(),
-            line: self.line,
-            property,
-        }
-    }
-
-    /// The error for an unreadable value.
-    pub(crate) fn invalid(&self, bad: super::component::BadValue) -> ItemError {
-        ItemError::InvalidValue {
-            component: self.kind(),
-            uid: self.reported_uid(),
-            line: self.line,
-            property: bad.property,
-            value: bad.value,
-        }
-    }
-
-    fn kind(&self) -> String {
-        self.main()
-            .map(|c| c.component_type.as_str().to_string())
-            .unwrap_or_default()
-    }
-
-    fn reported_uid(&self) -> Option<String> {
-        (!self.uid_derived).then(|| self.uid.clone())
-    }
-}
-
-fn is_override(component: &ICalendarComponent) -> bool {
-    component
-        .entries
-        .iter()
-        .any(|e| e.name == ICalendarProperty::RecurrenceId)
-}
-
 /// The components of one item, before they are copied out.
 struct Group {
     kind: ICalendarComponentType,
@@ -796,12 +601,6 @@ fn supersede(
     dropped
 }
 
-/// The UID given to an item that has none: see the module docs of `item`.
-pub(crate) fn derived_uid(canonical: &str) -> String {
-    let hash = ContentHash::of(canonical).to_string();
-    format!("snapsync-{}", &hash[..32])
-}
-
 fn text_entry(name: ICalendarProperty, value: &str) -> ICalendarEntry {
     ICalendarEntry {
         name,
@@ -876,15 +675,6 @@ pub fn sniff_item_text(text: &str) -> Option<ItemType> {
         }
         _ => None,
     }
-}
-
-/// A vCard to text, in the version it was read in.
-pub(crate) fn write_vcard(card: &VCard) -> String {
-    let version = card.version().unwrap_or_default();
-    let mut out = String::new();
-    // Writing into a String cannot fail.
-    let _ = card.write_to(&mut out, version);
-    out
 }
 
 #[cfg(test)]

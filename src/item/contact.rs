@@ -10,8 +10,7 @@ use calcard::vcard::{
 };
 use chrono::{DateTime, Utc};
 
-use super::codec::{derived_uid, write_vcard};
-use super::hash::{self, ContentHash};
+use super::hash::{self, ContentHash, derived_uid};
 use super::time::{ItemTime, ZoneResolver};
 
 /// The parts of a structured name (`N`).
@@ -364,6 +363,10 @@ impl Contact {
     /// The complete `.vcf` text, in the version the card was read in.
     #[must_use]
     pub fn to_vcf(&self) -> String {
-        write_vcard(&self.card)
+        let version = self.card.version().unwrap_or_default();
+        let mut out = String::new();
+        // Writing into a String cannot fail.
+        let _ = self.card.write_to(&mut out, version);
+        out
     }
 }

@@ -10,9 +10,10 @@ use calcard::icalendar::{ICalendarParameterName, ICalendarProperty, ICalendarVal
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
-use super::codec::{CalendarObject, ItemError};
 use super::component::{self, Participant};
+use super::error::ItemError;
 use super::hash::ContentHash;
+use super::object::CalendarObject;
 use super::recurrence::{LastStart, OverriddenInstance, Recurrence, RecurrenceRule};
 use super::time::ItemTime;
 

@@ -609,6 +609,13 @@ fn vcard_value_text(prop: &str, value: &VCardValue, inline_type: Option<&str>) -
     }
 }
 
+/// The UID given to an item that has none (see the module docs of `item`):
+/// `snapsync-` and the start of the hash of its canonical text.
+pub(crate) fn derived_uid(canonical: &str) -> String {
+    let hash = ContentHash::of(canonical).to_string();
+    format!("snapsync-{}", &hash[..32])
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

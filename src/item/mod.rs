@@ -24,9 +24,11 @@
 pub mod codec;
 mod component;
 pub mod contact;
+mod error;
 pub mod event;
 pub mod hash;
 pub mod meta;
+mod object;
 pub mod recurrence;
 pub mod task;
 pub mod time;
@@ -34,11 +36,11 @@ pub mod time;
 use chrono::{DateTime, Utc};
 
 pub use codec::{
-    ItemError, Parsed, SkipReason, SkippedComponent, parse_any, parse_calendar, parse_vcards,
-    sniff_item_text,
+    Parsed, SkipReason, SkippedComponent, parse_any, parse_calendar, parse_vcards, sniff_item_text,
 };
 pub use component::Participant;
 pub use contact::{Address, Contact, ContactEmail, ContactPhone, StructuredName};
+pub use error::ItemError;
 pub use event::ScheduleItem;
 pub use hash::{ContentHash, ContentHashParseError};
 pub use meta::{ItemDates, ItemMeta, RecurrenceEnd};

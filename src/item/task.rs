@@ -7,9 +7,10 @@
 use calcard::icalendar::ICalendarProperty;
 use chrono::{DateTime, Utc};
 
-use super::codec::{CalendarObject, ItemError};
 use super::component;
+use super::error::ItemError;
 use super::hash::ContentHash;
+use super::object::CalendarObject;
 use super::time::ItemTime;
 
 /// A task.

@@ -449,7 +449,7 @@ impl<'a> Explorer<'a> {
                 // no news next to the path.
                 let display_name = response
                     .property("displayname")
-                    .map(|p| p.text.clone())
+                    .map(|p| p.text.trim().to_string())
                     .filter(|t| !t.is_empty() && t.trim_matches('/') != path.trim_matches('/'));
                 collections.push(FoundCollection {
                     path: self.link_path(&url),

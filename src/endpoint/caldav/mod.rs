@@ -32,9 +32,9 @@ use std::collections::HashMap;
 use percent_encoding::{AsciiSet, NON_ALPHANUMERIC, percent_decode_str, utf8_percent_encode};
 use url::Url;
 
-use super::vdir::file_name_for_uid;
 use super::{
     Collection, EndpointError, ErrorKind, FetchResult, Fetched, Href, Listing, Version, Written,
+    file_name_for_uid,
 };
 use crate::item::{Item, ItemType};
 

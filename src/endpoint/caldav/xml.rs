@@ -1,6 +1,7 @@
 //! The WebDAV XML that CalDAV and CardDAV speak: request bodies, and the
-//! `multistatus` answers of `PROPFIND` and `REPORT` (the few properties of
-//! listings and multigets, or any property, generically).
+//! `multistatus` answers of `PROPFIND` and `REPORT`, read by one parser
+//! ([`parse_properties`], any property, generically), of which listings and
+//! multigets take the few properties they need ([`parse_multistatus`]).
 //!
 //! Elements are matched by their local name, whatever their namespace
 //! prefix: the names read here (`response`, `href`, `getetag`,
@@ -50,7 +51,8 @@ pub fn multiget(item_type: ItemType, hrefs: &[String]) -> String {
     body
 }
 
-/// One `response` of a `multistatus`.
+/// One `response` of a `multistatus`, with the few properties listings and
+/// multigets read (see [`parse_multistatus`]).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct DavResponse {
     /// The `href`, as the server wrote it (percent-encoded).
@@ -58,149 +60,57 @@ pub struct DavResponse {
     /// The response-level `status` code, if any (a multiget answers 404
     /// here for an href it does not have).
     pub status: Option<u16>,
-    /// `getetag`, from a successful `propstat`.
+    /// `getetag`, trimmed, from a successful `propstat`; `None` when absent
+    /// or empty.
     pub etag: Option<String>,
     /// Whether `resourcetype` holds `collection`.
     pub is_collection: bool,
-    /// `calendar-data` or `address-data`, from a successful `propstat`.
+    /// `calendar-data` or `address-data` as written (not trimmed, so that
+    /// line numbers in messages about it hold), from a successful
+    /// `propstat`; `None` when absent or blank.
     pub data: Option<String>,
 }
 
-/// The element whose text is being collected.
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Field {
-    None,
-    Href,
-    Status,
-    PropstatStatus,
-    Etag,
-    Data,
+impl From<PropResponse> for DavResponse {
+    fn from(response: PropResponse) -> Self {
+        let mut out = DavResponse {
+            href: response.href,
+            status: response.status,
+            ..DavResponse::default()
+        };
+        // The first successful value of each wins; an empty element
+        // (`<getetag/>` or `<getetag></getetag>`: the same in XML) gives none.
+        for property in response.properties {
+            match property.name.as_str() {
+                "getetag" if out.etag.is_none() => {
+                    let etag = property.text.trim();
+                    out.etag = (!etag.is_empty()).then(|| etag.to_string());
+                }
+                "calendar-data" | "address-data"
+                    if out.data.is_none() && !property.text.trim().is_empty() =>
+                {
+                    out.data = Some(property.text);
+                }
+                "resourcetype" => {
+                    out.is_collection |= property.children.iter().any(|c| c.name == "collection");
+                }
+                _ => {}
+            }
+        }
+        out
+    }
 }
 
-/// Properties read inside one `propstat`, kept only if its status is 2xx.
-#[derive(Default)]
-struct Propstat {
-    status: Option<u16>,
-    etag: Option<String>,
-    data: Option<String>,
-    is_collection: bool,
-}
-
-/// Reads a `multistatus` document.
+/// Reads a `multistatus` document for what listings and multigets need:
+/// [`parse_properties`], each response then taken as a [`DavResponse`].
 ///
 /// # Errors
 /// The text is not well-formed XML (the message says where).
 pub fn parse_multistatus(text: &str) -> Result<Vec<DavResponse>, String> {
-    let mut reader = Reader::from_str(text);
-    let mut responses = Vec::new();
-    let mut current: Option<DavResponse> = None;
-    let mut propstat: Option<Propstat> = None;
-    let mut in_resourcetype = false;
-    let mut field = Field::None;
-    let mut buffer = String::new();
-    loop {
-        let event = reader
-            .read_event()
-            .map_err(|e| format!("malformed XML at byte {}: {e}", reader.error_position()))?;
-        match event {
-            Event::Start(start) => {
-                let name = start.local_name();
-                match name.as_ref() {
-                    "response" => current = Some(DavResponse::default()),
-                    "propstat" => propstat = Some(Propstat::default()),
-                    "resourcetype" => in_resourcetype = true,
-                    "collection" if in_resourcetype => {
-                        if let Some(p) = propstat.as_mut() {
-                            p.is_collection = true;
-                        }
-                    }
-                    other => {
-                        field = match other {
-                            "href" if current.is_some() && propstat.is_none() => Field::Href,
-                            "status" if propstat.is_some() => Field::PropstatStatus,
-                            "status" if current.is_some() => Field::Status,
-                            "getetag" => Field::Etag,
-                            "calendar-data" | "address-data" => Field::Data,
-                            _ => Field::None,
-                        };
-                        buffer.clear();
-                    }
-                }
-            }
-            Event::Empty(start)
-                if in_resourcetype && start.local_name().as_ref() == "collection" =>
-            {
-                if let Some(p) = propstat.as_mut() {
-                    p.is_collection = true;
-                }
-            }
-            Event::Text(text) if field != Field::None => {
-                buffer.push_str(&text.xml10_content());
-            }
-            Event::CData(data) if field != Field::None => {
-                buffer.push_str(&data.xml10_content());
-            }
-            Event::GeneralRef(reference) if field != Field::None => {
-                push_reference(&mut buffer, &reference)?;
-            }
-            Event::End(end) => {
-                let name = end.local_name();
-                match name.as_ref() {
-                    "response" => {
-                        if let Some(response) = current.take() {
-                            responses.push(response);
-                        }
-                    }
-                    "propstat" => {
-                        if let (Some(p), Some(response)) = (propstat.take(), current.as_mut()) {
-                            // A propstat without a status is taken as a success.
-                            if p.status.is_none_or(|s| (200..300).contains(&s)) {
-                                response.etag = response.etag.take().or(p.etag);
-                                response.data = response.data.take().or(p.data);
-                                response.is_collection |= p.is_collection;
-                            }
-                        }
-                    }
-                    "resourcetype" => in_resourcetype = false,
-                    _ => {
-                        let value = std::mem::take(&mut buffer);
-                        match field {
-                            Field::Href => {
-                                if let Some(r) = current.as_mut() {
-                                    r.href = value.trim().to_string();
-                                }
-                            }
-                            Field::Status => {
-                                if let Some(r) = current.as_mut() {
-                                    r.status = status_code(&value);
-                                }
-                            }
-                            Field::PropstatStatus => {
-                                if let Some(p) = propstat.as_mut() {
-                                    p.status = status_code(&value);
-                                }
-                            }
-                            Field::Etag => {
-                                if let Some(p) = propstat.as_mut() {
-                                    p.etag = Some(value.trim().to_string());
-                                }
-                            }
-                            Field::Data => {
-                                if let Some(p) = propstat.as_mut() {
-                                    p.data = Some(value);
-                                }
-                            }
-                            Field::None => {}
-                        }
-                        field = Field::None;
-                    }
-                }
-            }
-            Event::Eof => break,
-            _ => {}
-        }
-    }
-    Ok(responses)
+    Ok(parse_properties(text)?
+        .into_iter()
+        .map(DavResponse::from)
+        .collect())
 }
 
 /// The `DAV:` namespace.
@@ -243,8 +153,9 @@ pub fn propfind(properties: &[(&str, &str)]) -> String {
 pub struct Property {
     /// Its local name (`displayname`, `calendar-home-set`).
     pub name: String,
-    /// Its own text, outside child elements, trimmed (the value of
-    /// `displayname`).
+    /// Its own text, outside child elements, as written (not trimmed:
+    /// `calendar-data` keeps its line breaks); the value of `displayname`,
+    /// `getetag`, `calendar-data`.
     pub text: String,
     /// The `href`s inside it, at any depth, trimmed
     /// (`current-user-principal`, the home sets).
@@ -302,8 +213,9 @@ struct OpenProperty {
 }
 
 /// Reads a `multistatus` document property by property, whatever the
-/// properties are ([`parse_multistatus`] reads the few that listings and
-/// multigets need).
+/// properties are: the one parser of `multistatus` answers
+/// ([`parse_multistatus`] takes from it the few that listings and multigets
+/// need).
 ///
 /// # Errors
 /// The text is not well-formed XML (the message says where).
@@ -391,7 +303,7 @@ pub fn parse_properties(text: &str) -> Result<Vec<PropResponse>, String> {
                 if let Some(mut o) = open.take() {
                     if o.depth == 0 {
                         if capture == Capture::None {
-                            o.property.text = buffer.trim().to_string();
+                            o.property.text = std::mem::take(&mut buffer);
                         }
                         if let Some((_, properties)) = propstat.as_mut() {
                             properties.push(o.property);
@@ -537,6 +449,56 @@ END:VCALENDAR</C:calendar-data></prop><status>HTTP/1.1 200 OK</status></propstat
         assert_eq!(responses[1].etag, None);
         assert!(responses[2].is_collection);
         assert_eq!(responses[2].etag, None);
+    }
+
+    #[test]
+    fn item_data_is_kept_as_written() {
+        // Not trimmed: a parse error about the item names the line it has
+        // in the data as the server sent it.
+        let text = "<multistatus xmlns=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:carddav\">\
+            <response><href>/a/c.vcf</href><propstat><prop><getetag> \"e\" </getetag>\
+            <C:address-data>\nBEGIN:VCARD\nEND:VCARD\n</C:address-data></prop></propstat>\
+            </response></multistatus>";
+        let responses = parse_multistatus(text).expect("parses");
+        assert_eq!(
+            responses[0].data.as_deref(),
+            Some("\nBEGIN:VCARD\nEND:VCARD\n")
+        );
+        assert_eq!(responses[0].etag.as_deref(), Some("\"e\""));
+    }
+
+    #[test]
+    fn an_empty_element_reads_as_absent_however_it_is_written() {
+        for (etag, data) in [
+            ("<getetag/>", "<C:calendar-data/>"),
+            ("<getetag></getetag>", "<C:calendar-data></C:calendar-data>"),
+            (
+                "<getetag> </getetag>",
+                "<C:calendar-data>\n</C:calendar-data>",
+            ),
+        ] {
+            let text = format!(
+                "<multistatus xmlns=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">\
+                 <response><href>/a/x.ics</href><propstat><prop>{etag}{data}</prop>\
+                 <status>HTTP/1.1 200 OK</status></propstat></response></multistatus>"
+            );
+            let responses = parse_multistatus(&text).expect("parses");
+            assert_eq!(responses[0].etag, None, "{etag}");
+            assert_eq!(responses[0].data, None, "{data}");
+        }
+    }
+
+    #[test]
+    fn the_first_successful_propstat_gives_each_value() {
+        let text = r#"<multistatus xmlns="DAV:">
+ <response><href>/a/</href>
+  <propstat><prop><getetag>"old"</getetag></prop><status>HTTP/1.1 404 Not Found</status></propstat>
+  <propstat><prop><getetag>"one"</getetag></prop><status>HTTP/1.1 200 OK</status></propstat>
+  <propstat><prop><getetag>"two"</getetag><resourcetype><collection/></resourcetype></prop></propstat>
+ </response></multistatus>"#;
+        let responses = parse_multistatus(text).expect("parses");
+        assert_eq!(responses[0].etag.as_deref(), Some("\"one\""));
+        assert!(responses[0].is_collection);
     }
 
     #[test]

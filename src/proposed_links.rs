@@ -1,7 +1,9 @@
 //! The links `snapsync discover` proposes: one per user, with the calendar,
 //! task list and address book chosen from what
-//! [`crate::endpoint::caldav::discover`] found, written as the `links:`
-//! block of a Target (YAML) or as JSON.
+//! [`crate::endpoint::caldav::discover`] found on the server, written as the
+//! `links:` block of a Target (YAML) or as JSON. Finding the collections is
+//! the protocol's job; choosing among them and writing the links is this
+//! module's.
 //!
 //! Which collection a link gets, per item type (the first by this order):
 //! 1. never a collection whose path or display name says "birthday" or
