@@ -761,9 +761,8 @@ fn entry_metadata(path: &Path) -> io::Result<Option<Metadata>> {
         (Ok(own), None) => Ok(Some(own)),
         // A link that cannot be followed (dangling, looping) is an entry.
         (Ok(own), Some(_)) if own.is_symlink() => Ok(Some(own)),
-        (Ok(_), Some(error)) => Err(error),
         (Err(error), _) if error.kind() == io::ErrorKind::NotFound => Ok(None),
-        (Err(error), _) => Err(error),
+        (Ok(_), Some(error)) | (Err(error), _) => Err(error),
     }
 }
 
