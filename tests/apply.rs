@@ -1575,3 +1575,80 @@ fn a_plan_saved_with_errors_does_not_suggest_applying_it() {
     let ok = save_plan(root, "send-all");
     assert!(ok.exists());
 }
+
+/// Two item files of jdoe's calendar, replaced by entries that are not
+/// regular files: a dangling symbolic link and a folder (DESIGN 2.5: an
+/// unreadable item never causes a delete).
+#[cfg(unix)]
+#[test]
+fn a_dangling_link_or_a_folder_in_place_of_an_item_file_is_unreadable_never_deleted() {
+    let dir = world(30, 0);
+    let root = dir.path();
+    std::fs::write(
+        root.join("snapshots.d/purge.yaml"),
+        "apiVersion: snapsync/v1\nkind: Snapshot\nmetadata: { name: get-jdoe-purge }\n\
+         spec: { direction: get, target: office, links: [jdoe], orphans: delete }\n",
+    )
+    .expect("spec");
+    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    let folder = root.join("vdir/jdoe/scheduleItems");
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
+        .expect("read")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.extension().is_some_and(|e| e == "ics"))
+        .collect();
+    files.sort();
+    let (linked, foldered) = (files[0].clone(), files[1].clone());
+    let uid_of = |path: &Path| {
+        path.file_stem()
+            .expect("name")
+            .to_string_lossy()
+            .into_owned()
+    };
+    let crm_before = crm_uids(root, "jdoe", ItemType::ScheduleItems);
+    assert!(crm_before.contains(&uid_of(&linked)) && crm_before.contains(&uid_of(&foldered)));
+    std::fs::remove_file(&linked).expect("remove");
+    std::os::unix::fs::symlink("/nonexistent/gone.ics", &linked).expect("link");
+    std::fs::remove_file(&foldered).expect("remove");
+    std::fs::create_dir(&foldered).expect("folder");
+
+    // A get keeps both CRM items, says why, and suspends orphan deletion.
+    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "get-jdoe-purge"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(!stdout.contains("- delete"), "{stdout}");
+    assert!(
+        stdout.contains("is a symbolic link to /nonexistent/gone.ics, which does not exist"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("is a folder"), "{stdout}");
+    assert!(stdout.contains("orphan"), "{stdout}");
+    let out = apply(root, "get-jdoe-purge");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stdout).contains(", 0 deleted;"),
+        "{}",
+        text(&out.stdout)
+    );
+    assert_eq!(crm_uids(root, "jdoe", ItemType::ScheduleItems), crm_before);
+
+    // A send replaces the dangling link (not what it points to) and fails
+    // the folder's item alone, saying why.
+    let out = apply(root, "send-all");
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(all.contains("cannot update it: it is a folder"), "{all}");
+    assert!(!all.contains("already exists"), "{all}");
+    let now = std::fs::symlink_metadata(&linked).expect("entry");
+    assert!(now.is_file(), "the link is replaced by the item's file");
+    let parsed = snapsync::item::parse_any(&std::fs::read_to_string(&linked).expect("read"));
+    assert_eq!(parsed.items[0].uid(), uid_of(&linked));
+    assert!(foldered.is_dir());
+
+    // Once the folder is moved away, the item is written again: converged.
+    std::fs::remove_dir(&foldered).expect("remove the folder");
+    let out = apply(root, "send-all");
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(plan_code(root, "send-all").0, Some(0), "nothing left to do");
+    assert_eq!(crm_uids(root, "jdoe", ItemType::ScheduleItems), crm_before);
+}

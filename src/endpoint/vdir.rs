@@ -4,9 +4,16 @@
 //! - **vdir**: the storage format of vdirsyncer, khal, todoman and khard. A
 //!   collection is a folder; each item is one file in it, `.ics` (a
 //!   `VCALENDAR` holding one event or task, with its overridden instances)
-//!   or `.vcf` (one vCard). Files whose names start with a dot, files with
-//!   another extension (compared exactly, as those tools do) and subfolders
-//!   are not items.
+//!   or `.vcf` (one vCard). Files whose names start with a dot and files
+//!   with another extension (compared exactly, as those tools do) are not
+//!   items. A symbolic link to a regular file is read as that file. Any
+//!   other entry with an item file's name (a dangling or looping symbolic
+//!   link, a folder, a named pipe, a link to a folder) is listed, at the
+//!   version of the entry itself, and cannot be read: its fetch fails with
+//!   [`ErrorKind::Invalid`] and says what the entry is, so that it counts
+//!   as an unreadable item (never as a deleted one). An update replaces
+//!   such an entry (the link itself, not what it points to), except a
+//!   folder, which is refused.
 //! - **href**: the item's file name, without a folder (`standup@example.com.ics`).
 //!   A file snapsync creates is named after the item's UID, so two creates
 //!   of one UID meet at the same file and the second fails with
@@ -14,7 +21,8 @@
 //!   [`file_name_for_uid`]). Files written by other tools keep the names
 //!   they were given.
 //! - **version**: `{mtime seconds}.{mtime nanoseconds}-{size}-{inode}` of the
-//!   file, as `std::fs::metadata` gives them (vdirsyncer uses the mtime and
+//!   file, as `std::fs::metadata` gives them (`std::fs::symlink_metadata`
+//!   for an entry that is not a regular file; vdirsyncer uses the mtime and
 //!   the inode the same way). A write replaces the file by a new one (a new
 //!   inode), and snapsync makes its modification time strictly later than the
 //!   one it replaces, even when the clock has not ticked since (file
@@ -207,6 +215,20 @@ impl VdirCollection {
         )
     }
 
+    /// The error for an entry with an item file's name that is not a regular
+    /// file (nor a symbolic link to one): it cannot be read, and says what
+    /// it is.
+    fn not_an_item_file(&self, path: &Path) -> EndpointError {
+        self.file_error(
+            ErrorKind::Invalid,
+            path,
+            &format!(
+                "{}; only a regular file (or a symbolic link to one) can hold an item",
+                describe_entry(path)
+            ),
+        )
+    }
+
     /// The current metadata of an item's file, for a write that expects it
     /// at `expected`: `DoesNotExist` if it is gone, `PreconditionFailed` if
     /// it changed.
@@ -216,12 +238,9 @@ impl VdirCollection {
         expected: &Version,
         operation: &str,
     ) -> Result<Metadata, EndpointError> {
-        let metadata = match fs::metadata(path) {
-            Ok(metadata) if metadata.is_file() => metadata,
-            Ok(_) => {
-                return Err(self.file_error(ErrorKind::Invalid, path, "is not a regular file"));
-            }
-            Err(error) if error.kind() == io::ErrorKind::NotFound => {
+        let metadata = match entry_metadata(path) {
+            Ok(Some(metadata)) => metadata,
+            Ok(None) => {
                 return Err(self.file_error(
                     ErrorKind::DoesNotExist,
                     path,
@@ -441,8 +460,12 @@ impl VdirCollection {
         // of the open file before and after reading it, and read again once
         // if another program wrote to it meanwhile.
         for _ in 0..2 {
-            let mut file = match File::open(&path) {
+            let mut file = match open_for_reading(&path) {
                 Ok(file) => file,
+                // A symbolic link that leads nowhere is there, unreadable.
+                Err(_) if is_broken_link(&path) => {
+                    return Err(self.not_an_item_file(&path));
+                }
                 Err(error) if error.kind() == io::ErrorKind::NotFound => {
                     return Err(self.file_error(
                         ErrorKind::DoesNotExist,
@@ -456,7 +479,7 @@ impl VdirCollection {
                 .metadata()
                 .map_err(|error| self.io_error("read", &path, &error))?;
             if !before.is_file() {
-                return Err(self.file_error(ErrorKind::Invalid, &path, "is not a regular file"));
+                return Err(self.not_an_item_file(&path));
             }
             let mut bytes = Vec::with_capacity(usize::try_from(before.len()).unwrap_or(0));
             file.read_to_end(&mut bytes)
@@ -538,20 +561,21 @@ impl Collection for VdirCollection {
             if !is_item_file_name(name, extension) {
                 continue;
             }
-            // Follows symbolic links, as reading the file will.
-            let metadata = match fs::metadata(entry.path()) {
-                Ok(metadata) => metadata,
-                // Deleted since the folder was read, or a dangling link.
-                Err(error) if error.kind() == io::ErrorKind::NotFound => continue,
+            // Follows symbolic links to regular files, as reading the file
+            // will. Any other entry (a dangling link, a folder) is listed
+            // too, and its fetch fails: an item that cannot be read must
+            // not look deleted.
+            let metadata = match entry_metadata(&entry.path()) {
+                Ok(Some(metadata)) => metadata,
+                // Deleted since the folder was read.
+                Ok(None) => continue,
                 Err(error) => return Err(self.io_error("read", &entry.path(), &error)),
             };
-            if metadata.is_file() {
-                listing.push(Listing {
-                    href: Href(name.to_string()),
-                    version: version_of(&metadata),
-                    meta: None,
-                });
-            }
+            listing.push(Listing {
+                href: Href(name.to_string()),
+                version: version_of(&metadata),
+                meta: None,
+            });
         }
         listing.sort_by(|a, b| a.href.cmp(&b.href));
         Ok(listing)
@@ -646,6 +670,15 @@ impl Collection for VdirCollection {
         let path = self.path_of(href)?;
         self.remove_leftover_temp_files();
         let current = self.check_version(&path, version, "update")?;
+        if current.is_dir() {
+            // A rename cannot put a file in a folder's place.
+            return Err(self.file_error(
+                ErrorKind::Invalid,
+                &path,
+                "cannot update it: it is a folder, which snapsync does not replace \
+                 (move it away, and the next apply writes the item)",
+            ));
+        }
         let mut temp = self.write_temp(&path, &item.to_text(), Some(&current), self.fsync)?;
         // Check again right before the rename: it narrows the window in which
         // another program's change could be overwritten.
@@ -660,7 +693,10 @@ impl Collection for VdirCollection {
     fn delete(&self, href: &Href, version: &Version) -> Result<(), EndpointError> {
         let path = self.path_of(href)?;
         self.remove_leftover_temp_files();
-        self.check_version(&path, version, "delete")?;
+        if !self.check_version(&path, version, "delete")?.is_file() {
+            // Not an item file snapsync could have read: left alone.
+            return Err(self.not_an_item_file(&path));
+        }
         match fs::remove_file(&path) {
             Ok(()) => Ok(()),
             Err(error) if error.kind() == io::ErrorKind::NotFound => Err(self.file_error(
@@ -684,6 +720,94 @@ fn is_item_file_name(name: &str, extension: &str) -> bool {
         return false;
     };
     !stem.is_empty() && !name.starts_with('.') && !name.contains(['/', '\0'])
+}
+
+/// The metadata that gives an entry's version: the file's (through a
+/// symbolic link to it) when it is a regular file, else the entry's own (a
+/// dangling link, a folder, a named pipe, a link to a folder). `None` when
+/// there is no entry.
+fn entry_metadata(path: &Path) -> io::Result<Option<Metadata>> {
+    let followed = match fs::metadata(path) {
+        Ok(metadata) if metadata.is_file() => return Ok(Some(metadata)),
+        Ok(_) => None,
+        Err(error) => Some(error),
+    };
+    match (fs::symlink_metadata(path), followed) {
+        (Ok(own), None) => Ok(Some(own)),
+        // A link that cannot be followed (dangling, looping) is an entry.
+        (Ok(own), Some(_)) if own.is_symlink() => Ok(Some(own)),
+        (Err(error), _) if error.kind() == io::ErrorKind::NotFound => Ok(None),
+        (Ok(_), Some(error)) | (Err(error), _) => Err(error),
+    }
+}
+
+/// Whether `path` is a symbolic link that cannot be followed.
+fn is_broken_link(path: &Path) -> bool {
+    fs::symlink_metadata(path).is_ok_and(|own| own.is_symlink()) && fs::metadata(path).is_err()
+}
+
+/// Opens a file for reading, without waiting for a writer if it is a named
+/// pipe (the caller refuses anything but a regular file).
+fn open_for_reading(path: &Path) -> io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        let nonblock = rustix::fs::OFlags::NONBLOCK.bits();
+        options.custom_flags(i32::try_from(nonblock).unwrap_or(0));
+    }
+    options.open(path)
+}
+
+/// What an entry that is not a regular file is, for messages
+/// (`is a symbolic link to /mnt/gone/x.ics, which does not exist`).
+fn describe_entry(path: &Path) -> String {
+    let Ok(own) = fs::symlink_metadata(path) else {
+        return "is not a regular file".to_owned();
+    };
+    if !own.is_symlink() {
+        return format!("is {}", kind_of(&own));
+    }
+    let target = fs::read_link(path).map_or_else(
+        |_| "a path that cannot be read".to_owned(),
+        |target| target.display().to_string(),
+    );
+    match fs::metadata(path) {
+        Ok(metadata) => format!(
+            "is a symbolic link to {target}, which is {}",
+            kind_of(&metadata)
+        ),
+        Err(error) if error.kind() == io::ErrorKind::NotFound => {
+            format!("is a symbolic link to {target}, which does not exist (a dangling link)")
+        }
+        Err(error) => format!("is a symbolic link to {target}, which cannot be followed: {error}"),
+    }
+}
+
+/// The kind of file `metadata` describes, with an article (`a folder`).
+fn kind_of(metadata: &Metadata) -> &'static str {
+    let kind = metadata.file_type();
+    if kind.is_file() {
+        return "a regular file";
+    }
+    if kind.is_dir() {
+        return "a folder";
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_fifo() {
+            return "a named pipe";
+        }
+        if kind.is_socket() {
+            return "a socket";
+        }
+        if kind.is_block_device() || kind.is_char_device() {
+            return "a device";
+        }
+    }
+    "not a regular file"
 }
 
 /// A file's version: see the module docs.

@@ -590,9 +590,19 @@ impl Section {
             Direction::Send => (None, Some(&known)),
             Direction::Get => (Some(&known), None),
         };
+        let target_is_source = input.snapshot.direction == Direction::Get;
+        let source_owner = Owner {
+            synced: &input.synced,
+            target: target_is_source,
+        };
+        let destination_owner = Owner {
+            synced: &input.synced,
+            target: !target_is_source,
+        };
         let notices = &mut section.notices;
         let Some(mut source) = read_side(
             source_collection.as_ref(),
+            source_owner,
             input.item_type,
             source_known,
             notices,
@@ -602,6 +612,7 @@ impl Section {
         };
         let Some(mut destination) = read_side(
             destination_collection.as_ref(),
+            destination_owner,
             input.item_type,
             destination_known,
             notices,
@@ -616,6 +627,7 @@ impl Section {
         let filtered = input.filter.is_some();
         let completed = complete(
             source_collection.as_ref(),
+            source_owner,
             &mut source,
             |e| {
                 filtered
@@ -630,6 +642,7 @@ impl Section {
         .and_then(|()| {
             complete(
                 destination_collection.as_ref(),
+                destination_owner,
                 &mut destination,
                 |e| source.get(&e.uid).is_none(),
                 input.item_type,
@@ -795,6 +808,7 @@ fn repairs(
 /// the record (UID and hash) without reading it: a partial entry.
 fn read_side(
     collection: &dyn Collection,
+    owner: Owner<'_>,
     item_type: ItemType,
     known: Option<&HashMap<&Href, &SyncedRecord>>,
     notices: &mut Vec<Notice>,
@@ -855,7 +869,7 @@ fn read_side(
         unreadable: Vec::new(),
     };
     fetch_metas(collection, &to_fetch, item_type, &mut side, notices, keeper)?;
-    side.settle(collection, notices);
+    side.settle(collection, owner, notices);
     Some(side)
 }
 
@@ -874,28 +888,90 @@ impl Side {
             .extend(Entry::of(item_type, state, meta, partial));
     }
 
-    /// Sorts the items by UID; of items sharing a UID, the one at the
-    /// first href stays and the others are left out with a warning.
-    fn settle(&mut self, collection: &dyn Collection, notices: &mut Vec<Notice>) {
+    /// Sorts the items by UID; of items sharing a UID one stays (see
+    /// [`Owner::keeper`]) and the others are left out with a warning.
+    fn settle(&mut self, collection: &dyn Collection, owner: Owner<'_>, notices: &mut Vec<Notice>) {
         self.items.sort_unstable_by(|a, b| {
             a.uid
                 .cmp(&b.uid)
                 .then_with(|| a.state.href.cmp(&b.state.href))
         });
+        // Duplicates are rare: the choice moves the kept entry of each run
+        // of one UID to its front, and `dedup_by` keeps the front one.
+        let mut why: HashMap<String, &'static str> = HashMap::new();
+        let mut start = 0;
+        while start < self.items.len() {
+            let uid = &self.items[start].uid;
+            let end = start
+                + self.items[start..]
+                    .iter()
+                    .take_while(|e| &e.uid == uid)
+                    .count();
+            if end - start > 1 {
+                let run = &mut self.items[start..end];
+                let (index, reason) = owner.keeper(collection, run);
+                run[..=index].rotate_right(1);
+                why.insert(run[0].uid.clone(), reason);
+            }
+            start = end;
+        }
         self.items.dedup_by(|later, kept| {
             if later.uid != kept.uid {
                 return false;
             }
+            let reason = why.get(&kept.uid).copied().unwrap_or(KEPT_FIRST);
             notices.push(Notice::warning(format!(
-                "{}: UID {} is held by both {} and {}; {} is left out of this plan",
+                "{}: UID {} is held by both {} and {}; {} is kept ({reason}), \
+                 {} is left out of this plan",
                 collection.describe(),
                 later.uid,
                 kept.state.href,
                 later.state.href,
+                kept.state.href,
                 later.state.href
             )));
             true
         });
+    }
+}
+
+/// Why the first of several entries of one UID is kept.
+const KEPT_FIRST: &str = "the first by name";
+
+/// Which side of the state store's records a side is, to choose among
+/// entries that share a UID.
+#[derive(Clone, Copy)]
+struct Owner<'a> {
+    synced: &'a SyncedSet,
+    /// Whether the side is the target (its records' `target_href`), else
+    /// the CRM store (`crm_href`).
+    target: bool,
+}
+
+impl Owner<'_> {
+    /// Of entries sharing one UID (sorted by href), the index of the one
+    /// that stays and why: the one at the href the state store recorded
+    /// for the UID (where snapsync wrote or read it last), else the one at
+    /// the href snapsync gives a new item of that UID, else the first by
+    /// href. (Keeping a stray copy instead would update it and leave
+    /// snapsync's own file out of date for ever.)
+    fn keeper(self, collection: &dyn Collection, run: &[Entry]) -> (usize, &'static str) {
+        let uid = run[0].uid.as_str();
+        let at = |href: &Href| run.iter().position(|e| &e.state.href == href);
+        let recorded = self.synced.get(uid).map(|record| {
+            if self.target {
+                &record.target_href
+            } else {
+                &record.crm_href
+            }
+        });
+        if let Some(index) = recorded.and_then(at) {
+            return (index, "where the state store recorded it");
+        }
+        if let Some(index) = collection.href_of_new(uid).as_ref().and_then(at) {
+            return (index, "the name snapsync gives this UID");
+        }
+        (0, KEPT_FIRST)
     }
 }
 
@@ -965,6 +1041,7 @@ fn fetch_metas(
 /// Reads the whole item of the partial entries that `needs` picks.
 fn complete(
     collection: &dyn Collection,
+    owner: Owner<'_>,
     side: &mut Side,
     needs: impl Fn(&Entry) -> bool,
     item_type: ItemType,
@@ -983,7 +1060,7 @@ fn complete(
         return Some(());
     }
     fetch_metas(collection, &hrefs, item_type, side, notices, keeper)?;
-    side.settle(collection, notices);
+    side.settle(collection, owner, notices);
     Some(())
 }
 

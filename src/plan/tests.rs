@@ -559,6 +559,125 @@ fn unreadable_and_duplicate_items_are_reported_and_the_rest_is_planned() {
     );
 }
 
+/// Applies the snapshots `names` for real, as `apply --yes` would.
+fn apply(world: &World, names: &[&str]) -> crate::apply::Report {
+    let catalog = world.catalog();
+    let snapshots: Vec<_> = catalog
+        .snapshots
+        .iter()
+        .filter(|s| names.contains(&s.name.as_str()))
+        .collect();
+    let endpoints =
+        StoreEndpoints::new(CrmStore::open(&world.path("crm.sqlite")).unwrap()).with_fsync(false);
+    let mut state = StateStore::open(&world.path("state.sqlite")).unwrap();
+    let plan = compile(&catalog, &snapshots, &endpoints, &state, now()).unwrap();
+    crate::apply::execute(
+        &plan,
+        &catalog,
+        &endpoints,
+        &mut state,
+        &crate::apply::ApplyOptions::default(),
+        &mut |_| {},
+    )
+    .unwrap()
+}
+
+/// The duplicate-UID warnings of a plan.
+fn duplicate_warnings(plan: &Plan) -> Vec<String> {
+    section(plan, "jdoe", ItemType::ScheduleItems)
+        .notices
+        .iter()
+        .filter_map(|n| n.message.split_once(": UID "))
+        .map(|(_, rest)| format!("UID {rest}"))
+        .collect()
+}
+
+#[test]
+fn of_two_destination_files_of_one_uid_the_one_the_state_store_recorded_is_kept() {
+    let world = World::new();
+    world.snapshot("s", FULL_SEND);
+    let folder = world.path("vdir/jdoe/calendar");
+    world
+        .crm()
+        .store_items("jdoe", &[event("ev-1", "Event 1", "20261103T100000Z")])
+        .unwrap();
+    assert_eq!(apply(&world, &["s"]).applied().get(Action::Create), 1);
+    // A copy made by hand, first by name.
+    std::fs::copy(folder.join("ev-1.ics"), folder.join("copy of ev-1.ics")).unwrap();
+    world
+        .crm()
+        .store_items(
+            "jdoe",
+            &[event("ev-1", "Event 1 moved", "20261103T100000Z")],
+        )
+        .unwrap();
+
+    let plan = world.plan(&["s"]);
+    assert_eq!(
+        ops(&plan, "jdoe", ItemType::ScheduleItems),
+        [(Action::Update, "ev-1".into())]
+    );
+    let destination = op(&plan, "ev-1").destination.as_ref().unwrap();
+    assert_eq!(destination.href, Href("ev-1.ics".into()));
+    let kept = "UID ev-1 is held by both ev-1.ics and copy of ev-1.ics; ev-1.ics is kept \
+                (where the state store recorded it), copy of ev-1.ics is left out of this plan";
+    assert_eq!(duplicate_warnings(&plan), [kept]);
+
+    assert_eq!(apply(&world, &["s"]).applied().get(Action::Update), 1);
+    let read = |name: &str| std::fs::read_to_string(folder.join(name)).unwrap();
+    assert!(read("ev-1.ics").contains("SUMMARY:Event 1 moved"));
+    assert!(read("copy of ev-1.ics").contains("SUMMARY:Event 1\r\n"));
+    // Converged: the next plan keeps snapsync's own file, in sync.
+    let plan = world.plan(&["s"]);
+    assert!(!plan.has_changes());
+    assert_eq!(duplicate_warnings(&plan), [kept]);
+}
+
+#[test]
+fn of_two_unrecorded_files_of_one_uid_the_one_at_the_uid_s_own_name_is_kept() {
+    let world = World::new();
+    world.snapshot("s", FULL_SEND);
+    let folder = world.path("vdir/jdoe/calendar");
+    std::fs::create_dir_all(&folder).unwrap();
+    let old = event("x", "Old", "20261103T100000Z").to_text();
+    std::fs::write(folder.join("a.ics"), &old).unwrap();
+    std::fs::write(folder.join("x.ics"), &old).unwrap();
+    std::fs::write(
+        folder.join("b.ics"),
+        event("y", "Y", "20261103T100000Z").to_text(),
+    )
+    .unwrap();
+    std::fs::write(
+        folder.join("c.ics"),
+        event("y", "Y", "20261103T100000Z").to_text(),
+    )
+    .unwrap();
+    world
+        .crm()
+        .store_items(
+            "jdoe",
+            &[
+                event("x", "New", "20261103T100000Z"),
+                event("y", "Y2", "20261103T100000Z"),
+            ],
+        )
+        .unwrap();
+    let plan = world.plan(&["s"]);
+    let href = |uid: &str| op(&plan, uid).destination.as_ref().unwrap().href.0.clone();
+    assert_eq!(href("x"), "x.ics");
+    // Neither recorded nor at its own name: the first by name.
+    assert_eq!(href("y"), "b.ics");
+    assert_eq!(
+        duplicate_warnings(&plan),
+        [
+            "UID x is held by both x.ics and a.ics; x.ics is kept \
+             (the name snapsync gives this UID), a.ics is left out of this plan",
+            "UID y is held by both b.ics and c.ics; b.ics is kept \
+             (the first by name), c.ics is left out of this plan",
+        ]
+    );
+}
+
 #[test]
 fn a_synced_item_unreadable_at_the_source_keeps_its_copy_at_the_destination() {
     let world = World::new();

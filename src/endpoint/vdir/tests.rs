@@ -536,10 +536,10 @@ fn other_files_are_ignored() {
     fs::write(folder.join("card.vcf"), CONTACT).unwrap();
     fs::write(folder.join("upper.ICS"), EVENT).unwrap();
     fs::write(folder.join("ics"), EVENT).unwrap();
-    fs::create_dir(folder.join("sub.ics")).unwrap();
-    fs::write(folder.join("sub.ics").join("inner.ics"), EVENT).unwrap();
+    fs::create_dir(folder.join("sub")).unwrap();
+    fs::write(folder.join("sub").join("inner.ics"), EVENT).unwrap();
     #[cfg(unix)]
-    std::os::unix::fs::symlink(folder.join("nowhere.ics"), folder.join("dangling.ics")).unwrap();
+    std::os::unix::fs::symlink(folder.join("nowhere.ics"), folder.join(".dangling.ics")).unwrap();
     let listing = c.list().unwrap();
     assert_eq!(listing.len(), 1, "{listing:?}");
     assert_eq!(listing[0].href, created.href);
@@ -549,6 +549,162 @@ fn other_files_are_ignored() {
     let listing = cards.list().unwrap();
     assert_eq!(listing.len(), 1);
     assert_eq!(listing[0].href, Href("card.vcf".into()));
+}
+
+/// An entry with an item file's name that is not a regular file is listed
+/// (at the version of the entry itself) and its fetch fails as invalid, not
+/// as missing: a get must not take it for an item deleted at the source.
+#[cfg(unix)]
+#[test]
+fn entries_that_are_not_regular_files_are_listed_and_cannot_be_read() {
+    use std::os::unix::fs::symlink;
+    let dir = tempfile::tempdir().unwrap();
+    let c = calendars(dir.path());
+    let real = c.create(&event("real", "Real")).unwrap();
+    let folder = c.folder();
+    symlink("/nonexistent/gone.ics", folder.join("dangling.ics")).unwrap();
+    symlink(folder.join("loop.ics"), folder.join("loop.ics")).unwrap();
+    fs::create_dir(folder.join("folder.ics")).unwrap();
+    symlink(folder.join("folder.ics"), folder.join("to-folder.ics")).unwrap();
+    symlink(folder.join("real.ics"), folder.join("to-real.ics")).unwrap();
+    rustix::fs::mknodat(
+        rustix::fs::CWD,
+        folder.join("pipe.ics"),
+        rustix::fs::FileType::Fifo,
+        rustix::fs::Mode::from_raw_mode(0o600),
+        0,
+    )
+    .unwrap();
+
+    let listing = c.list().unwrap();
+    let hrefs: Vec<&str> = listing.iter().map(|l| l.href.0.as_str()).collect();
+    assert_eq!(
+        hrefs,
+        [
+            "dangling.ics",
+            "folder.ics",
+            "loop.ics",
+            "pipe.ics",
+            "real.ics",
+            "to-folder.ics",
+            "to-real.ics"
+        ]
+    );
+    let version = |href: &str| {
+        listing
+            .iter()
+            .find(|l| l.href.0 == href)
+            .map(|l| l.version.clone())
+            .unwrap()
+    };
+    // The entry's own version; a link to a regular file has the file's.
+    let own = fs::symlink_metadata(folder.join("dangling.ics")).unwrap();
+    assert_eq!(version("dangling.ics"), version_of(&own));
+    assert_eq!(version("to-real.ics"), real.version);
+    assert_eq!(version("real.ics"), real.version);
+
+    for (href, what) in [
+        (
+            "dangling.ics",
+            "is a symbolic link to /nonexistent/gone.ics, which does not exist (a dangling link)",
+        ),
+        ("loop.ics", "is a symbolic link to "),
+        ("folder.ics", "is a folder"),
+        ("to-folder.ics", "which is a folder"),
+        ("pipe.ics", "is a named pipe"),
+    ] {
+        let path = folder.join(href);
+        // Must not wait for a writer on the named pipe.
+        let error = error_of(fetch_one(&c, &Href(href.into())));
+        assert_eq!(error.kind, ErrorKind::Invalid, "{href}: {error}");
+        let prefix = format!("vdir test: scheduleItems: {}: is ", path.display());
+        assert!(
+            error.message.starts_with(&prefix),
+            "{error}\nwanted: {prefix}"
+        );
+        assert!(error.message.contains(what), "{error}\nwanted: {what}");
+        assert!(
+            error
+                .message
+                .ends_with("only a regular file (or a symbolic link to one) can hold an item"),
+            "{error}"
+        );
+    }
+    let looping = error_of(fetch_one(&c, &Href("loop.ics".into())));
+    assert!(
+        looping
+            .message
+            .contains("loop.ics, which cannot be followed: "),
+        "{looping}"
+    );
+    // A link to a regular file is read as that file.
+    let fetched = fetch_one(&c, &Href("to-real.ics".into())).unwrap();
+    assert_eq!(fetched.item.uid(), "real");
+    assert_eq!(fetched.version, real.version);
+}
+
+/// An update at the listed version replaces a dangling link (the link
+/// itself) by the item's file; a folder is refused with a message that says
+/// so; a delete leaves any entry that is not a regular file alone.
+#[cfg(unix)]
+#[test]
+fn an_update_replaces_a_dangling_link_and_refuses_a_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let c = calendars(dir.path());
+    c.create(&event("other", "Other")).unwrap();
+    let folder = c.folder();
+    let link = folder.join("ev-3.ics");
+    std::os::unix::fs::symlink("/nonexistent/ev-3.ics", &link).unwrap();
+    fs::create_dir(folder.join("ev-2.ics")).unwrap();
+    let listed: BTreeMap<String, Version> = c
+        .list()
+        .unwrap()
+        .into_iter()
+        .map(|l| (l.href.0, l.version))
+        .collect();
+
+    // A delete refuses both, and leaves them.
+    for href in ["ev-3.ics", "ev-2.ics"] {
+        let error = error_of(c.delete(&Href(href.into()), &listed[href]));
+        assert_eq!(error.kind, ErrorKind::Invalid, "{error}");
+        assert!(fs::symlink_metadata(folder.join(href)).is_ok());
+    }
+
+    let written = c
+        .update(
+            &Href("ev-3.ics".into()),
+            &listed["ev-3.ics"],
+            &event("ev-3", "Three"),
+        )
+        .unwrap();
+    let now = fs::symlink_metadata(&link).unwrap();
+    assert!(now.is_file(), "the link itself is replaced by a file");
+    assert_eq!(written.version, version_of(&now));
+    let fetched = fetch_one(&c, &Href("ev-3.ics".into())).unwrap();
+    assert_eq!(fetched.item.uid(), "ev-3");
+    assert!(!Path::new("/nonexistent/ev-3.ics").exists());
+
+    let error = error_of(c.update(
+        &Href("ev-2.ics".into()),
+        &listed["ev-2.ics"],
+        &event("ev-2", "Two"),
+    ));
+    assert_eq!(error.kind, ErrorKind::Invalid, "{error}");
+    assert!(
+        error
+            .message
+            .contains("ev-2.ics: cannot update it: it is a folder"),
+        "{error}"
+    );
+    assert!(folder.join("ev-2.ics").is_dir());
+    // No temporary file is left behind.
+    assert_eq!(
+        names(folder),
+        ["ev-2.ics", "ev-3.ics", "other.ics"]
+            .map(String::from)
+            .into_iter()
+            .collect()
+    );
 }
 
 #[test]
