@@ -1141,13 +1141,11 @@ fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
     );
     assert!(!stdout.contains("orphan deleted"), "{stdout}");
     let out = apply(root, "purge-typo");
-    // The link with the error is not applied; the rest would be (there is
-    // none here), and the apply says so with exit code 3.
-    assert_eq!(out.status.code(), Some(3));
+    // The link with the error is the whole plan: nothing else to apply.
+    assert_eq!(out.status.code(), Some(1));
     assert!(
         text(&out.stderr).contains(
-            "error: the plan has 1 error (listed above): the links and targets it name are not \
-             applied; the rest of the plan is"
+            "the plan has errors (listed above) and nothing else to do; nothing was applied"
         ),
         "{}",
         text(&out.stderr)

@@ -64,7 +64,7 @@ fn run_saved(cli: &Cli, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Res
     let catalog = plan.recorded_catalog()?;
     let stores = StorePaths::from_specs(&catalog);
     show_plan(cli, args, &plan)?;
-    let plan_errors = plan_errors(&plan);
+    let plan_errors = plan_errors(&plan)?;
     let options = ApplyOptions {
         max_deletes: args.max_deletes,
         lock_timeout: args.lock_timeout,
@@ -204,7 +204,7 @@ fn run_planned(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     let plan = super::plan::compile(cli, &catalog, &args.snapshots, now, Some(&mut cache))?;
     super::announce_both(cli, &stores, &args.paths);
     show_plan(cli, args, &plan)?;
-    let plan_errors = plan_errors(&plan);
+    let plan_errors = plan_errors(&plan)?;
     if plan.has_changes() && !args.yes && !confirm()? {
         return Ok(ExitCode::from(DECLINED));
     }
@@ -281,19 +281,29 @@ fn finish(
 /// the parts of a plan with an error (a link whose CRM user does not exist,
 /// a target that cannot be reached) have no operations, so everything else
 /// is applied, and the apply exits 3 (DESIGN 2.5: an error is for its link,
-/// and the rest of the plan goes on).
-fn plan_errors(plan: &Plan) -> usize {
+/// and the rest of the plan goes on). A plan of errors alone, with no
+/// operation at all, is an error before any write (exit 1).
+fn plan_errors(plan: &Plan) -> anyhow::Result<usize> {
     let errors = plan.errors();
-    if errors > 0 {
-        let _ = writeln!(
-            io::stderr().lock(),
-            "error: the plan has {} (listed above): the links and targets {} name are not \
-             applied; the rest of the plan is",
-            snapsync::plural::count(errors, "error", "errors"),
-            if errors == 1 { "it" } else { "they" }
-        );
+    if errors == 0 {
+        return Ok(0);
     }
-    errors
+    let operations = plan
+        .snapshots
+        .iter()
+        .flat_map(snapsync::plan::SnapshotPlan::sections)
+        .any(|(_, section)| !section.operations.is_empty());
+    if !operations {
+        bail!("the plan has errors (listed above) and nothing else to do; nothing was applied");
+    }
+    writeln!(
+        io::stderr().lock(),
+        "error: the plan has {} (listed above): the links and targets {} name are not \
+         applied; the rest of the plan is",
+        snapsync::plural::count(errors, "error", "errors"),
+        if errors == 1 { "it" } else { "they" }
+    )?;
+    Ok(errors)
 }
 
 /// Carries out `plan` on the stores at `stores`, with a progress bar on a
