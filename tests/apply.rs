@@ -1316,6 +1316,16 @@ spec: { direction: send, target: two, orphans: delete }
     .expect("specs");
     std::fs::create_dir_all(root.join("vdir-two/typo/calendar")).expect("folder");
     std::fs::write(root.join("vdir-two/typo/calendar/theirs.ics"), "kept").expect("file");
+    let saved = snapsync_in(root, &["plan", "-s", "send-two", "--out", "two.json"]);
+    assert_eq!(saved.status.code(), Some(1));
+    assert!(
+        text(&saved.stdout).contains(
+            "Saved the plan to two.json, but it has errors (listed above): `snapsync apply \
+             --plan two.json` applies only the parts without errors"
+        ),
+        "{}",
+        text(&saved.stdout)
+    );
     let out = apply(root, "send-two");
     assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
     let stderr = text(&out.stderr);

@@ -288,12 +288,7 @@ fn plan_errors(plan: &Plan) -> anyhow::Result<usize> {
     if errors == 0 {
         return Ok(0);
     }
-    let operations = plan
-        .snapshots
-        .iter()
-        .flat_map(snapsync::plan::SnapshotPlan::sections)
-        .any(|(_, section)| !section.operations.is_empty());
-    if !operations {
+    if !plan.has_operations() {
         bail!("the plan has errors (listed above) and nothing else to do; nothing was applied");
     }
     writeln!(

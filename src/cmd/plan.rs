@@ -187,12 +187,21 @@ pub fn run(cli: &Cli, args: &PlanArgs) -> anyhow::Result<ExitCode> {
             };
             render::text(&plan, &mut out, options)?;
             if let Some(path) = &args.out {
-                if plan.has_errors() {
-                    // An apply refuses a plan with errors: do not suggest one.
+                if plan.has_errors() && !plan.has_operations() {
+                    // An apply refuses a plan of errors alone: do not suggest one.
                     writeln!(
                         out,
                         "Saved the plan to {}, but it has errors (listed above) and cannot be \
                          applied; fix them and plan again.",
+                        path.display()
+                    )?;
+                } else if plan.has_errors() {
+                    writeln!(
+                        out,
+                        "Saved the plan to {}, but it has errors (listed above): `snapsync apply \
+                         --plan {}` applies only the parts without errors; fix them and plan \
+                         again to apply it all.",
+                        path.display(),
                         path.display()
                     )?;
                 } else {

@@ -466,6 +466,16 @@ impl Plan {
         self.errors() > 0
     }
 
+    /// Whether any section holds an operation (a write, a keep to record,
+    /// or an item left as it is): a plan of errors alone has none.
+    #[must_use]
+    pub fn has_operations(&self) -> bool {
+        self.snapshots
+            .iter()
+            .flat_map(SnapshotPlan::sections)
+            .any(|(_, section)| !section.operations.is_empty())
+    }
+
     /// How many things could not be planned (error notices). A part of a
     /// plan with an error has no operations.
     #[must_use]
