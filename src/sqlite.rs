@@ -550,6 +550,20 @@ mod tests {
         }
     }
 
+    /// A store of many pages at `path`, cut to half its length; returns the
+    /// length it had.
+    fn cut_short_store(path: &Path) -> u64 {
+        store_of_many_pages(path);
+        let length = std::fs::metadata(path).unwrap().len();
+        std::fs::OpenOptions::new()
+            .write(true)
+            .open(path)
+            .unwrap()
+            .set_len(length / 2)
+            .unwrap();
+        length
+    }
+
     #[test]
     fn the_length_check_waits_while_a_write_ahead_log_is_in_use() {
         // A checkpoint in another process writes the header's new size
@@ -557,14 +571,7 @@ mod tests {
         // it, a short file is not called damaged.
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("store.sqlite");
-        store_of_many_pages(&path);
-        let length = std::fs::metadata(&path).unwrap().len();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(length / 2)
-            .unwrap();
+        cut_short_store(&path);
         assert!(check_length(StoreKind::State, &path).is_err());
         std::fs::write(dir.path().join("store.sqlite-wal"), b"log").unwrap();
         assert!(check_length(StoreKind::State, &path).is_ok());
@@ -597,14 +604,7 @@ mod tests {
 
         // Cut short: refused on opening, before any page past the end is read.
         std::fs::remove_file(&path).unwrap();
-        store_of_many_pages(&path);
-        let length = std::fs::metadata(&path).unwrap().len();
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&path)
-            .unwrap()
-            .set_len(length / 2)
-            .unwrap();
+        let length = cut_short_store(&path);
         for err in [
             open(StoreKind::State, &path, &[V1, V2]).unwrap_err(),
             open_read_only(StoreKind::State, &path, &[V1, V2]).unwrap_err(),
