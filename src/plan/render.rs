@@ -231,7 +231,39 @@ pub fn json(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
 }
 
 fn cell(text: &str) -> String {
-    text.replace('|', "\\|").replace('\n', " ")
+    // Item text comes from calendars anyone can write to: no HTML of theirs
+    // reaches a pull-request comment, and no `|` breaks the table.
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '|' => out.push_str("\\|"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '&' => out.push_str("&amp;"),
+            c if c.is_control() => out.push(' '),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Text as a code span in a table cell, shown as it is: fenced by one more
+/// backtick than its longest run of them, with `|` escaped (a table needs
+/// that even inside a code span).
+fn code_cell(text: &str) -> String {
+    let text: String = text
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect::<String>()
+        .replace('|', "\\|");
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    let fence = "`".repeat(longest + 1);
+    let pad = if text.starts_with('`') || text.ends_with('`') {
+        " "
+    } else {
+        ""
+    };
+    format!("{fence}{pad}{text}{pad}{fence}")
 }
 
 /// Writes the plan as a pull-request comment: a summary table, then the
@@ -327,10 +359,10 @@ pub fn markdown(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
             for op in ops {
                 writeln!(
                     out,
-                    "| {} | {} | `{}` | {} |",
+                    "| {} | {} | {} | {} |",
                     op.action,
                     cell(op.summary.as_deref().unwrap_or("")),
-                    op.uid.replace('`', "'"),
+                    code_cell(&op.uid),
                     cell(&op.reason)
                 )?;
             }
@@ -343,6 +375,17 @@ pub fn markdown(plan: &Plan, out: &mut impl Write) -> io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn markdown_cells_escape_html_and_pipes_and_code_spans_keep_backticks() {
+        assert_eq!(
+            cell("Pipe | in title <img src=x onerror=alert(1)> & more\nline"),
+            "Pipe \\| in title &lt;img src=x onerror=alert(1)&gt; &amp; more line"
+        );
+        assert_eq!(code_cell("ev-1"), "`ev-1`");
+        assert_eq!(code_cell("ev-4|x`y"), "``ev-4\\|x`y``");
+        assert_eq!(code_cell("`a``"), "``` `a`` ```");
+    }
 
     #[test]
     fn a_long_summary_is_cut_between_characters_and_ends_with_an_ellipsis() {
