@@ -465,3 +465,17 @@ fn an_rrule_without_frequency_is_imported_as_one_start_with_a_warning() {
     let meta = event.meta.as_ref().expect("the CRM keeps the metadata");
     assert_eq!(meta.dates.recurrence, None);
 }
+
+/// A `snapshots.d` made before any spec is written names no store: the
+/// commands use the default one, as with no folder at all.
+#[test]
+fn an_empty_specs_folder_means_the_default_store() {
+    let dir = folder();
+    std::fs::create_dir_all(dir.path().join("snapshots.d")).unwrap();
+    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(dir.path().join(".snapsync/crm.sqlite").exists());
+    let out = snapsync_in(dir.path(), &["crm", "users"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("jdoe"), "{}", text(&out.stdout));
+}

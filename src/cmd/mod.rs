@@ -86,6 +86,16 @@ impl Store {
         }
         let validation = snapsync::spec::validate(&[specs.to_owned()], chrono::Utc::now())
             .context("cannot read the specs")?;
+        // A folder that holds no spec file yet (made before the first
+        // import) names no store: the default, as for no folder at all.
+        if !validation.diagnostics.is_empty()
+            && validation
+                .diagnostics
+                .iter()
+                .all(|d| d.code == "file::no-specs")
+        {
+            return Ok(self.of(&Stores::default()));
+        }
         let Some(catalog) = validation.catalog else {
             bail!(
                 "the specs in {} are not valid, so the {} they name is unknown; \
