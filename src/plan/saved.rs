@@ -515,6 +515,17 @@ impl Plan {
         })
     }
 
+    /// Every section the plan holds for `target`, with its link.
+    fn sections_of<'p>(
+        &'p self,
+        target: &'p str,
+    ) -> impl Iterator<Item = (&'p super::LinkPlan, &'p super::Section)> {
+        self.snapshots
+            .iter()
+            .filter(move |s| s.target == target)
+            .flat_map(SnapshotPlan::sections)
+    }
+
     /// What in `catalog` (the specs as they are now) resolves to another
     /// location than the plan recorded, for the targets, links and
     /// collections the plan writes: one line each, planned and now.
@@ -572,11 +583,7 @@ impl Plan {
                     }
                 }
             }
-            let planned_links = self
-                .snapshots
-                .iter()
-                .filter(|s| s.target == recorded.name)
-                .flat_map(SnapshotPlan::sections);
+            let planned_links = self.sections_of(&recorded.name);
             for (link_plan, section) in planned_links {
                 let planned = recorded
                     .links
@@ -642,11 +649,7 @@ impl Plan {
                 ));
                 continue;
             }
-            let planned_links = self
-                .snapshots
-                .iter()
-                .filter(|s| s.target == recorded.name)
-                .flat_map(SnapshotPlan::sections);
+            let planned_links = self.sections_of(&recorded.name);
             for (link_plan, section) in planned_links {
                 let Some(link) = recorded.links.iter().find(|l| l.name == link_plan.link) else {
                     continue;

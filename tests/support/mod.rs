@@ -307,6 +307,21 @@ pub fn with_closed_stdout(dir: &Path, args: &[&str]) -> std::process::Output {
         .expect("snapsync runs")
 }
 
+/// Runs snapsync with a closed standard output (see
+/// [`with_closed_stdout`]) and asserts it exits 0 and says nothing on
+/// standard error beyond the stores it opened.
+pub fn assert_quiet_with_closed_stdout(dir: &Path, args: &[&str]) {
+    let out = with_closed_stdout(dir, args);
+    assert_eq!(
+        (
+            out.status.code(),
+            stderr_besides_stores(&out.stderr).as_str()
+        ),
+        (Some(0), ""),
+        "{args:?}"
+    );
+}
+
 /// Runs [`snapsync_command`].
 pub fn snapsync_in(dir: &Path, args: &[&str]) -> std::process::Output {
     snapsync_command(dir, args).output().expect("snapsync runs")
