@@ -28,7 +28,11 @@ fn documents() -> Vec<PathBuf> {
         .expect("a docs folder")
         .map(|entry| entry.expect("a folder entry").path())
         .filter(|path| path.extension().is_some_and(|e| e == "md"))
-        .map(|path| path.strip_prefix(root()).expect("under the crate").to_owned())
+        .map(|path| {
+            path.strip_prefix(root())
+                .expect("under the crate")
+                .to_owned()
+        })
         .collect();
     docs.sort();
     files.extend(docs);
@@ -134,13 +138,20 @@ fn every_relative_link_in_the_docs_leads_to_a_file_and_heading() {
                 folder.join(path)
             };
             if !root().join(&file).exists() {
-                broken.push(format!("{}: {target} (no file {})", document.display(), file.display()));
+                broken.push(format!(
+                    "{}: {target} (no file {})",
+                    document.display(),
+                    file.display()
+                ));
                 continue;
             }
             if !anchor.is_empty() {
                 let headings = anchors(&read(&file.to_string_lossy()));
                 if !headings.contains(anchor) {
-                    broken.push(format!("{}: {target} (no such heading)", document.display()));
+                    broken.push(format!(
+                        "{}: {target} (no such heading)",
+                        document.display()
+                    ));
                 }
             }
         }
@@ -152,7 +163,12 @@ fn every_relative_link_in_the_docs_leads_to_a_file_and_heading() {
 #[test]
 fn anchors_follow_github() {
     let found = anchors("# `snapsync plan`: the dry run\n## CalDAV/CardDAV targets\n## A\n## A\n");
-    for anchor in ["snapsync-plan-the-dry-run", "caldavcarddav-targets", "a", "a-1"] {
+    for anchor in [
+        "snapsync-plan-the-dry-run",
+        "caldavcarddav-targets",
+        "a",
+        "a-1",
+    ] {
         assert!(found.contains(anchor), "{anchor} not in {found:?}");
     }
     let links = link_targets("[`a`](x.md#b) and [c](<d>) `[e](f)`\n```\n[g](h)\n```\n");
@@ -236,7 +252,11 @@ fn the_command_reference_names_every_flag_of_the_man_page() {
     }
     named.sort();
     named.dedup();
-    assert!(named.len() > 20, "only {} flags found: {named:?}", named.len());
+    assert!(
+        named.len() > 20,
+        "only {} flags found: {named:?}",
+        named.len()
+    );
     let missing: Vec<&String> = named
         .iter()
         .filter(|flag| !reference.contains(flag.as_str()))
