@@ -175,24 +175,35 @@ fn anchors_follow_github() {
     assert_eq!(links, ["x.md#b", "<d>"]);
 }
 
+/// The text of the first fenced block of `markdown` whose info string is
+/// `info` (`sh`, `yaml`).
+fn first_block<'a>(markdown: &'a str, info: &str) -> &'a str {
+    let opening = format!("```{info}\n");
+    let start = markdown
+        .find(&opening)
+        .unwrap_or_else(|| panic!("no ```{info} block"))
+        + opening.len();
+    let length = markdown[start..].find("```").unwrap_or_default();
+    &markdown[start..start + length]
+}
+
 #[test]
 fn the_readme_starts_with_the_two_commands() {
     let readme = read("README.md");
-    let first_block = readme
-        .split("```")
-        .nth(1)
-        .expect("a code block in the README");
-    let before = readme.split("```").next().unwrap_or_default();
+    let first = readme.find("```").expect("a code block in the README");
+    assert_eq!(
+        readme.find("```sh\n"),
+        Some(first),
+        "the first code block holds the two commands"
+    );
     assert!(
-        !before.contains("\n## "),
+        !readme[..first].contains("\n## "),
         "the two commands come before the first section"
     );
-    let commands: Vec<&str> = first_block
+    let commands: Vec<&str> = first_block(&readme, "sh")
         .lines()
-        .skip(1)
         .map(|line| line.split('#').next().unwrap_or_default().trim())
         .collect();
-    assert_eq!(first_block.lines().next(), Some("sh"));
     assert_eq!(commands, ["cargo run --release -- demo", "bash .ci/run"]);
 }
 
@@ -210,11 +221,7 @@ fn the_readme_is_one_page() {
 #[test]
 fn the_readme_spec_example_validates() {
     let readme = read("README.md");
-    let example = readme
-        .split("```yaml\n")
-        .nth(1)
-        .and_then(|block| block.split("```").next())
-        .expect("a YAML block in the README");
+    let example = first_block(&readme, "yaml");
     let dir = tempfile::tempdir().expect("a temporary folder");
     std::fs::create_dir_all(dir.path().join("snapshots.d")).expect("a specs folder");
     std::fs::create_dir_all(dir.path().join("vdir/office")).expect("the vdir folder");
