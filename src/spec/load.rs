@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::codes::DiagnosticCode;
 use super::diagnostic::{Diagnostic, FileId, Sources, Span};
 use super::schema::{
     API_VERSION, Anchor, KINDS, SECRET_REFERENCE_KEYS, SchemaChecker, did_you_mean, is_env_name,
@@ -82,7 +83,7 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Di
         Ok(metadata) => metadata,
         Err(error) => {
             diagnostics.push(
-                Diagnostic::path_error("file::unreadable", format!("cannot read: {error}"), path)
+                Diagnostic::path_error(DiagnosticCode::FileUnreadable, format!("cannot read: {error}"), path)
                     .with_hint(
                         "check the path; `snapsync validate` reads files and folders of specs",
                     ),
@@ -98,7 +99,7 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Di
     walk_folder(path, files, diagnostics);
     if files.len() == before {
         diagnostics.push(
-            Diagnostic::path_error("file::no-specs", "no spec files in this folder", path)
+            Diagnostic::path_error(DiagnosticCode::FileNoSpecs, "no spec files in this folder", path)
                 .with_hint("spec files end in `.yaml` or `.yml`"),
         );
     }
@@ -109,7 +110,7 @@ fn walk_folder(folder: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Di
         Ok(entries) => entries,
         Err(error) => {
             diagnostics.push(Diagnostic::path_error(
-                "file::unreadable",
+                DiagnosticCode::FileUnreadable,
                 format!("cannot read folder: {error}"),
                 folder,
             ));
@@ -143,7 +144,7 @@ fn load_file(path: &Path, checker: &SchemaChecker, loaded: &mut Loaded) {
         Ok(bytes) => bytes,
         Err(error) => {
             loaded.diagnostics.push(Diagnostic::path_error(
-                "file::unreadable",
+                DiagnosticCode::FileUnreadable,
                 format!("cannot read: {error}"),
                 path,
             ));
@@ -155,7 +156,7 @@ fn load_file(path: &Path, checker: &SchemaChecker, loaded: &mut Loaded) {
         Ok(_) => {
             loaded.diagnostics.push(
                 Diagnostic::path_error(
-                    "file::not-text",
+                    DiagnosticCode::FileNotText,
                     "not a text file (it holds NUL bytes)",
                     path,
                 )
@@ -167,7 +168,7 @@ fn load_file(path: &Path, checker: &SchemaChecker, loaded: &mut Loaded) {
             let at = error.utf8_error().valid_up_to();
             loaded.diagnostics.push(
                 Diagnostic::path_error(
-                    "file::not-text",
+                    DiagnosticCode::FileNotText,
                     format!("not a UTF-8 text file (invalid byte at offset {at})"),
                     path,
                 )
@@ -187,13 +188,13 @@ fn load_file(path: &Path, checker: &SchemaChecker, loaded: &mut Loaded) {
     let documents = match parsed {
         Ok(documents) => documents,
         Err(error) => {
-            let mut diagnostic = Diagnostic::error("yaml::syntax", error.message, file, error.span)
+            let mut diagnostic = Diagnostic::error(DiagnosticCode::YamlSyntax, error.message, file, error.span)
                 .with_hint_opt(error.hint);
             if let Some((span, text)) = error.related {
                 diagnostic = diagnostic
                     .with_label("defined again here")
                     .with_secondary(file, span, text);
-                diagnostic.code = "yaml::duplicate-key";
+                diagnostic.code = DiagnosticCode::YamlDuplicateKey;
             }
             loaded.diagnostics.push(diagnostic);
             return;
@@ -205,7 +206,7 @@ fn load_file(path: &Path, checker: &SchemaChecker, loaded: &mut Loaded) {
         .collect();
     if documents.is_empty() {
         loaded.diagnostics.push(
-            Diagnostic::path_error("file::empty", "the file holds no resources", path).with_hint(
+            Diagnostic::path_error(DiagnosticCode::FileEmpty, "the file holds no resources", path).with_hint(
                 "a spec file holds one or more documents with `apiVersion`, `kind`, `metadata` \
                  and `spec`; delete the file if it is not needed",
             ),
@@ -229,7 +230,7 @@ fn load_document(
     let NodeValue::Map(entries) = &root.value else {
         loaded.diagnostics.push(
             Diagnostic::error(
-                "spec::not-a-resource",
+                DiagnosticCode::NotAResource,
                 format!(
                     "a resource must be a mapping, not {}",
                     root.value.kind_name()
@@ -255,7 +256,7 @@ fn load_document(
             header_ok = false;
             loaded.diagnostics.push(
                 Diagnostic::error(
-                    "spec::missing-api-version",
+                    DiagnosticCode::MissingApiVersion,
                     "missing `apiVersion`",
                     file,
                     first_key.clone(),
@@ -268,7 +269,7 @@ fn load_document(
             header_ok = false;
             loaded.diagnostics.push(
                 Diagnostic::error(
-                    "spec::unknown-api-version",
+                    DiagnosticCode::UnknownApiVersion,
                     format!("unknown apiVersion `{}`", scalar(node)),
                     file,
                     node.span.clone(),
@@ -282,7 +283,7 @@ fn load_document(
     let kind = match field("kind") {
         None => {
             loaded.diagnostics.push(
-                Diagnostic::error("spec::missing-kind", "missing `kind`", file, first_key)
+                Diagnostic::error(DiagnosticCode::MissingKind, "missing `kind`", file, first_key)
                     .with_label("this resource has no `kind`")
                     .with_hint(format!("add `kind:` with one of {}", KINDS.join(", "))),
             );
@@ -300,7 +301,7 @@ fn load_document(
                 };
                 loaded.diagnostics.push(
                     Diagnostic::error(
-                        "spec::unknown-kind",
+                        DiagnosticCode::UnknownKind,
                         format!("unknown kind `{text}`"),
                         file,
                         node.span.clone(),
@@ -348,7 +349,7 @@ fn load_document(
             resource,
         }),
         Err(error) => loaded.diagnostics.push(Diagnostic::error(
-            "spec::unreadable",
+            DiagnosticCode::Unreadable,
             format!("cannot read this resource: {error}"),
             file,
             root.span.start..root.span.start,

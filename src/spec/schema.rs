@@ -13,6 +13,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{JsonType, ValidationError, Validator};
 use serde_json::{Value, json};
 
+use super::codes::DiagnosticCode;
 use super::types::Resource;
 use super::yaml::escape_pointer;
 
@@ -89,7 +90,7 @@ pub struct SchemaProblem {
     /// What part of the node to underline.
     pub anchor: Anchor,
     /// The diagnostic code.
-    pub code: &'static str,
+    pub code: DiagnosticCode,
     /// What is wrong.
     pub message: String,
     /// The words under the underline.
@@ -175,7 +176,7 @@ impl SchemaChecker {
             })
             .collect();
         problems.retain(|p| {
-            p.code != "schema::missing-field"
+            p.code != DiagnosticCode::SchemaMissingField
                 || !suggested.iter().any(|(parent, near)| {
                     *parent == p.pointer && p.message.contains(&format!("`{near}`"))
                 })
@@ -215,7 +216,7 @@ impl SchemaChecker {
                 out.push(SchemaProblem {
                     pointer: pointer.clone(),
                     anchor: Anchor::Label,
-                    code: "schema::missing-field",
+                    code: DiagnosticCode::SchemaMissingField,
                     message: format!("missing field `{property}` in {}", place(&pointer)),
                     label: format!("`{property}` is required here"),
                     hint,
@@ -515,7 +516,7 @@ fn unknown_field(parent: &str, key: &str, allowed: &[String]) -> SchemaProblem {
         return SchemaProblem {
             pointer,
             anchor: Anchor::Key,
-            code: "spec::inline-secret",
+            code: DiagnosticCode::InlineSecret,
             message: format!("a secret is written inline (`{}`)", dotted(&format!("{parent}/{key}"))),
             label: "secrets must not be written in a spec".to_owned(),
             hint: Some(
@@ -535,7 +536,7 @@ fn unknown_field(parent: &str, key: &str, allowed: &[String]) -> SchemaProblem {
     SchemaProblem {
         pointer,
         anchor: Anchor::Key,
-        code: "schema::unknown-field",
+        code: DiagnosticCode::SchemaUnknownField,
         message: format!("unknown field `{key}` in {}", place(parent)),
         label: "unknown field".to_owned(),
         hint,
@@ -555,7 +556,7 @@ fn bad_choice(pointer: &str, value: &Value, options: &[String]) -> SchemaProblem
     SchemaProblem {
         pointer: pointer.to_owned(),
         anchor: Anchor::Value,
-        code: "schema::invalid-value",
+        code: DiagnosticCode::SchemaInvalidValue,
         message: format!("`{text}` is not a valid `{}`", field_name(pointer)),
         label: "not one of the allowed values".to_owned(),
         hint: Some(hint),
@@ -637,7 +638,7 @@ fn wrong_type(pointer: &str, value: &Value, kind: &TypeKind) -> SchemaProblem {
         } else {
             Anchor::Value
         },
-        code: "schema::wrong-type",
+        code: DiagnosticCode::SchemaWrongType,
         message: format!("{subject} must be {expected}, not {}", found_name(value)),
         label: format!("expected {expected}"),
         hint,
@@ -670,7 +671,7 @@ fn bad_pattern(pointer: &str, value: &Value, field: &str) -> SchemaProblem {
     SchemaProblem {
         pointer: pointer.to_owned(),
         anchor: Anchor::Value,
-        code: "schema::invalid-value",
+        code: DiagnosticCode::SchemaInvalidValue,
         message,
         label: "invalid format".to_owned(),
         hint: Some(hint.to_owned()),
@@ -682,7 +683,7 @@ fn value_problem(pointer: &str, message: String, label: &str) -> SchemaProblem {
     SchemaProblem {
         pointer: pointer.to_owned(),
         anchor: Anchor::Value,
-        code: "schema::invalid-value",
+        code: DiagnosticCode::SchemaInvalidValue,
         message,
         label: label.to_owned(),
         hint: None,
@@ -760,7 +761,7 @@ mod tests {
         });
         let problems = checker().check("Target", &doc);
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert_eq!(problems[0].code, "spec::inline-secret");
+        assert_eq!(problems[0].code, DiagnosticCode::InlineSecret);
         assert!(!format!("{problems:?}").contains("hunter2"));
     }
 

@@ -15,6 +15,7 @@ use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 use serde_json::Value;
 
+use super::codes::DiagnosticCode;
 use super::diagnostic::{self, Diagnostic, FileId, Severity, Sources, Span};
 use super::load::{self, LoadedResource, RejectedDocument};
 use super::model::{
@@ -255,7 +256,7 @@ impl Checks<'_> {
             for extra in rest {
                 self.push(
                     Diagnostic::error(
-                        "spec::duplicate-stores",
+                        DiagnosticCode::DuplicateStores,
                         "more than one `Stores` resource",
                         extra.file(),
                         extra.key("/kind"),
@@ -305,7 +306,7 @@ impl Checks<'_> {
                 let first_span = first.index.value_span("/metadata/name");
                 self.push(
                     Diagnostic::error(
-                        "spec::duplicate-name",
+                        DiagnosticCode::DuplicateName,
                         format!("a {kind} named `{name}` is defined twice"),
                         loaded.file,
                         loaded.index.value_span("/metadata/name"),
@@ -352,7 +353,7 @@ impl Checks<'_> {
                     if present {
                         self.push(
                             Diagnostic::error(
-                                "spec::field-not-for-type",
+                                DiagnosticCode::FieldNotForType,
                                 format!("`{field}` does not apply to a `vdir` target"),
                                 file,
                                 at.key(&format!("/spec/{field}")),
@@ -368,7 +369,7 @@ impl Checks<'_> {
                     TargetLocation::Vdir { path }
                 } else {
                     self.push(
-                        Diagnostic::error("spec::missing-field", "a `vdir` target needs a `path`", file, at.value("/spec/type"))
+                        Diagnostic::error(DiagnosticCode::MissingField, "a `vdir` target needs a `path`", file, at.value("/spec/type"))
                             .with_label("vdir target without a folder")
                             .with_hint("add `path:` with the folder that holds the collections (relative to this file)"),
                     );
@@ -381,7 +382,7 @@ impl Checks<'_> {
                 if spec.path.is_some() {
                     self.push(
                         Diagnostic::error(
-                            "spec::field-not-for-type",
+                            DiagnosticCode::FieldNotForType,
                             "`path` does not apply to a `caldav` target",
                             file,
                             at.key("/spec/path"),
@@ -425,7 +426,7 @@ impl Checks<'_> {
         };
         self.push(
             Diagnostic::warning(
-                "spec::vdir-folder-missing",
+                DiagnosticCode::VdirFolderMissing,
                 message,
                 at.file(),
                 at.value("/spec/path"),
@@ -445,7 +446,7 @@ impl Checks<'_> {
             None => {
                 self.push(
                     Diagnostic::error(
-                        "spec::missing-field",
+                        DiagnosticCode::MissingField,
                         "a `caldav` target needs a `url`",
                         file,
                         at.value("/spec/type"),
@@ -470,7 +471,7 @@ impl Checks<'_> {
         if tls.insecure_skip_verify {
             self.push(
                 Diagnostic::warning(
-                    "spec::tls-verification-off",
+                    DiagnosticCode::TlsVerificationOff,
                     "TLS certificate verification is turned off",
                     file,
                     at.value("/spec/tls/insecureSkipVerify"),
@@ -514,7 +515,7 @@ impl Checks<'_> {
                 if !url.username().is_empty() || url.password().is_some() {
                     self.push(
                         Diagnostic::error(
-                            "spec::inline-secret",
+                            DiagnosticCode::InlineSecret,
                             "the URL carries credentials",
                             file,
                             place.value("/spec/url"),
@@ -529,7 +530,7 @@ impl Checks<'_> {
                 if url.scheme() == "http" && has_auth && !loopback {
                     self.push(
                         Diagnostic::warning(
-                            "spec::cleartext-credentials",
+                            DiagnosticCode::CleartextCredentials,
                             "credentials would be sent unencrypted over `http://`",
                             file,
                             place.value("/spec/url"),
@@ -541,7 +542,7 @@ impl Checks<'_> {
             }
             Ok(_) => self.push(
                 Diagnostic::error(
-                    "spec::invalid-url",
+                    DiagnosticCode::InvalidUrl,
                     format!("`{shown}` is not an http(s) URL"),
                     file,
                     place.value("/spec/url"),
@@ -551,7 +552,7 @@ impl Checks<'_> {
             ),
             Err(error) => self.push(
                 Diagnostic::error(
-                    "spec::invalid-url",
+                    DiagnosticCode::InvalidUrl,
                     format!("`{shown}` is not a valid URL: {error}"),
                     file,
                     place.value("/spec/url"),
@@ -583,7 +584,7 @@ impl Checks<'_> {
             [] => {
                 self.push(
                     Diagnostic::error(
-                        "spec::missing-credentials",
+                        DiagnosticCode::MissingCredentials,
                         "`auth` gives no credentials",
                         file,
                         place.key("/spec/auth"),
@@ -600,7 +601,7 @@ impl Checks<'_> {
                     if auth.username.is_some() {
                         self.push(
                             Diagnostic::warning(
-                                "spec::unused-username",
+                                DiagnosticCode::UnusedUsername,
                                 "`username` is not used with a bearer token",
                                 file,
                                 place.key("/spec/auth/username"),
@@ -622,7 +623,7 @@ impl Checks<'_> {
                 } else {
                     self.push(
                         Diagnostic::error(
-                            "spec::missing-field",
+                            DiagnosticCode::MissingField,
                             "a password needs a `username`",
                             file,
                             place.key(&format!("/spec/auth/{kind}")),
@@ -636,7 +637,7 @@ impl Checks<'_> {
             [(first, _), (second, _), ..] => {
                 self.push(
                     Diagnostic::error(
-                        "spec::conflicting-credentials",
+                        DiagnosticCode::ConflictingCredentials,
                         format!("`auth` gives both `{first}` and `{second}`"),
                         file,
                         place.key(&format!("/spec/auth/{second}")),
@@ -665,7 +666,7 @@ impl Checks<'_> {
             Ok(_) => {
                 self.push(
                     Diagnostic::error(
-                        "spec::invalid-duration",
+                        DiagnosticCode::InvalidDuration,
                         "a timeout of zero never lets a request finish",
                         at.file(),
                         at.value(pointer),
@@ -678,7 +679,7 @@ impl Checks<'_> {
             Err(error) => {
                 self.push(
                     Diagnostic::error(
-                        "spec::invalid-duration",
+                        DiagnosticCode::InvalidDuration,
                         format!("`{text}` is not a duration: {error}"),
                         at.file(),
                         at.value(pointer),
@@ -702,7 +703,7 @@ impl Checks<'_> {
             if let Some(first) = names.get(link.name.as_str()) {
                 self.push(
                     Diagnostic::error(
-                        "spec::duplicate-name",
+                        DiagnosticCode::DuplicateName,
                         format!("link `{}` is defined twice in this target", link.name),
                         file,
                         at.value(&format!("{pointer}/name")),
@@ -731,7 +732,7 @@ impl Checks<'_> {
                 if vdir && escapes_folder(collection) {
                     self.push(
                         Diagnostic::error(
-                            "spec::collection-outside-target",
+                            DiagnosticCode::CollectionOutsideTarget,
                             format!("collection `{collection}` is outside the target's folder"),
                             file,
                             at.value(&field_pointer),
@@ -756,7 +757,7 @@ impl Checks<'_> {
                 if let Some((first, first_type)) = shared {
                     self.push(
                         Diagnostic::error(
-                            "spec::shared-collection",
+                            DiagnosticCode::SharedCollection,
                             format!("collection `{collection}` is used twice"),
                             file,
                             at.value(&field_pointer),
@@ -773,7 +774,7 @@ impl Checks<'_> {
             if by_type.is_empty() {
                 self.push(
                     Diagnostic::error(
-                        "spec::empty-link",
+                        DiagnosticCode::EmptyLink,
                         format!("link `{}` has no collection", link.name),
                         file,
                         at.value(&format!("{pointer}/name")),
@@ -856,7 +857,7 @@ impl Checks<'_> {
         };
         self.push(
             Diagnostic::error(
-                "spec::unknown-target",
+                DiagnosticCode::UnknownTarget,
                 format!("unknown target `{name}`"),
                 place.file,
                 place.value("/spec/target"),
@@ -971,7 +972,7 @@ impl Checks<'_> {
         };
         self.push(
             Diagnostic::error(
-                "spec::unknown-timezone",
+                DiagnosticCode::UnknownTimezone,
                 format!("unknown time zone `{name}`"),
                 place.file,
                 place.value("/spec/timezone"),
@@ -1008,7 +1009,7 @@ impl Checks<'_> {
             if let Some(first) = seen.insert(name, i) {
                 self.push(
                     Diagnostic::error(
-                        "spec::duplicate-link",
+                        DiagnosticCode::DuplicateLink,
                         format!("link `{name}` is listed twice"),
                         file,
                         at.value(&pointer),
@@ -1044,7 +1045,7 @@ impl Checks<'_> {
                 };
                 self.push(
                     Diagnostic::error(
-                        "spec::unknown-link",
+                        DiagnosticCode::UnknownLink,
                         format!(
                             "target `{}` has no link `{name}`",
                             target.resource.metadata.name
@@ -1068,7 +1069,7 @@ impl Checks<'_> {
                 // must not stop unrelated snapshots or read-only commands.
                 self.push(
                     Diagnostic::warning(
-                        "spec::disabled-link",
+                        DiagnosticCode::DisabledLink,
                         format!("link `{name}` has {flag_name} synchronization disabled"),
                         file,
                         at.value(&pointer),
@@ -1107,7 +1108,7 @@ impl Checks<'_> {
                 if !has {
                     self.push(
                         Diagnostic::error(
-                            "spec::link-lacks-collection",
+                            DiagnosticCode::LinkLacksCollection,
                             format!("link `{name}` has no `{item_type}` collection"),
                             at.file(),
                             at.value(&format!("/spec/links/{i}")),
@@ -1129,7 +1130,7 @@ impl Checks<'_> {
         {
             self.push(
                 Diagnostic::error(
-                    "spec::empty-item-types",
+                    DiagnosticCode::EmptyItemTypes,
                     "`itemTypes` is empty: nothing would be processed",
                     file,
                     at.key("/spec/itemTypes"),
@@ -1153,7 +1154,7 @@ impl Checks<'_> {
         if filters.schedule_items.is_none() && filters.tasks.is_none() && filters.contacts.is_none()
         {
             self.push(
-                Diagnostic::error("spec::empty-filters", "`filters` holds no filter: nothing would be processed", file, at.key("/spec/filters"))
+                Diagnostic::error(DiagnosticCode::EmptyFilters, "`filters` holds no filter: nothing would be processed", file, at.key("/spec/filters"))
                     .with_label("empty")
                     .with_hint("add a filter for `scheduleItems`, `tasks` or `contacts`, or omit `filters` for a full snapshot"),
             );
@@ -1168,7 +1169,7 @@ impl Checks<'_> {
                 if present && !types.contains(&item_type) {
                     self.push(
                         Diagnostic::error(
-                            "spec::filter-for-excluded-type",
+                            DiagnosticCode::FilterForExcludedType,
                             format!("a filter for `{item_type}`, which `itemTypes` excludes"),
                             file,
                             at.key(&format!("/spec/filters/{item_type}")),
@@ -1201,7 +1202,7 @@ impl Checks<'_> {
             if f.include_undated && f.date_option == TaskDateOption::Modified {
                 self.push(
                     Diagnostic::warning(
-                        "spec::include-undated-with-modified",
+                        DiagnosticCode::IncludeUndatedWithModified,
                         "`includeUndated` has no effect with `dateOption: modified`",
                         file,
                         at.key("/spec/filters/tasks/includeUndated"),
@@ -1244,7 +1245,7 @@ impl Checks<'_> {
             Bound::parse(text).map(Some).map_err(|error| {
                 self.push(
                     Diagnostic::error(
-                        "spec::invalid-date",
+                        DiagnosticCode::InvalidDate,
                         error.message,
                         at.file,
                         at.value(&format!("{pointer}/{field}")),
@@ -1265,7 +1266,7 @@ impl Checks<'_> {
             Err(error) => {
                 self.push(
                     Diagnostic::error(
-                        "spec::invalid-date",
+                        DiagnosticCode::InvalidDate,
                         error.to_string(),
                         at.file,
                         at.key(pointer),
@@ -1296,7 +1297,7 @@ impl Checks<'_> {
             } else {
                 "ends before it starts".to_owned()
             };
-            let diagnostic = Diagnostic::error("spec::empty-range", message, at.file, at.value(&format!("{pointer}/to")))
+            let diagnostic = Diagnostic::error(DiagnosticCode::EmptyRange, message, at.file, at.value(&format!("{pointer}/to")))
                 .with_label(label)
                 .with_secondary(at.file, at.value(&format!("{pointer}/from")), "starts here")
                 .with_hint("swap `from` and `to`, or fix the one that is wrong; a date `to` includes its whole day");
@@ -1316,7 +1317,7 @@ impl Checks<'_> {
 
 fn empty_links(at: Place<'_>) -> Diagnostic {
     Diagnostic::error(
-        "spec::empty-links",
+        DiagnosticCode::EmptyLinks,
         "`links` is empty: no link would be processed",
         at.file,
         at.key("/spec/links"),
