@@ -175,6 +175,7 @@ impl serde::Serialize for DiagnosticCode {
 #[cfg(test)]
 mod tests {
     use std::collections::HashSet;
+    use std::fmt::Write as _;
 
     use super::DiagnosticCode;
 
@@ -204,10 +205,10 @@ mod tests {
     /// description, shows here for review (and in the user documentation).
     #[test]
     fn the_reference_of_codes_lists_every_code_with_its_meaning() {
-        let reference: String = DiagnosticCode::ALL
-            .iter()
-            .map(|code| format!("{code}\n    {}\n", code.description()))
-            .collect();
+        let mut reference = String::new();
+        for code in DiagnosticCode::ALL {
+            writeln!(reference, "{code}\n    {}", code.description()).expect("a String");
+        }
         insta::assert_snapshot!(reference);
     }
 }

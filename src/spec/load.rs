@@ -83,10 +83,12 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Di
         Ok(metadata) => metadata,
         Err(error) => {
             diagnostics.push(
-                Diagnostic::path_error(DiagnosticCode::FileUnreadable, format!("cannot read: {error}"), path)
-                    .with_hint(
-                        "check the path; `snapsync validate` reads files and folders of specs",
-                    ),
+                Diagnostic::path_error(
+                    DiagnosticCode::FileUnreadable,
+                    format!("cannot read: {error}"),
+                    path,
+                )
+                .with_hint("check the path; `snapsync validate` reads files and folders of specs"),
             );
             return;
         }
@@ -99,8 +101,12 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Di
     walk_folder(path, files, diagnostics);
     if files.len() == before {
         diagnostics.push(
-            Diagnostic::path_error(DiagnosticCode::FileNoSpecs, "no spec files in this folder", path)
-                .with_hint("spec files end in `.yaml` or `.yml`"),
+            Diagnostic::path_error(
+                DiagnosticCode::FileNoSpecs,
+                "no spec files in this folder",
+                path,
+            )
+            .with_hint("spec files end in `.yaml` or `.yml`"),
         );
     }
 }
@@ -188,8 +194,9 @@ fn load_file(path: &Path, checker: &SchemaChecker, loaded: &mut Loaded) {
     let documents = match parsed {
         Ok(documents) => documents,
         Err(error) => {
-            let mut diagnostic = Diagnostic::error(DiagnosticCode::YamlSyntax, error.message, file, error.span)
-                .with_hint_opt(error.hint);
+            let mut diagnostic =
+                Diagnostic::error(DiagnosticCode::YamlSyntax, error.message, file, error.span)
+                    .with_hint_opt(error.hint);
             if let Some((span, text)) = error.related {
                 diagnostic = diagnostic
                     .with_label("defined again here")
@@ -206,7 +213,12 @@ fn load_file(path: &Path, checker: &SchemaChecker, loaded: &mut Loaded) {
         .collect();
     if documents.is_empty() {
         loaded.diagnostics.push(
-            Diagnostic::path_error(DiagnosticCode::FileEmpty, "the file holds no resources", path).with_hint(
+            Diagnostic::path_error(
+                DiagnosticCode::FileEmpty,
+                "the file holds no resources",
+                path,
+            )
+            .with_hint(
                 "a spec file holds one or more documents with `apiVersion`, `kind`, `metadata` \
                  and `spec`; delete the file if it is not needed",
             ),
@@ -283,9 +295,14 @@ fn load_document(
     let kind = match field("kind") {
         None => {
             loaded.diagnostics.push(
-                Diagnostic::error(DiagnosticCode::MissingKind, "missing `kind`", file, first_key)
-                    .with_label("this resource has no `kind`")
-                    .with_hint(format!("add `kind:` with one of {}", KINDS.join(", "))),
+                Diagnostic::error(
+                    DiagnosticCode::MissingKind,
+                    "missing `kind`",
+                    file,
+                    first_key,
+                )
+                .with_label("this resource has no `kind`")
+                .with_hint(format!("add `kind:` with one of {}", KINDS.join(", "))),
             );
             return;
         }
