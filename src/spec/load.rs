@@ -260,75 +260,21 @@ fn load_document(
     let first_key = entries
         .first()
         .map_or(root.span.clone(), |(_, span, _)| span.clone());
-    let field = |name: &str| entries.iter().find(|(k, _, _)| k == name);
+    let field = |name: &str| {
+        entries
+            .iter()
+            .find(|(k, _, _)| k == name)
+            .map(|(_, _, node)| node)
+    };
 
-    let mut header_ok = true;
-    match field("apiVersion") {
-        None => {
-            header_ok = false;
-            loaded.diagnostics.push(
-                Diagnostic::error(
-                    DiagnosticCode::MissingApiVersion,
-                    "missing `apiVersion`",
-                    file,
-                    first_key.clone(),
-                )
-                .with_label("this resource has no `apiVersion`")
-                .with_hint(format!("add `apiVersion: {API_VERSION}`")),
-            );
-        }
-        Some((_, _, node)) if !matches!(&node.value, NodeValue::String(v) if v == API_VERSION) => {
-            header_ok = false;
-            loaded.diagnostics.push(
-                Diagnostic::error(
-                    DiagnosticCode::UnknownApiVersion,
-                    format!("unknown apiVersion `{}`", scalar(node)),
-                    file,
-                    node.span.clone(),
-                )
-                .with_label("not a version this snapsync reads")
-                .with_hint(format!("this snapsync reads `apiVersion: {API_VERSION}`")),
-            );
-        }
-        Some(_) => {}
-    }
-    let kind = match field("kind") {
-        None => {
-            loaded.diagnostics.push(
-                Diagnostic::error(
-                    DiagnosticCode::MissingKind,
-                    "missing `kind`",
-                    file,
-                    first_key,
-                )
-                .with_label("this resource has no `kind`")
-                .with_hint(format!("add `kind:` with one of {}", KINDS.join(", "))),
-            );
-            return;
-        }
-        Some((_, _, node)) => match &node.value {
-            NodeValue::String(kind) if KINDS.contains(&kind.as_str()) => kind.clone(),
-            _ => {
-                let text = scalar(node);
-                let hint = match did_you_mean(&text, KINDS) {
-                    Some(near) => {
-                        format!("did you mean `{near}`? the kinds are {}", KINDS.join(", "))
-                    }
-                    None => format!("the kinds are {}", KINDS.join(", ")),
-                };
-                loaded.diagnostics.push(
-                    Diagnostic::error(
-                        DiagnosticCode::UnknownKind,
-                        format!("unknown kind `{text}`"),
-                        file,
-                        node.span.clone(),
-                    )
-                    .with_label("not a kind of resource")
-                    .with_hint(hint),
-                );
-                return;
-            }
-        },
+    let header_ok = api_version_ok(
+        file,
+        field("apiVersion"),
+        &first_key,
+        &mut loaded.diagnostics,
+    );
+    let Some(kind) = kind_of(file, field("kind"), first_key, &mut loaded.diagnostics) else {
+        return;
     };
 
     let value = root.to_json();
@@ -371,6 +317,92 @@ fn load_document(
             file,
             root.span.start..root.span.start,
         )),
+    }
+}
+
+/// Checks a resource's `apiVersion`: whether it is there and the one this
+/// snapsync reads.
+fn api_version_ok(
+    file: FileId,
+    api_version: Option<&Node>,
+    first_key: &Span,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    match api_version {
+        None => {
+            diagnostics.push(
+                Diagnostic::error(
+                    DiagnosticCode::MissingApiVersion,
+                    "missing `apiVersion`",
+                    file,
+                    first_key.clone(),
+                )
+                .with_label("this resource has no `apiVersion`")
+                .with_hint(format!("add `apiVersion: {API_VERSION}`")),
+            );
+            false
+        }
+        Some(node) if !matches!(&node.value, NodeValue::String(v) if v == API_VERSION) => {
+            diagnostics.push(
+                Diagnostic::error(
+                    DiagnosticCode::UnknownApiVersion,
+                    format!("unknown apiVersion `{}`", scalar(node)),
+                    file,
+                    node.span.clone(),
+                )
+                .with_label("not a version this snapsync reads")
+                .with_hint(format!("this snapsync reads `apiVersion: {API_VERSION}`")),
+            );
+            false
+        }
+        Some(_) => true,
+    }
+}
+
+/// A resource's `kind`, if it is there and one of [`KINDS`].
+fn kind_of(
+    file: FileId,
+    kind: Option<&Node>,
+    first_key: Span,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    match kind {
+        None => {
+            diagnostics.push(
+                Diagnostic::error(
+                    DiagnosticCode::MissingKind,
+                    "missing `kind`",
+                    file,
+                    first_key,
+                )
+                .with_label("this resource has no `kind`")
+                .with_hint(format!("add `kind:` with one of {}", KINDS.join(", "))),
+            );
+            None
+        }
+        Some(node) => match &node.value {
+            NodeValue::String(kind) if KINDS.contains(&kind.as_str()) => Some(kind.clone()),
+            _ => {
+                let text = scalar(node);
+                let hint = match did_you_mean(&text, KINDS) {
+                    Some(near) => {
+                        format!("did you mean `{near}`? the kinds are {}", KINDS.join(", "))
+                    }
+                    None => format!("the kinds are {}", KINDS.join(", ")),
+                };
+                diagnostics.push(
+                    Diagnostic::error(
+                        DiagnosticCode::UnknownKind,
+                        format!("unknown kind `{text}`"),
+                        file,
+                        node.span.clone(),
+                    )
+                    .with_label("not a kind of resource")
+                    .with_hint(hint),
+                );
+                None
+            }
+        },
     }
 }
 

@@ -205,23 +205,10 @@ impl SchemaChecker {
             }
             ValidationErrorKind::Required { property } => {
                 let property = property.as_str().unwrap_or_default();
-                if pointer.is_empty() && (property == "apiVersion" || property == "kind") {
-                    // The loader checks these first, with better words.
-                    return;
+                // The loader checks these first, with better words.
+                if !(pointer.is_empty() && (property == "apiVersion" || property == "kind")) {
+                    out.push(self.missing_field(branch, &pointer, property));
                 }
-                let child = format!("{pointer}/{}", escape_pointer(property));
-                let hint = self
-                    .description(branch, &child)
-                    .map(|d| format!("`{property}`: {}", first_sentence(&d)));
-                out.push(SchemaProblem {
-                    pointer: pointer.clone(),
-                    anchor: Anchor::Label,
-                    code: DiagnosticCode::SchemaMissingField,
-                    message: format!("missing field `{property}` in {}", place(&pointer)),
-                    label: format!("`{property}` is required here"),
-                    hint,
-                    suggestion: None,
-                });
             }
             ValidationErrorKind::Enum { options } => {
                 let options: Vec<String> = options
@@ -245,20 +232,7 @@ impl SchemaChecker {
             }
             ValidationErrorKind::Minimum { limit }
             | ValidationErrorKind::ExclusiveMinimum { limit } => {
-                let mut problem = value_problem(
-                    &pointer,
-                    format!(
-                        "`{field}` must be at least {limit}, not {}",
-                        scalar_text(value)
-                    ),
-                    "too small",
-                );
-                if field == "maxDeletes" {
-                    problem.hint = Some(
-                        "omit `maxDeletes` for no limit, or give 0 to refuse any delete".to_owned(),
-                    );
-                }
-                out.push(problem);
+                out.push(too_small(&pointer, field, limit, value));
             }
             ValidationErrorKind::Maximum { limit }
             | ValidationErrorKind::ExclusiveMaximum { limit } => {
@@ -312,6 +286,24 @@ impl SchemaChecker {
                 out.push(problem);
             }
             _ => out.push(value_problem(&pointer, error.to_string(), "here")),
+        }
+    }
+
+    /// A required field that is missing, with the field's description as
+    /// the hint.
+    fn missing_field(&self, branch: &Value, pointer: &str, property: &str) -> SchemaProblem {
+        let child = format!("{pointer}/{}", escape_pointer(property));
+        let hint = self
+            .description(branch, &child)
+            .map(|d| format!("`{property}`: {}", first_sentence(&d)));
+        SchemaProblem {
+            pointer: pointer.to_owned(),
+            anchor: Anchor::Label,
+            code: DiagnosticCode::SchemaMissingField,
+            message: format!("missing field `{property}` in {}", place(pointer)),
+            label: format!("`{property}` is required here"),
+            hint,
+            suggestion: None,
         }
     }
 
@@ -677,6 +669,23 @@ fn bad_pattern(pointer: &str, value: &Value, field: &str) -> SchemaProblem {
         hint: Some(hint.to_owned()),
         suggestion: None,
     }
+}
+
+/// A number below the schema's minimum.
+fn too_small(pointer: &str, field: &str, limit: &Value, value: &Value) -> SchemaProblem {
+    let mut problem = value_problem(
+        pointer,
+        format!(
+            "`{field}` must be at least {limit}, not {}",
+            scalar_text(value)
+        ),
+        "too small",
+    );
+    if field == "maxDeletes" {
+        problem.hint =
+            Some("omit `maxDeletes` for no limit, or give 0 to refuse any delete".to_owned());
+    }
+    problem
 }
 
 fn value_problem(pointer: &str, message: String, label: &str) -> SchemaProblem {
