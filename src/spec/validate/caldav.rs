@@ -294,8 +294,8 @@ impl Checks<'_> {
     }
 }
 
-/// The secret sources `auth` names, each with its field, in the order of
-/// the reference.
+/// The secret sources `auth` names, each with its field, in a fixed order
+/// (the first two of several are the ones a conflict names).
 fn secret_sources(auth: &Auth, base: &Path) -> Vec<(&'static str, SecretSource)> {
     [
         auth.password_env
