@@ -2,6 +2,11 @@
 //! links' sync state as declared and recorded, the outbound-pending
 //! lifecycle of DESIGN 2.4 end to end, and the journal of applies.
 
+#![allow(
+    clippy::too_many_lines,
+    reason = "a test tells one scenario from start to finish"
+)]
+
 mod support;
 
 use std::path::Path;

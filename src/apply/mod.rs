@@ -20,17 +20,42 @@
 //! next plan sees those items as kept, never as new.
 
 mod execute;
+mod journal;
+mod pool;
+mod retry;
 
 use std::time::Duration;
 
 use serde::Serialize;
 
-pub use execute::{ApplyError, Progress, execute, execute_holding, lock_covered_links};
+pub use execute::{Progress, execute, execute_holding, lock_covered_links};
 
 use crate::endpoint::ErrorKind;
 use crate::item::ItemType;
 use crate::plan::{Action, Plan};
-use crate::state::Outcome;
+use crate::state::{LockError, Outcome, StateError};
+
+/// What stops an apply as a whole.
+#[derive(Debug, thiserror::Error)]
+pub enum ApplyError {
+    /// A safety valve; nothing was written.
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// Another apply holds a link.
+    #[error(transparent)]
+    Locked(#[from] LockError),
+    /// The state store failed.
+    #[error(transparent)]
+    State(#[from] StateError),
+    /// The plan names a target or link the specs do not define.
+    #[error(
+        "the plan names {what}, which the specs do not define; plan again with the current specs"
+    )]
+    Unknown {
+        /// What is missing (`target office`, `link jdoe of target office`).
+        what: String,
+    },
+}
 
 /// How an apply runs.
 #[derive(Debug, Clone)]

@@ -19,6 +19,7 @@ use snapsync::state::actor_from_env;
 const PARTIAL: u8 = 3;
 
 /// Runs `snapsync demo`.
+#[allow(clippy::too_many_lines)]
 pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let now = chrono::Utc::now();
     let color = crate::text_style(cli, &io::stdout()).color;

@@ -92,7 +92,7 @@ impl Store {
             && validation
                 .diagnostics
                 .iter()
-                .all(|d| d.code == "file::no-specs")
+                .all(|d| d.code == snapsync::spec::codes::DiagnosticCode::FileNoSpecs)
         {
             return Ok(self.of(&Stores::default()));
         }

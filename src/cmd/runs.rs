@@ -155,6 +155,7 @@ fn show_run(cli: &Cli, args: &RunsShowArgs) -> anyhow::Result<ExitCode> {
     Ok(ExitCode::SUCCESS)
 }
 
+#[allow(clippy::too_many_lines)]
 fn write_run(out: &mut impl Write, run: &RunSummary, entries: &[JournalEntry]) -> io::Result<()> {
     let way = match run.direction {
         Direction::Send => format!("send CRM → {}", run.target),

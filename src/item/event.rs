@@ -6,7 +6,9 @@
 //! the master; a file that holds only overrides (the master lives elsewhere)
 //! still gives an item, read from its first override.
 
-use calcard::icalendar::{ICalendarParameterName, ICalendarProperty, ICalendarValue};
+use calcard::icalendar::{
+    ICalendarComponent, ICalendarParameterName, ICalendarProperty, ICalendarValue,
+};
 use chrono::{DateTime, Utc};
 use chrono_tz::Tz;
 
@@ -16,6 +18,52 @@ use super::hash::ContentHash;
 use super::object::CalendarObject;
 use super::recurrence::{LastStart, OverriddenInstance, Recurrence, RecurrenceRule};
 use super::time::ItemTime;
+
+/// The series' `RRULE`s. One that cannot be read is a problem to report:
+/// with a valid frequency it is kept as never ending, without one it is
+/// dropped.
+fn rules(
+    master: &ICalendarComponent,
+    start: &ItemTime,
+    problems: &mut Vec<String>,
+) -> Vec<RecurrenceRule> {
+    let mut rules = Vec::new();
+    for entry in master
+        .entries
+        .iter()
+        .filter(|e| e.name == ICalendarProperty::Rrule)
+    {
+        match entry.values.first() {
+            Some(ICalendarValue::RecurrenceRule(rule)) => {
+                rules.push(RecurrenceRule::new(Some((**rule).clone()), start));
+            }
+            // calcard keeps a rule it cannot parse as text.
+            value => {
+                let text = match value {
+                    Some(ICalendarValue::Text(text)) => text.trim().to_owned(),
+                    _ => String::new(),
+                };
+                if has_valid_freq(&text) {
+                    // A rule that recurs in a way snapsync cannot
+                    // read: never ending, on the safe side.
+                    rules.push(RecurrenceRule::new(None, start));
+                    problems.push(format!(
+                        "RRULE {text:?} cannot be read: the series is taken as never ending"
+                    ));
+                } else {
+                    // No frequency, no recurrence: the event is its
+                    // own start only, as other iCalendar readers
+                    // take it (an empty `RRULE:` would otherwise
+                    // match every later range).
+                    problems.push(format!(
+                        "RRULE {text:?} has no valid FREQ: the event is read as not recurring"
+                    ));
+                }
+            }
+        }
+    }
+    rules
+}
 
 /// Whether an unparsed `RRULE` value names a frequency RFC 5545 knows.
 fn has_valid_freq(rule: &str) -> bool {
@@ -79,40 +127,7 @@ impl ScheduleItem {
         let mut recurrence = Recurrence::default();
         let mut problems = Vec::new();
         if let Some(master) = object.master() {
-            for entry in master
-                .entries
-                .iter()
-                .filter(|e| e.name == ICalendarProperty::Rrule)
-            {
-                match entry.values.first() {
-                    Some(ICalendarValue::RecurrenceRule(rule)) => recurrence
-                        .rules
-                        .push(RecurrenceRule::new(Some((**rule).clone()), &start)),
-                    // calcard keeps a rule it cannot parse as text.
-                    value => {
-                        let text = match value {
-                            Some(ICalendarValue::Text(text)) => text.trim().to_owned(),
-                            _ => String::new(),
-                        };
-                        if has_valid_freq(&text) {
-                            // A rule that recurs in a way snapsync cannot
-                            // read: never ending, on the safe side.
-                            recurrence.rules.push(RecurrenceRule::new(None, &start));
-                            problems.push(format!(
-                                "RRULE {text:?} cannot be read: the series is taken as never ending"
-                            ));
-                        } else {
-                            // No frequency, no recurrence: the event is its
-                            // own start only, as other iCalendar readers
-                            // take it (an empty `RRULE:` would otherwise
-                            // match every later range).
-                            problems.push(format!(
-                                "RRULE {text:?} has no valid FREQ: the event is read as not recurring"
-                            ));
-                        }
-                    }
-                }
-            }
+            recurrence.rules = rules(master, &start, &mut problems);
             recurrence.rdates = component::time_list(master, &ICalendarProperty::Rdate, zones);
             recurrence.exdates = component::time_list(master, &ICalendarProperty::Exdate, zones);
         }

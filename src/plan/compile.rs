@@ -549,38 +549,14 @@ struct Guards {
     unreadable_sources: usize,
 }
 
+/// A section's source and destination collections, opened.
+type Opened = (Box<dyn Collection>, Box<dyn Collection>);
+
 impl Section {
     fn compile(input: &SectionInput<'_>, mut keeper: Option<&mut Keeper<'_>>) -> Section {
-        let crm = input.endpoints.crm(&input.link.user, input.item_type);
-        let target = input
-            .endpoints
-            .target(input.target, input.link, input.item_type);
-        let (source, destination): (Result<Box<dyn Collection>, EndpointError>, _) =
-            match input.snapshot.direction {
-                Direction::Send => (Ok(crm), target),
-                Direction::Get => (target, Ok(crm)),
-            };
-        let describe = |c: &Result<Box<dyn Collection>, EndpointError>| match c {
-            Ok(c) => c.describe(),
-            Err(_) => format!("target {}", input.target.name),
-        };
-        let mut section = Section {
-            item_type: input.item_type,
-            source: describe(&source),
-            destination: describe(&destination),
-            source_items: 0,
-            destination_items: 0,
-            synced_items: input.synced.len() as u64,
-            notices: Vec::new(),
-            totals: Totals::default(),
-            operations: Vec::new(),
-        };
-        let (source_collection, destination_collection) = match (source, destination) {
-            (Ok(s), Ok(d)) => (s, d),
-            (Err(e), _) | (_, Err(e)) => {
-                section.notices.push(Notice::error(e.message));
-                return section;
-            }
+        let (mut section, collections) = Section::open(input);
+        let Some((source_collection, destination_collection)) = collections else {
+            return section;
         };
         // A target's files unchanged since the last sync (same version)
         // need not be read again to know their UID and hash.
@@ -668,23 +644,65 @@ impl Section {
         for op in &section.operations {
             section.totals.add(op.action, 1);
         }
-        let deletes = section.totals.deletes();
-        if section.source_items == 0 && !input.synced.is_empty() {
-            section.notices.push(Notice::warning(format!(
+        section.safety_notices(input);
+        section
+    }
+
+    /// The section without operations yet, and its source and destination
+    /// opened; `None` (with the error as a notice) when one cannot be.
+    fn open(input: &SectionInput<'_>) -> (Section, Option<Opened>) {
+        let crm = input.endpoints.crm(&input.link.user, input.item_type);
+        let target = input
+            .endpoints
+            .target(input.target, input.link, input.item_type);
+        let (source, destination): (Result<Box<dyn Collection>, EndpointError>, _) =
+            match input.snapshot.direction {
+                Direction::Send => (Ok(crm), target),
+                Direction::Get => (target, Ok(crm)),
+            };
+        let describe = |c: &Result<Box<dyn Collection>, EndpointError>| match c {
+            Ok(c) => c.describe(),
+            Err(_) => format!("target {}", input.target.name),
+        };
+        let mut section = Section {
+            item_type: input.item_type,
+            source: describe(&source),
+            destination: describe(&destination),
+            source_items: 0,
+            destination_items: 0,
+            synced_items: input.synced.len() as u64,
+            notices: Vec::new(),
+            totals: Totals::default(),
+            operations: Vec::new(),
+        };
+        match (source, destination) {
+            (Ok(s), Ok(d)) => (section, Some((s, d))),
+            (Err(e), _) | (_, Err(e)) => {
+                section.notices.push(Notice::error(e.message));
+                (section, None)
+            }
+        }
+    }
+
+    /// Warns of what a safety valve refuses at apply: a source that lists
+    /// nothing after items were synced, or deleting every destination item.
+    fn safety_notices(&mut self, input: &SectionInput<'_>) {
+        let deletes = self.totals.deletes();
+        if self.source_items == 0 && !input.synced.is_empty() {
+            self.notices.push(Notice::warning(format!(
                 "the source lists no {} but {} were synced before: an apply refuses to run \
                  (a broken server or a wrong path looks exactly like \"delete everything\")",
                 input.item_type,
                 input.synced.len()
             )));
-        } else if deletes > 0 && deletes == section.destination_items {
-            section.notices.push(Notice::warning(format!(
+        } else if deletes > 0 && deletes == self.destination_items {
+            self.notices.push(Notice::warning(format!(
                 "this would delete every item of {} ({deletes}): an apply refuses to run unless \
                  --allow-empty-source is given (a wrong path or a mistyped user looks exactly \
                  like \"delete everything\")",
-                section.destination
+                self.destination
             )));
         }
-        section
     }
 }
 

@@ -1,6 +1,11 @@
 //! DESIGN 2.3 and 2.4, row by row, on a real CRM store, a real vdir target
 //! and a real state store in a temporary folder.
 
+#![allow(
+    clippy::too_many_lines,
+    reason = "a test tells one scenario from start to finish"
+)]
+
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 

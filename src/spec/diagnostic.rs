@@ -14,6 +14,8 @@ use std::sync::Arc;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use serde::Serialize;
 
+use super::codes::DiagnosticCode;
+
 /// A byte range in a source file.
 pub type Span = Range<usize>;
 
@@ -114,7 +116,7 @@ pub struct Diagnostic {
     pub severity: Severity,
     /// A stable identifier (`schema::unknown-field`), for documentation and
     /// for pipelines that filter diagnostics.
-    pub code: &'static str,
+    pub code: DiagnosticCode,
     /// What is wrong, in one line.
     pub message: String,
     /// Where it is wrong; `None` for a problem with a whole file or path.
@@ -131,14 +133,19 @@ pub struct Diagnostic {
 impl Diagnostic {
     /// An error at a span.
     #[must_use]
-    pub fn error(code: &'static str, message: impl Into<String>, file: FileId, span: Span) -> Self {
+    pub fn error(
+        code: DiagnosticCode,
+        message: impl Into<String>,
+        file: FileId,
+        span: Span,
+    ) -> Self {
         Self::at(Severity::Error, code, message, file, span)
     }
 
     /// A warning at a span.
     #[must_use]
     pub fn warning(
-        code: &'static str,
+        code: DiagnosticCode,
         message: impl Into<String>,
         file: FileId,
         span: Span,
@@ -148,7 +155,7 @@ impl Diagnostic {
 
     fn at(
         severity: Severity,
-        code: &'static str,
+        code: DiagnosticCode,
         message: impl Into<String>,
         file: FileId,
         span: Span,
@@ -170,7 +177,7 @@ impl Diagnostic {
 
     /// An error about a whole path, with no position in it.
     #[must_use]
-    pub fn path_error(code: &'static str, message: impl Into<String>, path: &Path) -> Self {
+    pub fn path_error(code: DiagnosticCode, message: impl Into<String>, path: &Path) -> Self {
         Diagnostic {
             severity: Severity::Error,
             code,
@@ -336,7 +343,7 @@ impl<'a> JsonDiagnostic<'a> {
     pub fn new(diagnostic: &'a Diagnostic, sources: &'a Sources) -> Self {
         let mut json = JsonDiagnostic {
             severity: diagnostic.severity,
-            code: diagnostic.code,
+            code: diagnostic.code.as_str(),
             message: &diagnostic.message,
             file: diagnostic
                 .path
@@ -387,7 +394,7 @@ impl MietteReport {
         };
         let mut report = MietteReport {
             message,
-            code: Some(diagnostic.code),
+            code: Some(diagnostic.code.as_str()),
             severity: match diagnostic.severity {
                 Severity::Error => miette::Severity::Error,
                 Severity::Warning => miette::Severity::Warning,

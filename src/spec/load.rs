@@ -9,6 +9,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use super::codes::DiagnosticCode;
 use super::diagnostic::{Diagnostic, FileId, Sources, Span};
 use super::schema::{
     API_VERSION, Anchor, KINDS, SECRET_REFERENCE_KEYS, SchemaChecker, did_you_mean, is_env_name,
@@ -82,10 +83,12 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Di
         Ok(metadata) => metadata,
         Err(error) => {
             diagnostics.push(
-                Diagnostic::path_error("file::unreadable", format!("cannot read: {error}"), path)
-                    .with_hint(
-                        "check the path; `snapsync validate` reads files and folders of specs",
-                    ),
+                Diagnostic::path_error(
+                    DiagnosticCode::FileUnreadable,
+                    format!("cannot read: {error}"),
+                    path,
+                )
+                .with_hint("check the path; `snapsync validate` reads files and folders of specs"),
             );
             return;
         }
@@ -98,8 +101,12 @@ fn collect_files(path: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Di
     walk_folder(path, files, diagnostics);
     if files.len() == before {
         diagnostics.push(
-            Diagnostic::path_error("file::no-specs", "no spec files in this folder", path)
-                .with_hint("spec files end in `.yaml` or `.yml`"),
+            Diagnostic::path_error(
+                DiagnosticCode::FileNoSpecs,
+                "no spec files in this folder",
+                path,
+            )
+            .with_hint("spec files end in `.yaml` or `.yml`"),
         );
     }
 }
@@ -109,7 +116,7 @@ fn walk_folder(folder: &Path, files: &mut Vec<PathBuf>, diagnostics: &mut Vec<Di
         Ok(entries) => entries,
         Err(error) => {
             diagnostics.push(Diagnostic::path_error(
-                "file::unreadable",
+                DiagnosticCode::FileUnreadable,
                 format!("cannot read folder: {error}"),
                 folder,
             ));
@@ -143,7 +150,7 @@ fn load_file(path: &Path, checker: &SchemaChecker, loaded: &mut Loaded) {
         Ok(bytes) => bytes,
         Err(error) => {
             loaded.diagnostics.push(Diagnostic::path_error(
-                "file::unreadable",
+                DiagnosticCode::FileUnreadable,
                 format!("cannot read: {error}"),
                 path,
             ));
@@ -155,7 +162,7 @@ fn load_file(path: &Path, checker: &SchemaChecker, loaded: &mut Loaded) {
         Ok(_) => {
             loaded.diagnostics.push(
                 Diagnostic::path_error(
-                    "file::not-text",
+                    DiagnosticCode::FileNotText,
                     "not a text file (it holds NUL bytes)",
                     path,
                 )
@@ -167,7 +174,7 @@ fn load_file(path: &Path, checker: &SchemaChecker, loaded: &mut Loaded) {
             let at = error.utf8_error().valid_up_to();
             loaded.diagnostics.push(
                 Diagnostic::path_error(
-                    "file::not-text",
+                    DiagnosticCode::FileNotText,
                     format!("not a UTF-8 text file (invalid byte at offset {at})"),
                     path,
                 )
@@ -187,13 +194,14 @@ fn load_file(path: &Path, checker: &SchemaChecker, loaded: &mut Loaded) {
     let documents = match parsed {
         Ok(documents) => documents,
         Err(error) => {
-            let mut diagnostic = Diagnostic::error("yaml::syntax", error.message, file, error.span)
-                .with_hint_opt(error.hint);
+            let mut diagnostic =
+                Diagnostic::error(DiagnosticCode::YamlSyntax, error.message, file, error.span)
+                    .with_hint_opt(error.hint);
             if let Some((span, text)) = error.related {
                 diagnostic = diagnostic
                     .with_label("defined again here")
                     .with_secondary(file, span, text);
-                diagnostic.code = "yaml::duplicate-key";
+                diagnostic.code = DiagnosticCode::YamlDuplicateKey;
             }
             loaded.diagnostics.push(diagnostic);
             return;
@@ -205,7 +213,12 @@ fn load_file(path: &Path, checker: &SchemaChecker, loaded: &mut Loaded) {
         .collect();
     if documents.is_empty() {
         loaded.diagnostics.push(
-            Diagnostic::path_error("file::empty", "the file holds no resources", path).with_hint(
+            Diagnostic::path_error(
+                DiagnosticCode::FileEmpty,
+                "the file holds no resources",
+                path,
+            )
+            .with_hint(
                 "a spec file holds one or more documents with `apiVersion`, `kind`, `metadata` \
                  and `spec`; delete the file if it is not needed",
             ),
@@ -229,7 +242,7 @@ fn load_document(
     let NodeValue::Map(entries) = &root.value else {
         loaded.diagnostics.push(
             Diagnostic::error(
-                "spec::not-a-resource",
+                DiagnosticCode::NotAResource,
                 format!(
                     "a resource must be a mapping, not {}",
                     root.value.kind_name()
@@ -247,70 +260,21 @@ fn load_document(
     let first_key = entries
         .first()
         .map_or(root.span.clone(), |(_, span, _)| span.clone());
-    let field = |name: &str| entries.iter().find(|(k, _, _)| k == name);
+    let field = |name: &str| {
+        entries
+            .iter()
+            .find(|(k, _, _)| k == name)
+            .map(|(_, _, node)| node)
+    };
 
-    let mut header_ok = true;
-    match field("apiVersion") {
-        None => {
-            header_ok = false;
-            loaded.diagnostics.push(
-                Diagnostic::error(
-                    "spec::missing-api-version",
-                    "missing `apiVersion`",
-                    file,
-                    first_key.clone(),
-                )
-                .with_label("this resource has no `apiVersion`")
-                .with_hint(format!("add `apiVersion: {API_VERSION}`")),
-            );
-        }
-        Some((_, _, node)) if !matches!(&node.value, NodeValue::String(v) if v == API_VERSION) => {
-            header_ok = false;
-            loaded.diagnostics.push(
-                Diagnostic::error(
-                    "spec::unknown-api-version",
-                    format!("unknown apiVersion `{}`", scalar(node)),
-                    file,
-                    node.span.clone(),
-                )
-                .with_label("not a version this snapsync reads")
-                .with_hint(format!("this snapsync reads `apiVersion: {API_VERSION}`")),
-            );
-        }
-        Some(_) => {}
-    }
-    let kind = match field("kind") {
-        None => {
-            loaded.diagnostics.push(
-                Diagnostic::error("spec::missing-kind", "missing `kind`", file, first_key)
-                    .with_label("this resource has no `kind`")
-                    .with_hint(format!("add `kind:` with one of {}", KINDS.join(", "))),
-            );
-            return;
-        }
-        Some((_, _, node)) => match &node.value {
-            NodeValue::String(kind) if KINDS.contains(&kind.as_str()) => kind.clone(),
-            _ => {
-                let text = scalar(node);
-                let hint = match did_you_mean(&text, KINDS) {
-                    Some(near) => {
-                        format!("did you mean `{near}`? the kinds are {}", KINDS.join(", "))
-                    }
-                    None => format!("the kinds are {}", KINDS.join(", ")),
-                };
-                loaded.diagnostics.push(
-                    Diagnostic::error(
-                        "spec::unknown-kind",
-                        format!("unknown kind `{text}`"),
-                        file,
-                        node.span.clone(),
-                    )
-                    .with_label("not a kind of resource")
-                    .with_hint(hint),
-                );
-                return;
-            }
-        },
+    let header_ok = api_version_ok(
+        file,
+        field("apiVersion"),
+        &first_key,
+        &mut loaded.diagnostics,
+    );
+    let Some(kind) = kind_of(file, field("kind"), first_key, &mut loaded.diagnostics) else {
+        return;
     };
 
     let value = root.to_json();
@@ -348,11 +312,97 @@ fn load_document(
             resource,
         }),
         Err(error) => loaded.diagnostics.push(Diagnostic::error(
-            "spec::unreadable",
+            DiagnosticCode::Unreadable,
             format!("cannot read this resource: {error}"),
             file,
             root.span.start..root.span.start,
         )),
+    }
+}
+
+/// Checks a resource's `apiVersion`: whether it is there and the one this
+/// snapsync reads.
+fn api_version_ok(
+    file: FileId,
+    api_version: Option<&Node>,
+    first_key: &Span,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> bool {
+    match api_version {
+        None => {
+            diagnostics.push(
+                Diagnostic::error(
+                    DiagnosticCode::MissingApiVersion,
+                    "missing `apiVersion`",
+                    file,
+                    first_key.clone(),
+                )
+                .with_label("this resource has no `apiVersion`")
+                .with_hint(format!("add `apiVersion: {API_VERSION}`")),
+            );
+            false
+        }
+        Some(node) if !matches!(&node.value, NodeValue::String(v) if v == API_VERSION) => {
+            diagnostics.push(
+                Diagnostic::error(
+                    DiagnosticCode::UnknownApiVersion,
+                    format!("unknown apiVersion `{}`", scalar(node)),
+                    file,
+                    node.span.clone(),
+                )
+                .with_label("not a version this snapsync reads")
+                .with_hint(format!("this snapsync reads `apiVersion: {API_VERSION}`")),
+            );
+            false
+        }
+        Some(_) => true,
+    }
+}
+
+/// A resource's `kind`, if it is there and one of [`KINDS`].
+fn kind_of(
+    file: FileId,
+    kind: Option<&Node>,
+    first_key: Span,
+    diagnostics: &mut Vec<Diagnostic>,
+) -> Option<String> {
+    match kind {
+        None => {
+            diagnostics.push(
+                Diagnostic::error(
+                    DiagnosticCode::MissingKind,
+                    "missing `kind`",
+                    file,
+                    first_key,
+                )
+                .with_label("this resource has no `kind`")
+                .with_hint(format!("add `kind:` with one of {}", KINDS.join(", "))),
+            );
+            None
+        }
+        Some(node) => match &node.value {
+            NodeValue::String(kind) if KINDS.contains(&kind.as_str()) => Some(kind.clone()),
+            _ => {
+                let text = scalar(node);
+                let hint = match did_you_mean(&text, KINDS) {
+                    Some(near) => {
+                        format!("did you mean `{near}`? the kinds are {}", KINDS.join(", "))
+                    }
+                    None => format!("the kinds are {}", KINDS.join(", ")),
+                };
+                diagnostics.push(
+                    Diagnostic::error(
+                        DiagnosticCode::UnknownKind,
+                        format!("unknown kind `{text}`"),
+                        file,
+                        node.span.clone(),
+                    )
+                    .with_label("not a kind of resource")
+                    .with_hint(hint),
+                );
+                None
+            }
+        },
     }
 }
 

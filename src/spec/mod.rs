@@ -6,6 +6,7 @@
 //! ([`validate`]). Every problem on the way is a [`diagnostic::Diagnostic`]
 //! that points at the node that caused it.
 
+pub mod codes;
 pub mod diagnostic;
 pub mod load;
 pub mod model;

@@ -13,6 +13,7 @@ use jsonschema::error::{TypeKind, ValidationErrorKind};
 use jsonschema::{JsonType, ValidationError, Validator};
 use serde_json::{Value, json};
 
+use super::codes::DiagnosticCode;
 use super::types::Resource;
 use super::yaml::escape_pointer;
 
@@ -89,7 +90,7 @@ pub struct SchemaProblem {
     /// What part of the node to underline.
     pub anchor: Anchor,
     /// The diagnostic code.
-    pub code: &'static str,
+    pub code: DiagnosticCode,
     /// What is wrong.
     pub message: String,
     /// The words under the underline.
@@ -175,7 +176,7 @@ impl SchemaChecker {
             })
             .collect();
         problems.retain(|p| {
-            p.code != "schema::missing-field"
+            p.code != DiagnosticCode::SchemaMissingField
                 || !suggested.iter().any(|(parent, near)| {
                     *parent == p.pointer && p.message.contains(&format!("`{near}`"))
                 })
@@ -204,23 +205,10 @@ impl SchemaChecker {
             }
             ValidationErrorKind::Required { property } => {
                 let property = property.as_str().unwrap_or_default();
-                if pointer.is_empty() && (property == "apiVersion" || property == "kind") {
-                    // The loader checks these first, with better words.
-                    return;
+                // The loader checks these first, with better words.
+                if !(pointer.is_empty() && (property == "apiVersion" || property == "kind")) {
+                    out.push(self.missing_field(branch, &pointer, property));
                 }
-                let child = format!("{pointer}/{}", escape_pointer(property));
-                let hint = self
-                    .description(branch, &child)
-                    .map(|d| format!("`{property}`: {}", first_sentence(&d)));
-                out.push(SchemaProblem {
-                    pointer: pointer.clone(),
-                    anchor: Anchor::Label,
-                    code: "schema::missing-field",
-                    message: format!("missing field `{property}` in {}", place(&pointer)),
-                    label: format!("`{property}` is required here"),
-                    hint,
-                    suggestion: None,
-                });
             }
             ValidationErrorKind::Enum { options } => {
                 let options: Vec<String> = options
@@ -244,20 +232,7 @@ impl SchemaChecker {
             }
             ValidationErrorKind::Minimum { limit }
             | ValidationErrorKind::ExclusiveMinimum { limit } => {
-                let mut problem = value_problem(
-                    &pointer,
-                    format!(
-                        "`{field}` must be at least {limit}, not {}",
-                        scalar_text(value)
-                    ),
-                    "too small",
-                );
-                if field == "maxDeletes" {
-                    problem.hint = Some(
-                        "omit `maxDeletes` for no limit, or give 0 to refuse any delete".to_owned(),
-                    );
-                }
-                out.push(problem);
+                out.push(too_small(&pointer, field, limit, value));
             }
             ValidationErrorKind::Maximum { limit }
             | ValidationErrorKind::ExclusiveMaximum { limit } => {
@@ -311,6 +286,24 @@ impl SchemaChecker {
                 out.push(problem);
             }
             _ => out.push(value_problem(&pointer, error.to_string(), "here")),
+        }
+    }
+
+    /// A required field that is missing, with the field's description as
+    /// the hint.
+    fn missing_field(&self, branch: &Value, pointer: &str, property: &str) -> SchemaProblem {
+        let child = format!("{pointer}/{}", escape_pointer(property));
+        let hint = self
+            .description(branch, &child)
+            .map(|d| format!("`{property}`: {}", first_sentence(&d)));
+        SchemaProblem {
+            pointer: pointer.to_owned(),
+            anchor: Anchor::Label,
+            code: DiagnosticCode::SchemaMissingField,
+            message: format!("missing field `{property}` in {}", place(pointer)),
+            label: format!("`{property}` is required here"),
+            hint,
+            suggestion: None,
         }
     }
 
@@ -515,7 +508,7 @@ fn unknown_field(parent: &str, key: &str, allowed: &[String]) -> SchemaProblem {
         return SchemaProblem {
             pointer,
             anchor: Anchor::Key,
-            code: "spec::inline-secret",
+            code: DiagnosticCode::InlineSecret,
             message: format!("a secret is written inline (`{}`)", dotted(&format!("{parent}/{key}"))),
             label: "secrets must not be written in a spec".to_owned(),
             hint: Some(
@@ -535,7 +528,7 @@ fn unknown_field(parent: &str, key: &str, allowed: &[String]) -> SchemaProblem {
     SchemaProblem {
         pointer,
         anchor: Anchor::Key,
-        code: "schema::unknown-field",
+        code: DiagnosticCode::SchemaUnknownField,
         message: format!("unknown field `{key}` in {}", place(parent)),
         label: "unknown field".to_owned(),
         hint,
@@ -555,7 +548,7 @@ fn bad_choice(pointer: &str, value: &Value, options: &[String]) -> SchemaProblem
     SchemaProblem {
         pointer: pointer.to_owned(),
         anchor: Anchor::Value,
-        code: "schema::invalid-value",
+        code: DiagnosticCode::SchemaInvalidValue,
         message: format!("`{text}` is not a valid `{}`", field_name(pointer)),
         label: "not one of the allowed values".to_owned(),
         hint: Some(hint),
@@ -637,7 +630,7 @@ fn wrong_type(pointer: &str, value: &Value, kind: &TypeKind) -> SchemaProblem {
         } else {
             Anchor::Value
         },
-        code: "schema::wrong-type",
+        code: DiagnosticCode::SchemaWrongType,
         message: format!("{subject} must be {expected}, not {}", found_name(value)),
         label: format!("expected {expected}"),
         hint,
@@ -670,7 +663,7 @@ fn bad_pattern(pointer: &str, value: &Value, field: &str) -> SchemaProblem {
     SchemaProblem {
         pointer: pointer.to_owned(),
         anchor: Anchor::Value,
-        code: "schema::invalid-value",
+        code: DiagnosticCode::SchemaInvalidValue,
         message,
         label: "invalid format".to_owned(),
         hint: Some(hint.to_owned()),
@@ -678,11 +671,28 @@ fn bad_pattern(pointer: &str, value: &Value, field: &str) -> SchemaProblem {
     }
 }
 
+/// A number below the schema's minimum.
+fn too_small(pointer: &str, field: &str, limit: &Value, value: &Value) -> SchemaProblem {
+    let mut problem = value_problem(
+        pointer,
+        format!(
+            "`{field}` must be at least {limit}, not {}",
+            scalar_text(value)
+        ),
+        "too small",
+    );
+    if field == "maxDeletes" {
+        problem.hint =
+            Some("omit `maxDeletes` for no limit, or give 0 to refuse any delete".to_owned());
+    }
+    problem
+}
+
 fn value_problem(pointer: &str, message: String, label: &str) -> SchemaProblem {
     SchemaProblem {
         pointer: pointer.to_owned(),
         anchor: Anchor::Value,
-        code: "schema::invalid-value",
+        code: DiagnosticCode::SchemaInvalidValue,
         message,
         label: label.to_owned(),
         hint: None,
@@ -760,7 +770,7 @@ mod tests {
         });
         let problems = checker().check("Target", &doc);
         assert_eq!(problems.len(), 1, "{problems:?}");
-        assert_eq!(problems[0].code, "spec::inline-secret");
+        assert_eq!(problems[0].code, DiagnosticCode::InlineSecret);
         assert!(!format!("{problems:?}").contains("hunter2"));
     }
 

@@ -195,8 +195,9 @@ impl PropResponse {
 }
 
 /// What text [`parse_properties`] is collecting.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, Copy, PartialEq, Eq, Default)]
 enum Capture {
+    #[default]
     None,
     ResponseHref,
     ResponseStatus,
@@ -221,157 +222,178 @@ struct OpenProperty {
 /// The text is not well-formed XML (the message says where).
 pub fn parse_properties(text: &str) -> Result<Vec<PropResponse>, String> {
     let mut reader = Reader::from_str(text);
-    let mut responses = Vec::new();
-    let mut current: Option<PropResponse> = None;
-    // The status and properties of the open `propstat`.
-    let mut propstat: Option<(Option<u16>, Vec<Property>)> = None;
-    let mut in_prop = false;
-    let mut open: Option<OpenProperty> = None;
-    let mut capture = Capture::None;
-    let mut buffer = String::new();
+    let mut state = PropertiesReader::default();
     loop {
         let event = reader
             .read_event()
             .map_err(|e| format!("malformed XML at byte {}: {e}", reader.error_position()))?;
         match event {
-            Event::Start(start) => {
-                let name = start.local_name().as_ref().to_string();
-                if let Some(o) = open.as_mut() {
-                    o.depth += 1;
-                    if o.depth == 1 {
-                        o.property.children.push(child_of(&start)?);
-                    }
-                    if name == "href" {
-                        capture = Capture::PropertyHref;
-                        buffer.clear();
-                    }
-                } else if in_prop {
-                    open = Some(OpenProperty {
-                        property: Property {
-                            name,
-                            ..Property::default()
-                        },
-                        depth: 0,
-                    });
-                    buffer.clear();
-                } else {
-                    capture = match name.as_str() {
-                        "response" => {
-                            current = Some(PropResponse::default());
-                            Capture::None
-                        }
-                        "propstat" if current.is_some() => {
-                            propstat = Some((None, Vec::new()));
-                            Capture::None
-                        }
-                        "prop" if propstat.is_some() => {
-                            in_prop = true;
-                            Capture::None
-                        }
-                        "href" if current.is_some() && propstat.is_none() => Capture::ResponseHref,
-                        "status" if propstat.is_some() => Capture::PropstatStatus,
-                        "status" if current.is_some() => Capture::ResponseStatus,
-                        _ => Capture::None,
-                    };
-                    buffer.clear();
-                }
+            Event::Start(start) => state.start(&start)?,
+            Event::Empty(start) => state.empty(&start)?,
+            Event::Text(text) if state.collects() => {
+                state.buffer.push_str(&text.xml10_content());
             }
-            Event::Empty(start) => {
-                if let Some(o) = open.as_mut() {
-                    if o.depth == 0 {
-                        o.property.children.push(child_of(&start)?);
-                    }
-                } else if in_prop && let Some((_, properties)) = propstat.as_mut() {
-                    properties.push(Property {
-                        name: start.local_name().as_ref().to_string(),
-                        ..Property::default()
-                    });
-                }
+            Event::CData(data) if state.collects() => {
+                state.buffer.push_str(&data.xml10_content());
             }
-            Event::Text(text) if collects(open.as_ref(), capture) => {
-                buffer.push_str(&text.xml10_content());
+            Event::GeneralRef(reference) if state.collects() => {
+                push_reference(&mut state.buffer, &reference)?;
             }
-            Event::CData(data) if collects(open.as_ref(), capture) => {
-                buffer.push_str(&data.xml10_content());
-            }
-            Event::GeneralRef(reference) if collects(open.as_ref(), capture) => {
-                push_reference(&mut buffer, &reference)?;
-            }
-            Event::End(end) => {
-                let name = end.local_name();
-                let name = name.as_ref();
-                if let Some(mut o) = open.take() {
-                    if o.depth == 0 {
-                        if capture == Capture::None {
-                            o.property.text = std::mem::take(&mut buffer);
-                        }
-                        if let Some((_, properties)) = propstat.as_mut() {
-                            properties.push(o.property);
-                        }
-                        buffer.clear();
-                        continue;
-                    }
-                    if name == "href" && capture == Capture::PropertyHref {
-                        o.property.hrefs.push(buffer.trim().to_string());
-                        capture = Capture::None;
-                        buffer.clear();
-                    }
-                    o.depth -= 1;
-                    open = Some(o);
-                    continue;
-                }
-                match name {
-                    "prop" => in_prop = false,
-                    "propstat" => {
-                        if let (Some((status, properties)), Some(response)) =
-                            (propstat.take(), current.as_mut())
-                        {
-                            // A propstat without a status is taken as a success.
-                            if status.is_none_or(|s| (200..300).contains(&s)) {
-                                response.properties.extend(properties);
-                            }
-                        }
-                    }
-                    "response" => {
-                        if let Some(response) = current.take() {
-                            responses.push(response);
-                        }
-                    }
-                    _ => {
-                        let value = std::mem::take(&mut buffer);
-                        match capture {
-                            Capture::ResponseHref => {
-                                if let Some(r) = current.as_mut() {
-                                    r.href = value.trim().to_string();
-                                }
-                            }
-                            Capture::ResponseStatus => {
-                                if let Some(r) = current.as_mut() {
-                                    r.status = status_code(&value);
-                                }
-                            }
-                            Capture::PropstatStatus => {
-                                if let Some((status, _)) = propstat.as_mut() {
-                                    *status = status_code(&value);
-                                }
-                            }
-                            Capture::PropertyHref | Capture::None => {}
-                        }
-                    }
-                }
-                capture = Capture::None;
-            }
+            Event::End(end) => state.end(end.local_name().as_ref()),
             Event::Eof => break,
             _ => {}
         }
     }
-    Ok(responses)
+    Ok(state.responses)
 }
 
-/// Whether text at this point belongs to what is being read: a capture,
-/// or the property's own text (directly inside it).
-fn collects(open: Option<&OpenProperty>, capture: Capture) -> bool {
-    capture != Capture::None || open.is_some_and(|o| o.depth == 0)
+/// Where [`parse_properties`] is in the document, and what it has read.
+#[derive(Default)]
+struct PropertiesReader {
+    responses: Vec<PropResponse>,
+    current: Option<PropResponse>,
+    /// The status and properties of the open `propstat`.
+    propstat: Option<(Option<u16>, Vec<Property>)>,
+    in_prop: bool,
+    open: Option<OpenProperty>,
+    capture: Capture,
+    buffer: String,
+}
+
+impl PropertiesReader {
+    /// An element opens.
+    fn start(&mut self, start: &BytesStart<'_>) -> Result<(), String> {
+        let name = start.local_name().as_ref().to_string();
+        if let Some(o) = self.open.as_mut() {
+            o.depth += 1;
+            if o.depth == 1 {
+                o.property.children.push(child_of(start)?);
+            }
+            if name == "href" {
+                self.capture = Capture::PropertyHref;
+                self.buffer.clear();
+            }
+        } else if self.in_prop {
+            self.open = Some(OpenProperty {
+                property: Property {
+                    name,
+                    ..Property::default()
+                },
+                depth: 0,
+            });
+            self.buffer.clear();
+        } else {
+            self.capture = match name.as_str() {
+                "response" => {
+                    self.current = Some(PropResponse::default());
+                    Capture::None
+                }
+                "propstat" if self.current.is_some() => {
+                    self.propstat = Some((None, Vec::new()));
+                    Capture::None
+                }
+                "prop" if self.propstat.is_some() => {
+                    self.in_prop = true;
+                    Capture::None
+                }
+                "href" if self.current.is_some() && self.propstat.is_none() => {
+                    Capture::ResponseHref
+                }
+                "status" if self.propstat.is_some() => Capture::PropstatStatus,
+                "status" if self.current.is_some() => Capture::ResponseStatus,
+                _ => Capture::None,
+            };
+            self.buffer.clear();
+        }
+        Ok(())
+    }
+
+    /// An element without content (`<collection/>`).
+    fn empty(&mut self, start: &BytesStart<'_>) -> Result<(), String> {
+        if let Some(o) = self.open.as_mut() {
+            if o.depth == 0 {
+                o.property.children.push(child_of(start)?);
+            }
+        } else if self.in_prop
+            && let Some((_, properties)) = self.propstat.as_mut()
+        {
+            properties.push(Property {
+                name: start.local_name().as_ref().to_string(),
+                ..Property::default()
+            });
+        }
+        Ok(())
+    }
+
+    /// An element closes.
+    fn end(&mut self, name: &str) {
+        if let Some(mut o) = self.open.take() {
+            if o.depth == 0 {
+                if self.capture == Capture::None {
+                    o.property.text = std::mem::take(&mut self.buffer);
+                }
+                if let Some((_, properties)) = self.propstat.as_mut() {
+                    properties.push(o.property);
+                }
+                self.buffer.clear();
+                return;
+            }
+            if name == "href" && self.capture == Capture::PropertyHref {
+                o.property.hrefs.push(self.buffer.trim().to_string());
+                self.capture = Capture::None;
+                self.buffer.clear();
+            }
+            o.depth -= 1;
+            self.open = Some(o);
+            return;
+        }
+        match name {
+            "prop" => self.in_prop = false,
+            "propstat" => {
+                if let (Some((status, properties)), Some(response)) =
+                    (self.propstat.take(), self.current.as_mut())
+                {
+                    // A propstat without a status is taken as a success.
+                    if status.is_none_or(|s| (200..300).contains(&s)) {
+                        response.properties.extend(properties);
+                    }
+                }
+            }
+            "response" => {
+                if let Some(response) = self.current.take() {
+                    self.responses.push(response);
+                }
+            }
+            _ => {
+                let value = std::mem::take(&mut self.buffer);
+                match self.capture {
+                    Capture::ResponseHref => {
+                        if let Some(r) = self.current.as_mut() {
+                            r.href = value.trim().to_string();
+                        }
+                    }
+                    Capture::ResponseStatus => {
+                        if let Some(r) = self.current.as_mut() {
+                            r.status = status_code(&value);
+                        }
+                    }
+                    Capture::PropstatStatus => {
+                        if let Some((status, _)) = self.propstat.as_mut() {
+                            *status = status_code(&value);
+                        }
+                    }
+                    Capture::PropertyHref | Capture::None => {}
+                }
+            }
+        }
+        self.capture = Capture::None;
+    }
+
+    /// Whether text at this point belongs to what is being read: a capture,
+    /// or the property's own text (directly inside it).
+    fn collects(&self) -> bool {
+        self.capture != Capture::None || self.open.as_ref().is_some_and(|o| o.depth == 0)
+    }
 }
 
 /// A child element of a property, with its `name` attribute.
