@@ -1,26 +1,18 @@
 //! `snapsync apply`: plan (or read a saved plan), show it, confirm, execute.
 
 use std::io::{self, BufRead, IsTerminal, Write};
-use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use super::plan::StorePaths;
-use crate::cli::{ApplyArgs, Cli, OutputFormat};
-use snapsync::apply::{self, ApplyError, ApplyOptions, Report};
-use snapsync::endpoint::StoreEndpoints;
-use snapsync::endpoint::crm::CrmStore;
-use snapsync::plan::{Action, PLAN_FORMAT_VERSION, Plan, SavedPlanError, SourceCache, render};
-use snapsync::spec::model::{Catalog, Snapshot};
-use snapsync::state::{LinkLock, StateStore, actor_from_env};
-
-/// Exit code when some operations failed or were stale.
-const PARTIAL: u8 = 3;
-
-/// Exit code when the operator declined at the prompt: nothing was
-/// applied, at the operator's request (not an error, and not a success).
-pub const DECLINED: u8 = 4;
+use crate::cli::{ApplyArgs, OutputFormat};
+use crate::exit::Exit;
+use crate::output::report::{applied_line, execute, write_unapplied};
+use crate::output::{Output, stdout_while_read};
+use snapsync::apply::{ApplyOptions, Report};
+use snapsync::plan::{PLAN_FORMAT_VERSION, Plan, SavedPlanError, SourceCache, render};
+use snapsync::state::actor_from_env;
+use snapsync::workspace::Workspace;
 
 /// Reads a saved plan: its format version, then its checksum and records.
 /// Returns it and the digest of the file (for the journal).
@@ -48,22 +40,21 @@ fn read_plan(path: &std::path::Path) -> anyhow::Result<(Plan, String)> {
 }
 
 /// Runs `snapsync apply`.
-pub fn run(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+pub fn run(out: &Output, args: &ApplyArgs) -> anyhow::Result<Exit> {
     match &args.plan {
-        Some(path) => run_saved(cli, args, path),
-        None => run_planned(cli, args),
+        Some(path) => run_saved(out, args, path),
+        None => run_planned(out, args),
     }
 }
 
 /// `apply --plan FILE`: the plan is the approval and holds all it needs
 /// (DESIGN 2.5): no specs, no question. What the command line or specs
 /// nearby now resolve to elsewhere than the plan recorded is refused.
-fn run_saved(cli: &Cli, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Result<ExitCode> {
+fn run_saved(out: &Output, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Result<Exit> {
     let (plan, digest) = read_plan(path)?;
-    refuse_moved(cli, args, &plan)?;
-    let catalog = plan.recorded_catalog()?;
-    let stores = StorePaths::from_specs(&catalog);
-    show_plan(cli, args, &plan)?;
+    refuse_moved(out, args, &plan)?;
+    let workspace = Workspace::of_saved_plan(&plan)?;
+    show_plan(out, args, &plan)?;
     let plan_errors = plan_errors(&plan)?;
     let options = ApplyOptions {
         max_deletes: args.max_deletes,
@@ -75,8 +66,8 @@ fn run_saved(cli: &Cli, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Res
     };
     // The locks are taken before any operation is checked: preconditions
     // are checked while no other apply can write these links.
-    let (report, seconds) = execute(cli, &plan, &catalog, &stores, &options)?;
-    finish(cli, args, &report, seconds, plan_errors)
+    let (report, seconds) = execute(out, &workspace, &plan, &options, Vec::new())?;
+    finish(out, args, &report, seconds, plan_errors)
 }
 
 /// Refuses a saved plan when a vdir folder it reads or writes now resolves
@@ -85,15 +76,19 @@ fn run_saved(cli: &Cli, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Res
 /// when it exists), now resolve a store, target, link or collection
 /// elsewhere than the plan recorded, or disable a link it carries in its
 /// snapshot's direction.
-fn refuse_moved(cli: &Cli, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
+fn refuse_moved(out: &Output, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
     // The vdir folders themselves, specs or not: one replaced by a symbolic
     // link since the plan was made would take its writes elsewhere.
     let mut mismatches = plan.moved_folders();
     for (flag, given, crm) in [
-        ("--crm or SNAPSYNC_CRM", cli.crm.as_ref(), true),
-        ("--state or SNAPSYNC_STATE", cli.state.as_ref(), false),
+        ("--crm or SNAPSYNC_CRM", out.given().crm.as_ref(), true),
+        (
+            "--state or SNAPSYNC_STATE",
+            out.given().state.as_ref(),
+            false,
+        ),
     ] {
-        if let Some(path) = given {
+        if let Some(snapsync::workspace::Given { path, .. }) = given {
             let what = format!(
                 "the {} ({flag})",
                 if crm { "CRM store" } else { "state store" }
@@ -130,14 +125,14 @@ fn refuse_moved(cli: &Cli, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> 
                         )
                     }
                 };
-                if cli.crm.is_none() {
+                if out.given().crm.is_none() {
                     mismatches.extend(plan.moved_store(
                         &what("CRM store"),
                         true,
                         &catalog.stores.crm,
                     ));
                 }
-                if cli.state.is_none() {
+                if out.given().state.is_none() {
                     mismatches.extend(plan.moved_store(
                         &what("state store"),
                         false,
@@ -169,13 +164,9 @@ fn refuse_moved(cli: &Cli, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> 
 
 /// `apply` without a saved plan: lock the links the snapshots cover, plan
 /// while holding them, show the plan, ask, execute.
-fn run_planned(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
+fn run_planned(out: &Output, args: &ApplyArgs) -> anyhow::Result<Exit> {
     let now = args.now.unwrap_or_else(chrono::Utc::now);
-    let catalog = match super::plan::load_catalog(cli, &args.paths, now)? {
-        Ok(catalog) => catalog,
-        Err(code) => return Ok(code),
-    };
-    let stores = StorePaths::of(cli, &catalog);
+    let workspace = out.load(&args.paths, now)?;
     let options = ApplyOptions {
         max_deletes: args.max_deletes,
         lock_timeout: args.lock_timeout,
@@ -186,45 +177,34 @@ fn run_planned(cli: &Cli, args: &ApplyArgs) -> anyhow::Result<ExitCode> {
     // The locks first, then the plan: an apply that waited for another
     // one plans what that one left, instead of a plan gone stale while it
     // waited.
-    let held = {
-        // Read-only: the locks are files beside the store, and a plan
-        // that is then declined must leave the store as it was.
-        let state =
-            StateStore::open_read_only(&stores.state).context("cannot read the state store")?;
-        let chosen: Vec<&Snapshot> = catalog
-            .snapshots
-            .iter()
-            .filter(|s| args.snapshots.is_empty() || args.snapshots.contains(&s.name))
-            .collect();
-        apply::lock_covered_links(&catalog, &chosen, &state, &options)?
-    };
+    let held = workspace.lock(&args.snapshots, &options)?;
     // An apply that makes its own plan keeps the source items the plan
     // reads, and does not read them again (see SourceCache).
     let mut cache = SourceCache::new();
-    let plan = super::plan::compile(cli, &catalog, &args.snapshots, now, Some(&mut cache))?;
-    super::announce_both(cli, &stores, &args.paths);
-    show_plan(cli, args, &plan)?;
+    let plan = workspace.compile(&args.snapshots, Some(&mut cache))?;
+    out.announce_both(&workspace);
+    show_plan(out, args, &plan)?;
     let plan_errors = plan_errors(&plan)?;
     if plan.has_changes() && !args.yes && !confirm()? {
-        return Ok(ExitCode::from(DECLINED));
+        return Ok(Exit::Declined);
     }
     let options = ApplyOptions {
         source_cache: (!cache.is_empty()).then(|| std::sync::Arc::new(cache)),
         ..options
     };
-    let (report, seconds) = execute_holding(cli, &plan, &catalog, &stores, &options, held)?;
-    finish(cli, args, &report, seconds, plan_errors)
+    let (report, seconds) = execute(out, &workspace, &plan, &options, held)?;
+    finish(out, args, &report, seconds, plan_errors)
 }
 
 /// Shows the plan before it is applied. With --format json, stdout holds
 /// the report alone; the plan a person reviews goes to stderr.
-fn show_plan(cli: &Cli, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
-    if cli.quiet > 0 {
+fn show_plan(out: &Output, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
+    if out.quiet() {
         return Ok(());
     }
     if args.format == OutputFormat::Json {
         let options = render::TextOptions {
-            color: crate::text_style(cli, &io::stderr()).color,
+            color: out.stderr_style().color,
             show_unchanged: false,
         };
         let mut err = io::BufWriter::with_capacity(1 << 16, io::stderr().lock());
@@ -232,24 +212,24 @@ fn show_plan(cli: &Cli, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
         err.flush()?;
     } else {
         let options = render::TextOptions {
-            color: crate::text_style(cli, &io::stdout()).color,
+            color: out.stdout_style().color,
             show_unchanged: false,
         };
-        let mut out = io::BufWriter::with_capacity(1 << 16, super::stdout_while_read());
-        render::text(plan, &mut out, options)?;
-        out.flush()?;
+        let mut stdout = io::BufWriter::with_capacity(1 << 16, stdout_while_read());
+        render::text(plan, &mut stdout, options)?;
+        stdout.flush()?;
     }
     Ok(())
 }
 
 /// Writes the report; exit 0 when every operation was applied, else 3.
 fn finish(
-    cli: &Cli,
+    out: &Output,
     args: &ApplyArgs,
     report: &Report,
     seconds: f64,
     plan_errors: usize,
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Exit> {
     match args.format {
         OutputFormat::Json => {
             let value = json!({
@@ -258,11 +238,11 @@ fn finish(
                 "planErrors": plan_errors,
                 "seconds": seconds
             });
-            let mut out = super::stdout_while_read();
-            serde_json::to_writer_pretty(&mut out, &value)?;
-            writeln!(out)?;
+            let mut stdout = stdout_while_read();
+            serde_json::to_writer_pretty(&mut stdout, &value)?;
+            writeln!(stdout)?;
         }
-        OutputFormat::Text => write_report(cli, report, seconds)?,
+        OutputFormat::Text => write_report(out, report, seconds)?,
     }
     if plan_errors > 0 {
         writeln!(
@@ -270,11 +250,9 @@ fn finish(
             "not applied: the parts of the plan with errors (listed above with the plan)"
         )?;
     }
-    Ok(if report.unapplied().next().is_none() && plan_errors == 0 {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(PARTIAL)
-    })
+    Ok(Exit::partial_unless(
+        report.unapplied().next().is_none() && plan_errors == 0,
+    ))
 }
 
 /// How many errors the plan holds, said on stderr before the apply goes on:
@@ -301,60 +279,6 @@ fn plan_errors(plan: &Plan) -> anyhow::Result<usize> {
     Ok(errors)
 }
 
-/// Carries out `plan` on the stores at `stores`, with a progress bar on a
-/// terminal. Returns the report and how long it took, in seconds. A
-/// refusal (DESIGN 2.5) is an error that says so; nothing was written.
-pub fn execute(
-    cli: &Cli,
-    plan: &Plan,
-    catalog: &Catalog,
-    stores: &StorePaths,
-    options: &ApplyOptions,
-) -> anyhow::Result<(Report, f64)> {
-    execute_holding(cli, plan, catalog, stores, options, Vec::new())
-}
-
-/// [`execute`] by a caller that holds `held`, the locks it took before it
-/// planned.
-fn execute_holding(
-    cli: &Cli,
-    plan: &Plan,
-    catalog: &Catalog,
-    stores: &StorePaths,
-    options: &ApplyOptions,
-    held: Vec<LinkLock>,
-) -> anyhow::Result<(Report, f64)> {
-    let crm = CrmStore::open(&stores.crm).context("cannot open the CRM store")?;
-    let mut state = StateStore::open(&stores.state).context("cannot open the state store")?;
-    let endpoints = StoreEndpoints::new(crm);
-    let bar = crate::cmd::progress_bar(cli, 0, "operations");
-    let started = std::time::Instant::now();
-    let mut progress = |p: apply::Progress| {
-        if let Some(bar) = &bar {
-            bar.set_length(p.total);
-            bar.set_position(p.done);
-        }
-    };
-    let result = apply::execute_holding(
-        plan,
-        catalog,
-        &endpoints,
-        &mut state,
-        options,
-        &mut progress,
-        held,
-    );
-    if let Some(bar) = bar {
-        bar.finish_and_clear();
-    }
-    let report = match result {
-        Ok(report) => report,
-        Err(ApplyError::Refused(refusal)) => bail!("refused: {refusal}"),
-        Err(e) => return Err(e.into()),
-    };
-    Ok((report, started.elapsed().as_secs_f64()))
-}
-
 /// Asks on the terminal; refuses without one.
 fn confirm() -> anyhow::Result<bool> {
     if !io::stdin().is_terminal() {
@@ -373,7 +297,8 @@ fn confirm() -> anyhow::Result<bool> {
     } else {
         writeln!(
             err,
-            "Not applied, as you answered (exit code {DECLINED}); nothing was written."
+            "Not applied, as you answered (exit code {}); nothing was written.",
+            Exit::Declined.code()
         )?;
         Ok(false)
     }
@@ -384,51 +309,21 @@ fn approves(answer: &str) -> bool {
     answer.trim() == "yes"
 }
 
-fn write_report(cli: &Cli, report: &Report, seconds: f64) -> io::Result<()> {
+fn write_report(out: &Output, report: &Report, seconds: f64) -> io::Result<()> {
     write_unapplied(report)?;
-    if cli.quiet > 0 {
+    if out.quiet() {
         return Ok(());
     }
-    let mut out = super::stdout_while_read();
-    writeln!(out, "{}", applied_line(report, seconds))?;
+    let mut stdout = stdout_while_read();
+    writeln!(stdout, "{}", applied_line(report, seconds))?;
     for snapshot in &report.snapshots {
         writeln!(
-            out,
+            stdout,
             "  {}: run {} in the journal (`snapsync runs show {}`)",
             snapshot.snapshot, snapshot.run_id, snapshot.run_id
         )?;
     }
     Ok(())
-}
-
-/// Lists every operation that was not applied, on stderr.
-pub fn write_unapplied(report: &Report) -> io::Result<()> {
-    let mut err = io::stderr().lock();
-    for unapplied in report.unapplied() {
-        writeln!(err, "{unapplied}")?;
-    }
-    Ok(())
-}
-
-/// `Applied in 0.12 s: 3 created, 0 restored, 1 updated, 0 deleted; 0 failed, 0 stale.`
-pub fn applied_line(report: &Report, seconds: f64) -> String {
-    let applied = report.applied();
-    let n = |a| applied.get(a);
-    let failed = report
-        .unapplied()
-        .filter(|u| u.outcome == apply::NotApplied::Failed)
-        .count();
-    let stale = report
-        .unapplied()
-        .filter(|u| u.outcome == apply::NotApplied::Stale)
-        .count();
-    format!(
-        "Applied in {seconds:.2} s: {} created, {} restored, {} updated, {} deleted; {failed} failed, {stale} stale.",
-        n(Action::Create),
-        n(Action::Restore),
-        n(Action::Update),
-        n(Action::Delete) + n(Action::OrphanDeleted),
-    )
 }
 
 #[cfg(test)]
@@ -443,6 +338,6 @@ mod tests {
             assert!(!approves(answer), "{answer:?}");
         }
         // Distinct from 0 (applied), 1 (error), 2 (plan: changes), 3 (partial).
-        assert!(![0, 1, 2, 3].contains(&DECLINED));
+        assert!(![0, 1, 2, 3].contains(&Exit::Declined.code()));
     }
 }
