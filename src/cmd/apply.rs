@@ -40,21 +40,21 @@ fn read_plan(path: &std::path::Path) -> anyhow::Result<(Plan, String)> {
 }
 
 /// Runs `snapsync apply`.
-pub fn run(out: &Output, args: &ApplyArgs) -> anyhow::Result<Exit> {
+pub fn run(output: &Output, args: &ApplyArgs) -> anyhow::Result<Exit> {
     match &args.plan {
-        Some(path) => run_saved(out, args, path),
-        None => run_planned(out, args),
+        Some(path) => run_saved(output, args, path),
+        None => run_planned(output, args),
     }
 }
 
 /// `apply --plan FILE`: the plan is the approval and holds all it needs
 /// (DESIGN 2.5): no specs, no question. What the command line or specs
 /// nearby now resolve to elsewhere than the plan recorded is refused.
-fn run_saved(out: &Output, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Result<Exit> {
+fn run_saved(output: &Output, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Result<Exit> {
     let (plan, digest) = read_plan(path)?;
-    refuse_moved(out, args, &plan)?;
+    refuse_moved(output, args, &plan)?;
     let workspace = Workspace::of_saved_plan(&plan)?;
-    show_plan(out, args, &plan)?;
+    show_plan(output, args, &plan)?;
     let plan_errors = plan_errors(&plan)?;
     let options = ApplyOptions {
         max_deletes: args.max_deletes,
@@ -66,8 +66,8 @@ fn run_saved(out: &Output, args: &ApplyArgs, path: &std::path::Path) -> anyhow::
     };
     // The locks are taken before any operation is checked: preconditions
     // are checked while no other apply can write these links.
-    let (report, seconds) = execute(out, &workspace, &plan, &options, Vec::new())?;
-    finish(out, args, &report, seconds, plan_errors)
+    let (report, seconds) = execute(output, &workspace, &plan, &options, Vec::new())?;
+    finish(output, args, &report, seconds, plan_errors)
 }
 
 /// Refuses a saved plan when a vdir folder it reads or writes now resolves
@@ -76,15 +76,15 @@ fn run_saved(out: &Output, args: &ApplyArgs, path: &std::path::Path) -> anyhow::
 /// when it exists), now resolve a store, target, link or collection
 /// elsewhere than the plan recorded, or disable a link it carries in its
 /// snapshot's direction.
-fn refuse_moved(out: &Output, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
+fn refuse_moved(output: &Output, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
     // The vdir folders themselves, specs or not: one replaced by a symbolic
     // link since the plan was made would take its writes elsewhere.
     let mut mismatches = plan.moved_folders();
     for (flag, given, crm) in [
-        ("--crm or SNAPSYNC_CRM", out.given().crm.as_ref(), true),
+        ("--crm or SNAPSYNC_CRM", output.given().crm.as_ref(), true),
         (
             "--state or SNAPSYNC_STATE",
-            out.given().state.as_ref(),
+            output.given().state.as_ref(),
             false,
         ),
     ] {
@@ -125,14 +125,14 @@ fn refuse_moved(out: &Output, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<(
                         )
                     }
                 };
-                if out.given().crm.is_none() {
+                if output.given().crm.is_none() {
                     mismatches.extend(plan.moved_store(
                         &what("CRM store"),
                         true,
                         &catalog.stores.crm,
                     ));
                 }
-                if out.given().state.is_none() {
+                if output.given().state.is_none() {
                     mismatches.extend(plan.moved_store(
                         &what("state store"),
                         false,
@@ -164,9 +164,9 @@ fn refuse_moved(out: &Output, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<(
 
 /// `apply` without a saved plan: lock the links the snapshots cover, plan
 /// while holding them, show the plan, ask, execute.
-fn run_planned(out: &Output, args: &ApplyArgs) -> anyhow::Result<Exit> {
+fn run_planned(output: &Output, args: &ApplyArgs) -> anyhow::Result<Exit> {
     let now = args.now.unwrap_or_else(chrono::Utc::now);
-    let workspace = out.load(&args.paths, now)?;
+    let workspace = output.load(&args.paths, now)?;
     let options = ApplyOptions {
         max_deletes: args.max_deletes,
         lock_timeout: args.lock_timeout,
@@ -182,8 +182,8 @@ fn run_planned(out: &Output, args: &ApplyArgs) -> anyhow::Result<Exit> {
     // reads, and does not read them again (see SourceCache).
     let mut cache = SourceCache::new();
     let plan = workspace.compile(&args.snapshots, Some(&mut cache))?;
-    out.announce_both(&workspace);
-    show_plan(out, args, &plan)?;
+    output.announce_both(&workspace);
+    show_plan(output, args, &plan)?;
     let plan_errors = plan_errors(&plan)?;
     if plan.has_changes() && !args.yes && !confirm()? {
         return Ok(Exit::Declined);
@@ -192,19 +192,19 @@ fn run_planned(out: &Output, args: &ApplyArgs) -> anyhow::Result<Exit> {
         source_cache: (!cache.is_empty()).then(|| std::sync::Arc::new(cache)),
         ..options
     };
-    let (report, seconds) = execute(out, &workspace, &plan, &options, held)?;
-    finish(out, args, &report, seconds, plan_errors)
+    let (report, seconds) = execute(output, &workspace, &plan, &options, held)?;
+    finish(output, args, &report, seconds, plan_errors)
 }
 
 /// Shows the plan before it is applied. With --format json, stdout holds
 /// the report alone; the plan a person reviews goes to stderr.
-fn show_plan(out: &Output, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
-    if out.quiet() {
+fn show_plan(output: &Output, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
+    if output.quiet() {
         return Ok(());
     }
     if args.format == OutputFormat::Json {
         let options = render::TextOptions {
-            color: out.stderr_style().color,
+            color: output.stderr_style().color,
             show_unchanged: false,
         };
         let mut err = io::BufWriter::with_capacity(1 << 16, io::stderr().lock());
@@ -212,7 +212,7 @@ fn show_plan(out: &Output, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> 
         err.flush()?;
     } else {
         let options = render::TextOptions {
-            color: out.stdout_style().color,
+            color: output.stdout_style().color,
             show_unchanged: false,
         };
         let mut stdout = io::BufWriter::with_capacity(1 << 16, stdout_while_read());
@@ -224,7 +224,7 @@ fn show_plan(out: &Output, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> 
 
 /// Writes the report; exit 0 when every operation was applied, else 3.
 fn finish(
-    out: &Output,
+    output: &Output,
     args: &ApplyArgs,
     report: &Report,
     seconds: f64,
@@ -242,7 +242,7 @@ fn finish(
             serde_json::to_writer_pretty(&mut stdout, &value)?;
             writeln!(stdout)?;
         }
-        OutputFormat::Text => write_report(out, report, seconds)?,
+        OutputFormat::Text => write_report(output, report, seconds)?,
     }
     if plan_errors > 0 {
         writeln!(
@@ -309,9 +309,9 @@ fn approves(answer: &str) -> bool {
     answer.trim() == "yes"
 }
 
-fn write_report(out: &Output, report: &Report, seconds: f64) -> io::Result<()> {
+fn write_report(output: &Output, report: &Report, seconds: f64) -> io::Result<()> {
     write_unapplied(report)?;
-    if out.quiet() {
+    if output.quiet() {
         return Ok(());
     }
     let mut stdout = stdout_while_read();

@@ -10,12 +10,12 @@ use crate::output::Output;
 use snapsync::plan::render;
 
 /// Runs `snapsync plan`.
-pub fn run(out: &Output, args: &PlanArgs) -> anyhow::Result<Exit> {
+pub fn run(output: &Output, args: &PlanArgs) -> anyhow::Result<Exit> {
     let now = args.now.unwrap_or_else(chrono::Utc::now);
-    let workspace = out.load(&args.paths, now)?;
+    let workspace = output.load(&args.paths, now)?;
     let plan = workspace.compile(&args.snapshots, None)?;
     // Once they were read: a plan that failed before names no store.
-    out.announce_both(&workspace);
+    output.announce_both(&workspace);
     if let Some(path) = &args.out {
         let mut file = std::io::BufWriter::new(
             std::fs::File::create(path)
@@ -33,7 +33,7 @@ pub fn run(out: &Output, args: &PlanArgs) -> anyhow::Result<Exit> {
         PlanFormat::Markdown => render::markdown(&plan, &mut stdout)?,
         PlanFormat::Text => {
             let options = render::TextOptions {
-                color: out.stdout_style().color,
+                color: output.stdout_style().color,
                 show_unchanged: args.show_unchanged,
             };
             render::text(&plan, &mut stdout, options)?;

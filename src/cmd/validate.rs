@@ -9,7 +9,7 @@ use crate::exit::Exit;
 use crate::output::Output;
 
 /// Runs `snapsync validate`.
-pub fn run(out: &Output, args: &ValidateArgs) -> anyhow::Result<Exit> {
+pub fn run(output: &Output, args: &ValidateArgs) -> anyhow::Result<Exit> {
     let now = args.now.unwrap_or_else(chrono::Utc::now);
     let validation = snapsync::spec::validate(&args.paths, now).context("cannot validate")?;
     match args.format {
@@ -17,12 +17,12 @@ pub fn run(out: &Output, args: &ValidateArgs) -> anyhow::Result<Exit> {
             validation.render_json(&mut io::stdout().lock())?;
         }
         OutputFormat::Text => {
-            if validation.has_errors() || !out.quiet() {
-                validation.render_diagnostics(out.stderr_style(), &mut io::stderr().lock())?;
+            if validation.has_errors() || !output.quiet() {
+                validation.render_diagnostics(output.stderr_style(), &mut io::stderr().lock())?;
             }
             if validation.has_errors() {
                 validation.render_summary(&mut io::stderr().lock())?;
-            } else if !out.quiet() {
+            } else if !output.quiet() {
                 validation.render_summary(&mut io::stdout().lock())?;
             }
         }

@@ -16,13 +16,13 @@ use super::Output;
 /// report and how long it took, in seconds. A refusal (DESIGN 2.5) is an
 /// error that says so; nothing was written.
 pub fn execute(
-    out: &Output,
+    output: &Output,
     workspace: &Workspace,
     plan: &Plan,
     options: &ApplyOptions,
     held: Vec<LinkLock>,
 ) -> anyhow::Result<(Report, f64)> {
-    let bar = out.progress_bar(0, "operations");
+    let bar = output.progress_bar(0, "operations");
     let started = std::time::Instant::now();
     let mut progress = |p: apply::Progress| {
         if let Some(bar) = &bar {
