@@ -2,7 +2,7 @@
 
 use std::io::{self, BufRead, IsTerminal, Write};
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use serde_json::json;
 
 use crate::cli::{ApplyArgs, OutputFormat};
@@ -10,34 +10,9 @@ use crate::exit::Exit;
 use crate::output::report::{applied_line, execute, write_unapplied};
 use crate::output::{Output, stdout_while_read};
 use snapsync::apply::{ApplyOptions, Report};
-use snapsync::plan::{PLAN_FORMAT_VERSION, Plan, SavedPlanError, SourceCache, render};
+use snapsync::plan::{Plan, SourceCache, render};
 use snapsync::state::actor_from_env;
-use snapsync::workspace::Workspace;
-
-/// Reads a saved plan: its format version, then its checksum and records.
-/// Returns it and the digest of the file (for the journal).
-fn read_plan(path: &std::path::Path) -> anyhow::Result<(Plan, String)> {
-    let bytes =
-        std::fs::read(path).with_context(|| format!("cannot read the plan {}", path.display()))?;
-    let digest = blake3::hash(&bytes).to_hex().to_string();
-    let value: serde_json::Value = serde_json::from_slice(&bytes)
-        .with_context(|| format!("{} is not a plan (not JSON)", path.display()))?;
-    let version = value
-        .get("formatVersion")
-        .and_then(serde_json::Value::as_u64);
-    if version != Some(u64::from(PLAN_FORMAT_VERSION)) {
-        bail!(
-            "{} is a plan of format version {}, but this snapsync reads version {PLAN_FORMAT_VERSION}; plan again",
-            path.display(),
-            version.map_or_else(|| "unknown".to_owned(), |v| v.to_string())
-        );
-    }
-    let plan: Plan = serde_json::from_value(value)
-        .with_context(|| format!("{} is not a valid plan", path.display()))?;
-    plan.check_saved()
-        .with_context(|| format!("{} is not applied", path.display()))?;
-    Ok((plan, digest))
-}
+use snapsync::workspace::{SavedPlan, Workspace};
 
 /// Runs `snapsync apply`.
 pub fn run(output: &Output, args: &ApplyArgs) -> anyhow::Result<Exit> {
@@ -51,9 +26,11 @@ pub fn run(output: &Output, args: &ApplyArgs) -> anyhow::Result<Exit> {
 /// (DESIGN 2.5): no specs, no question. What the command line or specs
 /// nearby now resolve to elsewhere than the plan recorded is refused.
 fn run_saved(output: &Output, args: &ApplyArgs, path: &std::path::Path) -> anyhow::Result<Exit> {
-    let (plan, digest) = read_plan(path)?;
-    refuse_moved(output, args, &plan)?;
-    let workspace = Workspace::of_saved_plan(&plan)?;
+    let SavedPlan {
+        plan,
+        digest,
+        workspace,
+    } = Workspace::of_saved_plan(path, output.given(), &args.paths)?;
     show_plan(output, args, &plan)?;
     let plan_errors = plan_errors(&plan)?;
     let options = ApplyOptions {
@@ -68,98 +45,6 @@ fn run_saved(output: &Output, args: &ApplyArgs, path: &std::path::Path) -> anyho
     // are checked while no other apply can write these links.
     let (report, seconds) = execute(output, &workspace, &plan, &options, Vec::new())?;
     finish(output, args, &report, seconds, plan_errors)
-}
-
-/// Refuses a saved plan when a vdir folder it reads or writes now resolves
-/// elsewhere (a symbolic link put in its place), or when `--crm`/`--state`
-/// (or their variables), or the specs at PATH (`snapshots.d` by default,
-/// when it exists), now resolve a store, target, link or collection
-/// elsewhere than the plan recorded, or disable a link it carries in its
-/// snapshot's direction.
-fn refuse_moved(output: &Output, args: &ApplyArgs, plan: &Plan) -> anyhow::Result<()> {
-    // The vdir folders themselves, specs or not: one replaced by a symbolic
-    // link since the plan was made would take its writes elsewhere.
-    let mut mismatches = plan.moved_folders();
-    for (flag, given, crm) in [
-        ("--crm or SNAPSYNC_CRM", output.given().crm.as_ref(), true),
-        (
-            "--state or SNAPSYNC_STATE",
-            output.given().state.as_ref(),
-            false,
-        ),
-    ] {
-        if let Some(snapsync::workspace::Given { path, .. }) = given {
-            let what = format!(
-                "the {} ({flag})",
-                if crm { "CRM store" } else { "state store" }
-            );
-            mismatches.extend(plan.moved_store(&what, crm, path));
-        }
-    }
-    let default_paths =
-        args.paths.len() == 1 && args.paths[0] == std::path::Path::new("snapshots.d");
-    if !default_paths || args.paths[0].exists() {
-        let validation = snapsync::spec::validate(&args.paths, plan.now)
-            .context("cannot read the specs to compare them with the plan")?;
-        match validation.catalog {
-            Some(catalog) if !validation.has_errors() => {
-                mismatches.extend(plan.moved_targets(&catalog));
-                // Specs without a `Stores` resource use the default stores:
-                // say so, rather than name a resource they do not have.
-                let declared = !snapsync::spec::declared_stores(&args.paths)
-                    .unwrap_or_default()
-                    .is_empty();
-                let specs = args
-                    .paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ");
-                let what = |store: &str| {
-                    if declared {
-                        format!("the {store} (the specs' Stores)")
-                    } else {
-                        format!(
-                            "the {store} the specs at {specs} use (the default: they declare no \
-                             Stores)"
-                        )
-                    }
-                };
-                if output.given().crm.is_none() {
-                    mismatches.extend(plan.moved_store(
-                        &what("CRM store"),
-                        true,
-                        &catalog.stores.crm,
-                    ));
-                }
-                if output.given().state.is_none() {
-                    mismatches.extend(plan.moved_store(
-                        &what("state store"),
-                        false,
-                        &catalog.stores.state,
-                    ));
-                }
-            }
-            _ if !default_paths => bail!(
-                "the specs at {} are not valid, so the plan cannot be compared with them; \
-                 run `snapsync validate`, or apply the plan without naming specs",
-                args.paths
-                    .iter()
-                    .map(|p| p.display().to_string())
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
-            _ => tracing::warn!(
-                "the specs in snapshots.d are not valid, so the plan's locations were not \
-                 compared with them; the plan is applied where it was made"
-            ),
-        }
-    }
-    if mismatches.is_empty() {
-        Ok(())
-    } else {
-        Err(SavedPlanError::Moved { mismatches }.into())
-    }
 }
 
 /// `apply` without a saved plan: lock the links the snapshots cover, plan

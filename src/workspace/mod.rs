@@ -7,11 +7,13 @@
 //! ```text
 //! Workspace::load(specs, given, now) ─▶ compile(names, cache) ─▶ Plan
 //!                                      lock(names) ─▶ execute(plan) ─▶ Report
+//! Workspace::of_saved_plan(file, given, specs) ─────▶ execute(plan) ─▶ Report
 //! ```
 //!
 //! The commands, the demo and the tests go through it; it never prints:
 //! invalid specs come back as the [`Validation`] to show.
 
+mod saved;
 pub mod stores;
 
 use std::path::PathBuf;
@@ -21,13 +23,14 @@ use chrono::{DateTime, Utc};
 use crate::apply::{self, ApplyError, ApplyOptions, Progress, Refusal, Report};
 use crate::endpoint::StoreEndpoints;
 use crate::endpoint::crm::CrmStore;
-use crate::plan::{self, Plan, PlanError, SavedPlanError, SourceCache};
+use crate::plan::{self, Plan, PlanError, SourceCache};
 use crate::spec::Validation;
 use crate::spec::model::{Catalog, Snapshot, Stores};
 use crate::spec::schema::SchemaBuildError;
 use crate::sqlite::StoreError;
 use crate::state::{LinkLock, LockError, StateError, StateStore};
 
+pub use saved::{SavedError, SavedPlan};
 pub use stores::{Given, GivenStores, Store, Why};
 
 /// The validated specs, the stores they are run against, and the clock.
@@ -119,6 +122,9 @@ pub enum WorkspaceError {
     /// Executing failed.
     #[error(transparent)]
     Apply(ApplyError),
+    /// A saved plan is not applied.
+    #[error(transparent)]
+    Saved(#[from] SavedError),
 }
 
 impl Workspace {
@@ -160,22 +166,6 @@ impl Workspace {
             validation,
             workspace,
         }
-    }
-
-    /// The workspace a saved plan records: its targets and stores, and its
-    /// clock. It needs no specs (DESIGN 2.5).
-    ///
-    /// # Errors
-    /// When the plan records no stores or targets.
-    pub fn of_saved_plan(plan: &Plan) -> Result<Workspace, SavedPlanError> {
-        let catalog = plan.recorded_catalog()?;
-        Ok(Workspace {
-            stores: catalog.stores.clone(),
-            catalog,
-            specs: Vec::new(),
-            given: GivenStores::default(),
-            now: plan.now,
-        })
     }
 
     /// Why `store` is the one opened (for the binary to say so).
