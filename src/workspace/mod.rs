@@ -168,12 +168,6 @@ impl Workspace {
         }
     }
 
-    /// Why `store` is the one opened (for the binary to say so).
-    #[must_use]
-    pub fn why(&self, store: Store) -> Why {
-        stores::why(store, &self.given, &self.specs)
-    }
-
     /// The snapshots named (every one when `names` is empty).
     ///
     /// # Errors
@@ -239,8 +233,10 @@ impl Workspace {
     /// waiting up to the options' timeout: a caller that locks before it
     /// plans compiles what another apply left, not a plan gone stale.
     ///
+    /// A name the specs do not define locks nothing (compiling then says so).
+    ///
     /// # Errors
-    /// An unknown snapshot, an unreadable state store, or a held lock.
+    /// An unreadable state store, or a lock still held after the timeout.
     pub fn lock(
         &self,
         names: &[String],

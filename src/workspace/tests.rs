@@ -74,8 +74,10 @@ fn a_given_store_wins_over_the_specs_which_win_over_the_default() {
         from_specs.stores.state,
         with_stores.join("specs-state.sqlite")
     );
-    assert!(matches!(from_specs.why(Store::Crm), Why::Declared(origin)
-        if origin.file.ends_with("00-stores.yaml")));
+    assert!(
+        matches!(stores::why(Store::Crm, &from_specs.given, &from_specs.specs), Why::Declared(origin)
+        if origin.file.ends_with("00-stores.yaml"))
+    );
 
     // The flag (or its variable: clap reads the flag first) wins, store by store.
     let given_crm = GivenStores {
@@ -85,14 +87,17 @@ fn a_given_store_wins_over_the_specs_which_win_over_the_default() {
     let both = load(&with_stores, given_crm);
     assert_eq!(both.stores.crm, Path::new("flag-crm.sqlite"));
     assert_eq!(both.stores.state, Path::new("env-state.sqlite"));
-    assert_eq!(both.why(Store::Crm), Why::Flag);
-    assert_eq!(both.why(Store::State), Why::Env);
+    assert_eq!(stores::why(Store::Crm, &both.given, &both.specs), Why::Flag);
+    assert_eq!(
+        stores::why(Store::State, &both.given, &both.specs),
+        Why::Env
+    );
 
     let (_other, without) = specs(false);
     let default = load(&without, GivenStores::default());
     assert_eq!(default.stores, Stores::default());
     assert_eq!(
-        default.why(Store::State),
+        stores::why(Store::State, &default.given, &default.specs),
         Why::Undeclared(vec![without.clone()])
     );
     let nowhere = stores::why(
