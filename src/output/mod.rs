@@ -17,7 +17,7 @@ use chrono::{DateTime, Utc};
 use crate::cli::{Cli, ColorChoice};
 use crate::exit::{Exit, Reported};
 use snapsync::spec::diagnostic::TextStyle;
-use snapsync::workspace::stores::{self, Given, GivenStores, Store, Why};
+use snapsync::workspace::stores::{self, Given, GivenStores, Store, Why, shown_list};
 use snapsync::workspace::{Loaded, Workspace};
 
 /// The global options, resolved once, for every command.
@@ -212,14 +212,6 @@ impl Output {
         spinner.enable_steady_tick(std::time::Duration::from_millis(100));
         Some(spinner)
     }
-}
-
-fn shown_list(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
 
 /// A rate as people read it: a whole number with thousands separators

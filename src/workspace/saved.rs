@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::plan::{PLAN_FORMAT_VERSION, Plan, SavedPlanError};
 
+use super::stores::shown_list;
 use super::{GivenStores, Workspace, WorkspaceError};
 
 /// A saved plan read back, with the workspace it records.
@@ -226,12 +227,4 @@ fn refuse_moved(plan: &Plan, given: &GivenStores, specs: &[PathBuf]) -> Result<(
     } else {
         Err(SavedPlanError::Moved { mismatches }.into())
     }
-}
-
-fn shown_list(paths: &[PathBuf]) -> String {
-    paths
-        .iter()
-        .map(|p| p.display().to_string())
-        .collect::<Vec<_>>()
-        .join(", ")
 }

@@ -244,6 +244,16 @@ fn nearby_specs(specs: &[PathBuf]) -> Vec<PathBuf> {
     unique
 }
 
+/// Paths as messages list them: `snapshots.d, ops`.
+#[must_use]
+pub fn shown_list(paths: &[PathBuf]) -> String {
+    paths
+        .iter()
+        .map(|p| p.display().to_string())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// A path as people compare them: absolute, without `.` and `..`, and with
 /// symbolic links resolved as far as the path exists.
 #[must_use]
