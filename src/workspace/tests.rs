@@ -5,49 +5,18 @@ use std::path::{Path, PathBuf};
 
 use super::*;
 
-const STORES: &str = "apiVersion: snapsync/v1
-kind: Stores
-metadata:
-  name: local
-spec:
-  crm: { sqlite: specs-crm.sqlite }
-  state: { sqlite: specs-state.sqlite }
-";
-
-const WORLD: &str = "apiVersion: snapsync/v1
-kind: Target
-metadata:
-  name: office
-spec:
-  type: vdir
-  path: vdir
-  links: []
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata:
-  name: send-all
-spec:
-  direction: send
-  target: office
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata:
-  name: send-upcoming
-spec:
-  direction: send
-  target: office
-";
-
-/// A folder of specs: the world, and the `Stores` resource if asked for.
+/// A folder of specs: the demo's, with or without its `Stores` resource.
 fn specs(stores: bool) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let specs = dir.path().join("specs");
-    std::fs::create_dir_all(specs.join("vdir")).unwrap();
-    std::fs::write(specs.join("10-world.yaml"), WORLD).unwrap();
-    if stores {
-        std::fs::write(specs.join("00-stores.yaml"), STORES).unwrap();
+    std::fs::create_dir_all(&specs).unwrap();
+    std::fs::create_dir_all(dir.path().join("vdir")).unwrap();
+    for (name, text) in crate::demo::SPECS {
+        let text: Vec<&str> = text
+            .split("\n---\n")
+            .filter(|document| stores || !document.contains("kind: Stores"))
+            .collect();
+        std::fs::write(specs.join(name), text.join("\n---\n")).unwrap();
     }
     (dir, specs)
 }
@@ -69,14 +38,11 @@ fn load(specs: &Path, given: GivenStores) -> Workspace {
 fn a_given_store_wins_over_the_specs_which_win_over_the_default() {
     let (_dir, with_stores) = specs(true);
     let from_specs = load(&with_stores, GivenStores::default());
-    assert_eq!(from_specs.stores.crm, with_stores.join("specs-crm.sqlite"));
-    assert_eq!(
-        from_specs.stores.state,
-        with_stores.join("specs-state.sqlite")
-    );
+    assert_eq!(from_specs.stores.crm, with_stores.join("../crm.sqlite"));
+    assert_eq!(from_specs.stores.state, with_stores.join("../state.sqlite"));
     assert!(
         matches!(stores::why(Store::Crm, &from_specs.given, &from_specs.specs), Why::Declared(origin)
-        if origin.file.ends_with("00-stores.yaml"))
+        if origin.file.ends_with("00-world.yaml"))
     );
 
     // The flag (or its variable: clap reads the flag first) wins, store by store.
@@ -115,10 +81,7 @@ fn a_command_without_specs_takes_the_given_store_then_the_specs_then_the_default
     let path = |given: &GivenStores, specs: &Path| {
         stores::path_without_catalog(Store::Crm, given, specs).unwrap()
     };
-    assert_eq!(
-        path(&none, &with_stores),
-        with_stores.join("specs-crm.sqlite")
-    );
+    assert_eq!(path(&none, &with_stores), with_stores.join("../crm.sqlite"));
     let flag = GivenStores {
         crm: Some(given("flag-crm.sqlite", false)),
         state: None,
@@ -129,7 +92,7 @@ fn a_command_without_specs_takes_the_given_store_then_the_specs_then_the_default
         Path::new(".snapsync/crm.sqlite")
     );
     // Specs with errors name no store: an error, not the default.
-    std::fs::write(with_stores.join("20-broken.yaml"), "kind: Nonsense\n").unwrap();
+    std::fs::write(with_stores.join("99-broken.yaml"), "kind: Nonsense\n").unwrap();
     let error = stores::path_without_catalog(Store::State, &none, &with_stores).unwrap_err();
     assert!(
         matches!(
@@ -147,7 +110,7 @@ fn a_command_without_specs_takes_the_given_store_then_the_specs_then_the_default
 fn an_unknown_snapshot_is_refused_with_the_nearest_name() {
     let (_dir, with_stores) = specs(true);
     let workspace = load(&with_stores, GivenStores::default());
-    assert_eq!(workspace.snapshots(&[]).unwrap().len(), 2);
+    assert_eq!(workspace.snapshots(&[]).unwrap().len(), 4);
     let chosen = workspace.snapshots(&["send-upcoming".to_owned()]).unwrap();
     assert_eq!(chosen[0].name, "send-upcoming");
     let error = workspace
@@ -157,11 +120,11 @@ fn an_unknown_snapshot_is_refused_with_the_nearest_name() {
     assert_eq!(
         error,
         "no snapshot named send-al in the specs; did you mean `send-all`? \
-         (they define: send-all, send-upcoming)"
+         (they define: send-all, send-upcoming, get-jdoe, send-contacts)"
     );
     let far = workspace.compile(&["zzz".to_owned()], None).unwrap_err();
     assert_eq!(
         far.to_string(),
-        "no snapshot named zzz in the specs (they define: send-all, send-upcoming)"
+        "no snapshot named zzz in the specs (they define: send-all, send-upcoming, get-jdoe, send-contacts)"
     );
 }
