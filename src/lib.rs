@@ -1,7 +1,8 @@
 //! snapsync: declarative snapshots between a CRM and groupware servers.
 //!
 //! Specs (YAML) are loaded and validated by [`spec`], compiled into plans and
-//! applied. The library never prints: rendering takes a writer, and only the
+//! applied; [`workspace::Workspace`] is the front door that does all three
+//! for a command. The library never prints: rendering takes a writer, and only the
 //! binary touches stdout, stderr and exit codes.
 #![forbid(unsafe_code)]
 #![forbid(clippy::print_stdout, clippy::print_stderr)]
@@ -20,3 +21,4 @@ pub mod proposed_links;
 pub mod spec;
 pub mod sqlite;
 pub mod state;
+pub mod workspace;

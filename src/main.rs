@@ -4,7 +4,6 @@
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use anyhow::Context;
 use clap::Parser;
 
 #[global_allocator]
@@ -12,22 +11,31 @@ static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 mod cli;
 mod cmd;
+mod exit;
+mod output;
 
-use cli::{Cli, ColorChoice, Command, LogFormat, OutputFormat, ValidateArgs};
-use snapsync::spec::diagnostic::TextStyle;
+use cli::{Cli, Command, LogFormat};
+use exit::{Exit, Reported};
+use output::Output;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(&cli);
-    match run(&cli) {
-        Ok(code) => code,
-        // A reader that went away (`snapsync plan | head`) is not an error.
-        Err(error) if is_broken_pipe(&error) => ExitCode::SUCCESS,
-        Err(error) => {
-            let _ = writeln!(io::stderr(), "error: {error:#}");
-            ExitCode::from(1)
-        }
-    }
+    let out = Output::new(&cli);
+    let exit = match run(&cli.command, &out) {
+        Ok(exit) => exit,
+        Err(error) => match error.downcast_ref::<Reported>() {
+            // Said already, on stderr (invalid specs).
+            Some(Reported(exit)) => *exit,
+            // A reader that went away (`snapsync plan | head`) is not an error.
+            None if is_broken_pipe(&error) => Exit::Success,
+            None => {
+                let _ = writeln!(io::stderr(), "error: {error:#}");
+                Exit::Failure
+            }
+        },
+    };
+    ExitCode::from(exit.code())
 }
 
 /// Whether `error` comes from writing to a pipe whose reader has gone. The
@@ -47,68 +55,23 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
     })
 }
 
-fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
-    match &cli.command {
-        Command::Validate(args) => validate(cli, args),
-        Command::Schema => {
-            let schema = snapsync::spec::schema::json_schema();
-            let mut out = io::stdout().lock();
-            serde_json::to_writer_pretty(&mut out, &schema)?;
-            writeln!(out)?;
-            Ok(ExitCode::SUCCESS)
-        }
-        Command::Crm(command) => cmd::crm::run(cli, command),
+/// Runs the command, with the global options resolved into `out`.
+fn run(command: &Command, out: &Output) -> anyhow::Result<Exit> {
+    match command {
+        Command::Validate(args) => cmd::validate::run(out, args),
+        Command::Schema => cmd::schema::run(),
+        Command::Crm(command) => cmd::crm::run(out, command),
         Command::Generate(args) => cmd::generate::run(args),
-        Command::Plan(args) => cmd::plan::run(cli, args),
-        Command::Apply(args) => cmd::apply::run(cli, args),
-        Command::Links(args) => cmd::links::links(cli, args),
-        Command::Targets(args) => cmd::links::targets(cli, args),
-        Command::Discover(args) => cmd::discover::run(cli, args),
-        Command::Runs(args) => cmd::runs::run(cli, args),
-        Command::Demo(args) => cmd::demo::run(cli, args),
+        Command::Plan(args) => cmd::plan::run(out, args),
+        Command::Apply(args) => cmd::apply::run(out, args),
+        Command::Links(args) => cmd::links::links(out, args),
+        Command::Targets(args) => cmd::links::targets(out, args),
+        Command::Discover(args) => cmd::discover::run(out, args),
+        Command::Runs(args) => cmd::runs::run(out, args),
+        Command::Demo(args) => cmd::demo::run(out, args),
         Command::Completions(args) => cmd::completions::run(args),
         Command::Man => cmd::man::run(),
     }
-}
-
-fn validate(cli: &Cli, args: &ValidateArgs) -> anyhow::Result<ExitCode> {
-    let now = args.now.unwrap_or_else(chrono::Utc::now);
-    let validation = snapsync::spec::validate(&args.paths, now).context("cannot validate")?;
-    match args.format {
-        OutputFormat::Json => {
-            let mut out = io::stdout().lock();
-            validation.render_json(&mut out)?;
-        }
-        OutputFormat::Text => {
-            let style = text_style(cli, &io::stderr());
-            if validation.has_errors() || cli.quiet == 0 {
-                validation.render_diagnostics(style, &mut io::stderr().lock())?;
-            }
-            if validation.has_errors() {
-                validation.render_summary(&mut io::stderr().lock())?;
-            } else if cli.quiet == 0 {
-                validation.render_summary(&mut io::stdout().lock())?;
-            }
-        }
-    }
-    Ok(if validation.has_errors() {
-        ExitCode::from(1)
-    } else {
-        ExitCode::SUCCESS
-    })
-}
-
-pub(crate) fn text_style(cli: &Cli, stream: &impl IsTerminal) -> TextStyle {
-    let color = match cli.color {
-        ColorChoice::Always => true,
-        ColorChoice::Never => false,
-        ColorChoice::Auto => stream.is_terminal() && std::env::var_os("NO_COLOR").is_none(),
-    };
-    let width = std::env::var("COLUMNS")
-        .ok()
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(100);
-    TextStyle { color, width }
 }
 
 fn init_tracing(cli: &Cli) {

@@ -3,17 +3,17 @@
 //! and flag.
 
 use std::io::{self, Write};
-use std::process::ExitCode;
 
 use clap::CommandFactory;
 
 use crate::cli::{Cli, CompletionsArgs};
+use crate::exit::Exit;
 
 /// Runs `snapsync completions`.
-pub fn run(args: &CompletionsArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &CompletionsArgs) -> anyhow::Result<Exit> {
     let mut command = Cli::command();
     let mut out = io::stdout().lock();
     clap_complete::generate(args.shell, &mut command, "snapsync", &mut out);
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

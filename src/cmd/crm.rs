@@ -1,44 +1,37 @@
 //! `snapsync crm import | export | users`.
 
 use std::io::{self, Write};
-use std::process::ExitCode;
 use std::time::Instant;
 
 use anyhow::{Context, bail};
 use serde_json::json;
 
-use crate::cli::{
-    Cli, CrmCommand, CrmExportArgs, CrmImportArgs, CrmUsersArgs, OutputFormat, SpecsArg,
-};
+use crate::cli::{CrmCommand, CrmExportArgs, CrmImportArgs, CrmUsersArgs, OutputFormat, SpecsArg};
+use crate::exit::Exit;
+use crate::output::Output;
 use snapsync::endpoint::crm::{self, CrmStore, ImportReport};
 use snapsync::item::ItemType;
 use snapsync::plural;
+use snapsync::workspace::{Store, stores};
 
-/// Exit code when some items could not be imported or exported.
-const PARTIAL: u8 = 3;
-
-/// Runs a `crm` subcommand.
-pub fn run(cli: &Cli, command: &CrmCommand) -> anyhow::Result<ExitCode> {
+/// Runs a `crm` subcommand. Some items not imported or exported is
+/// [`Exit::Partial`].
+pub fn run(output: &Output, command: &CrmCommand) -> anyhow::Result<Exit> {
     match command {
-        CrmCommand::Import(args) => import(cli, args),
-        CrmCommand::Export(args) => export(cli, args),
-        CrmCommand::Users(args) => users(cli, args),
+        CrmCommand::Import(args) => import(output, args),
+        CrmCommand::Export(args) => export(output, args),
+        CrmCommand::Users(args) => users(output, args),
     }
 }
 
-fn open(cli: &Cli, specs: &SpecsArg) -> anyhow::Result<CrmStore> {
-    let path = super::Store::Crm.path(cli, &specs.specs)?;
-    super::announce(
-        cli,
-        super::Store::Crm,
-        &path,
-        std::slice::from_ref(&specs.specs),
-    );
+fn open(output: &Output, specs: &SpecsArg) -> anyhow::Result<CrmStore> {
+    let path = stores::path_without_catalog(Store::Crm, output.given(), &specs.specs)?;
+    output.announce(Store::Crm, &path, std::slice::from_ref(&specs.specs));
     tracing::info!(store = %path.display(), "opening the CRM store");
     CrmStore::open(&path).context("cannot open the CRM store")
 }
 
-fn import(cli: &Cli, args: &CrmImportArgs) -> anyhow::Result<ExitCode> {
+fn import(output: &Output, args: &CrmImportArgs) -> anyhow::Result<Exit> {
     let sources = crm::import_sources(&args.paths).map_err(|p| anyhow::anyhow!("{p}"))?;
     if sources.is_empty() {
         bail!(
@@ -52,9 +45,9 @@ fn import(cli: &Cli, args: &CrmImportArgs) -> anyhow::Result<ExitCode> {
     }
     // Opened once the input is known to be there: a failing import leaves
     // no new store behind.
-    let store = open(cli, &args.specs)?;
+    let store = open(output, &args.specs)?;
     let started = Instant::now();
-    let bar = super::progress_bar(cli, sources.len() as u64, "files");
+    let bar = output.progress_bar(sources.len() as u64, "files");
     let report = crm::import(&store, &args.user, &sources, |done| {
         if let Some(bar) = &bar {
             bar.set_position(done as u64);
@@ -67,17 +60,13 @@ fn import(cli: &Cli, args: &CrmImportArgs) -> anyhow::Result<ExitCode> {
     let seconds = started.elapsed().as_secs_f64();
     match args.format {
         OutputFormat::Json => write_import_json(&store, &args.user, &report, seconds)?,
-        OutputFormat::Text => write_import_text(cli, &store, &args.user, &report, seconds)?,
+        OutputFormat::Text => write_import_text(output, &store, &args.user, &report, seconds)?,
     }
-    Ok(if report.problems.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(PARTIAL)
-    })
+    Ok(Exit::partial_unless(report.problems.is_empty()))
 }
 
-fn export(cli: &Cli, args: &CrmExportArgs) -> anyhow::Result<ExitCode> {
-    let store = open(cli, &args.specs)?;
+fn export(output: &Output, args: &CrmExportArgs) -> anyhow::Result<Exit> {
+    let store = open(output, &args.specs)?;
     if !store.users()?.iter().any(|u| u.name == args.user) {
         bail!(
             "{} has no user {}; `snapsync crm users` lists them",
@@ -109,7 +98,7 @@ fn export(cli: &Cli, args: &CrmExportArgs) -> anyhow::Result<ExitCode> {
             for problem in &report.problems {
                 writeln!(err, "error: {problem}")?;
             }
-            if cli.quiet == 0 {
+            if !output.quiet() {
                 let mut out = io::stdout().lock();
                 writeln!(
                     out,
@@ -138,15 +127,11 @@ fn export(cli: &Cli, args: &CrmExportArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if report.problems.is_empty() {
-        ExitCode::SUCCESS
-    } else {
-        ExitCode::from(PARTIAL)
-    })
+    Ok(Exit::partial_unless(report.problems.is_empty()))
 }
 
 fn write_import_text(
-    cli: &Cli,
+    output: &Output,
     store: &CrmStore,
     user: &str,
     report: &ImportReport,
@@ -168,7 +153,7 @@ fn write_import_text(
     }
     // Test calendars and merged exports repeat UIDs often; a few examples
     // say what happened, -v lists them all.
-    let shown = if cli.verbose > 0 { usize::MAX } else { 5 };
+    let shown = if output.verbose() { usize::MAX } else { 5 };
     for duplicate in report.duplicates.iter().take(shown) {
         writeln!(err, "warning: {duplicate}")?;
     }
@@ -179,12 +164,12 @@ fn write_import_text(
             report.duplicates.len() - shown
         )?;
     }
-    if cli.verbose > 0 {
+    if output.verbose() {
         for (path, skipped) in &report.skipped {
             writeln!(err, "note: {}: {skipped}", path.display())?;
         }
     }
-    if cli.quiet > 0 {
+    if output.quiet() {
         return Ok(());
     }
     let mut out = io::stdout().lock();
@@ -257,8 +242,8 @@ fn write_import_json(
     writeln!(out)
 }
 
-fn users(cli: &Cli, args: &CrmUsersArgs) -> anyhow::Result<ExitCode> {
-    let store = open(cli, &args.specs)?;
+fn users(output: &Output, args: &CrmUsersArgs) -> anyhow::Result<Exit> {
+    let store = open(output, &args.specs)?;
     let users = store.users().context("cannot list the users")?;
     let mut out = io::stdout().lock();
     match args.format {
@@ -285,7 +270,7 @@ fn users(cli: &Cli, args: &CrmUsersArgs) -> anyhow::Result<ExitCode> {
                     "{} holds no user yet; add items with `snapsync crm import --user NAME FILE…`",
                     store.path().display()
                 )?;
-                return Ok(ExitCode::SUCCESS);
+                return Ok(Exit::Success);
             }
             let width = users.iter().map(|u| u.name.len()).max().unwrap_or(4).max(4);
             writeln!(
@@ -306,5 +291,5 @@ fn users(cli: &Cli, args: &CrmUsersArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }

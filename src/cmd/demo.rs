@@ -1,36 +1,38 @@
 //! `snapsync demo`: build the demo world, then validate, plan, apply and
 //! plan again, printed for a person, with the command each step stands for.
 
-use std::io::{self, IsTerminal, Write};
+use std::io::{self, Write};
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 
-use super::plan::StorePaths;
-use crate::cli::{Cli, DemoArgs};
+use crate::cli::DemoArgs;
+use crate::exit::Exit;
+use crate::output::Output;
+use crate::output::report::{applied_line, execute, write_unapplied};
 use snapsync::apply::ApplyOptions;
 use snapsync::demo::{self, MAIN_SNAPSHOT, World, WorldOptions};
 use snapsync::plan::render;
 use snapsync::plural;
 use snapsync::state::actor_from_env;
-
-/// Exit code when some operations failed or were stale (as `apply`).
-const PARTIAL: u8 = 3;
+use snapsync::workspace::{GivenStores, Workspace};
 
 /// Runs `snapsync demo`.
-#[allow(clippy::too_many_lines)]
-pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
+#[allow(
+    clippy::too_many_lines,
+    reason = "the demo is one script read top to bottom: validate, plan, apply, plan again"
+)]
+pub fn run(output: &Output, args: &DemoArgs) -> anyhow::Result<Exit> {
     let now = chrono::Utc::now();
-    let color = crate::text_style(cli, &io::stdout()).color;
+    let color = output.stdout_style().color;
     let mut stdout = io::stdout().lock();
     let mut sink = io::sink();
-    let mut out: &mut dyn Write = if cli.quiet > 0 {
+    let mut out: &mut dyn Write = if output.quiet() {
         &mut sink
     } else {
         &mut stdout
     };
-    if cli.crm.is_some() || cli.state.is_some() {
+    if output.given().crm.is_some() || output.given().state.is_some() {
         writeln!(
             io::stderr(),
             "note: the demo uses its own stores in {}; --crm, --state, SNAPSYNC_CRM and \
@@ -38,7 +40,9 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
             args.dir.display()
         )?;
     }
-    let spinner = spinner(cli);
+    // For the seconds the world takes to build with many items (-v logs
+    // the steps instead).
+    let spinner = output.spinner();
     let options = WorldOptions {
         items_per_user: args.items,
         seed: args.seed,
@@ -66,18 +70,19 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     let validation = snapsync::spec::validate(std::slice::from_ref(&world.specs), now)
         .context("cannot validate")?;
     if !validation.has_errors() {
-        // Warnings, if any (into_catalog shows them itself with -v).
-        if cli.quiet == 0 && cli.verbose == 0 {
-            let style = crate::text_style(cli, &io::stderr());
-            validation.render_diagnostics(style, &mut io::stderr().lock())?;
+        // Warnings, if any (`ready` shows them itself with -v).
+        if !output.quiet() && !output.verbose() {
+            validation.render_diagnostics(output.stderr_style(), &mut io::stderr().lock())?;
         }
         validation.render_summary(out)?;
     }
-    let catalog = match super::plan::into_catalog(cli, validation)? {
-        Ok(catalog) => catalog,
-        Err(code) => return Ok(code),
-    };
-    let stores = StorePaths::from_specs(&catalog);
+    // The demo's own stores, whatever --crm and --state say (noted above).
+    let mut workspace = output.ready(Workspace::from_validation(
+        validation,
+        std::slice::from_ref(&world.specs),
+        GivenStores::default(),
+        now,
+    ))?;
     let names = [MAIN_SNAPSHOT.to_owned()];
 
     heading(
@@ -86,7 +91,7 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         "2/4 plan",
         &format!("snapsync plan {specs} -s {MAIN_SNAPSHOT}"),
     )?;
-    let plan = super::plan::compile_at(&stores, &catalog, &names, now)?;
+    let plan = workspace.compile(&names, None)?;
     let text = render::TextOptions {
         color,
         show_unchanged: false,
@@ -106,11 +111,11 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         actor: actor_from_env(),
         ..ApplyOptions::default()
     };
-    let (report, seconds) = super::apply::execute(cli, &plan, &catalog, &stores, &apply_options)?;
-    super::apply::write_unapplied(&report)?;
-    writeln!(out, "{}", super::apply::applied_line(&report, seconds))?;
+    let (report, seconds) = execute(output, &workspace, &plan, &apply_options, Vec::new())?;
+    write_unapplied(&report)?;
+    writeln!(out, "{}", applied_line(&report, seconds))?;
     if report.unapplied().next().is_some() {
-        return Ok(ExitCode::from(PARTIAL));
+        return Ok(Exit::Partial);
     }
 
     heading(
@@ -119,7 +124,8 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
         "4/4 plan again",
         &format!("snapsync plan {specs} -s {MAIN_SNAPSHOT}"),
     )?;
-    let again = super::plan::compile_at(&stores, &catalog, &names, chrono::Utc::now())?;
+    workspace.now = chrono::Utc::now();
+    let again = workspace.compile(&names, None)?;
     if again.has_changes() || again.has_errors() {
         render::text(&again, &mut io::stderr().lock(), text)?;
         bail!("the plan after the apply still has changes (listed above)");
@@ -127,18 +133,7 @@ pub fn run(cli: &Cli, args: &DemoArgs) -> anyhow::Result<ExitCode> {
     writeln!(out, "{}", render::summary_line(&again.totals()))?;
 
     next_steps(out, &specs, &folder(&world.dir))?;
-    Ok(ExitCode::SUCCESS)
-}
-
-/// A spinner on a terminal, for the seconds the world takes to build with
-/// many items (none with -q or elsewhere; -v logs the steps instead).
-fn spinner(cli: &Cli) -> Option<indicatif::ProgressBar> {
-    if cli.quiet > 0 || !io::stderr().is_terminal() {
-        return None;
-    }
-    let spinner = indicatif::ProgressBar::new_spinner();
-    spinner.enable_steady_tick(std::time::Duration::from_millis(100));
-    Some(spinner)
+    Ok(Exit::Success)
 }
 
 fn heading(out: &mut dyn Write, color: bool, step: &str, what: &str) -> io::Result<()> {

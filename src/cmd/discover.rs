@@ -2,12 +2,13 @@
 //! and print the `links:` block that binds them.
 
 use std::io::{self, Write};
-use std::process::ExitCode;
 
 use anyhow::bail;
 use chrono::Utc;
 
-use crate::cli::{Cli, DiscoverArgs, DiscoverFormat};
+use crate::cli::{DiscoverArgs, DiscoverFormat};
+use crate::exit::Exit;
+use crate::output::Output;
 use snapsync::endpoint::ErrorKind;
 use snapsync::endpoint::caldav::discover::{CollectionKind, UserCollections};
 use snapsync::endpoint::caldav::{DavClient, shown_url};
@@ -16,11 +17,8 @@ use snapsync::proposed_links::{self, ProposedLink};
 use snapsync::spec::model::TargetLocation;
 
 /// Runs `snapsync discover`.
-pub fn run(cli: &Cli, args: &DiscoverArgs) -> anyhow::Result<ExitCode> {
-    let catalog = match super::plan::load_catalog(cli, &args.paths, Utc::now())? {
-        Ok(catalog) => catalog,
-        Err(code) => return Ok(code),
-    };
+pub fn run(output: &Output, args: &DiscoverArgs) -> anyhow::Result<Exit> {
+    let catalog = output.load(&args.paths, Utc::now())?.catalog;
     let Some(target) = catalog.target(&args.target) else {
         let known: Vec<&str> = catalog.targets.iter().map(|t| t.name.as_str()).collect();
         bail!(
@@ -88,10 +86,10 @@ pub fn run(cli: &Cli, args: &DiscoverArgs) -> anyhow::Result<ExitCode> {
                 failures.len()
             )?;
         }
-        return Ok(ExitCode::from(1));
+        return Ok(Exit::Failure);
     }
     let links = proposed_links::propose(&found);
-    if cli.quiet == 0 {
+    if !output.quiet() {
         for link in &links {
             writeln!(err, "{}", summary(link))?;
         }
@@ -115,7 +113,7 @@ pub fn run(cli: &Cli, args: &DiscoverArgs) -> anyhow::Result<ExitCode> {
             writeln!(out, "{}", serde_json::to_string_pretty(&value)?)?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 /// `alice: 2 calendars, 1 address book`, for stderr.

@@ -3,11 +3,11 @@
 use std::fs;
 use std::io::Write;
 use std::path::Path;
-use std::process::ExitCode;
 
 use anyhow::Context;
 
 use crate::cli::{GenerateArgs, GenerateLayout};
+use crate::exit::Exit;
 use snapsync::generate;
 use snapsync::item::ItemType;
 
@@ -15,14 +15,14 @@ use snapsync::item::ItemType;
 const CHUNK: u64 = 10_000;
 
 /// Runs `snapsync generate`.
-pub fn run(args: &GenerateArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: &GenerateArgs) -> anyhow::Result<Exit> {
     fs::create_dir_all(&args.out)
         .with_context(|| format!("cannot create {}", args.out.display()))?;
     match args.layout {
         GenerateLayout::Vdir => vdir(args),
         GenerateLayout::Files => files(args),
     }?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 /// The clock the items are generated at: `--now`, else the current time.

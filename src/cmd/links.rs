@@ -10,30 +10,29 @@
 use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
-use super::{Align, local_minute, write_table};
-use crate::cli::{Cli, LinksArgs, OutputFormat, TargetsArgs};
+use crate::cli::{LinksArgs, OutputFormat, TargetsArgs};
+use crate::exit::Exit;
+use crate::output::Output;
+use crate::output::table::{Align, local_minute, shown_path, write_table};
 use snapsync::item::ItemType;
 use snapsync::plural;
 use snapsync::spec::model::{Catalog, LinkSpec, Target, TargetLocation};
 use snapsync::spec::types::{LinkFlag, TargetType};
 use snapsync::state::{LinkState, RunStatus, RunSummary, StateStore, SyncedCounts};
+use snapsync::workspace::{Store, Workspace};
 
 /// Version of the JSON that `links` and `targets` print.
 const FORMAT_VERSION: u32 = 1;
 
 /// Runs `snapsync links`.
-pub fn links(cli: &Cli, args: &LinksArgs) -> anyhow::Result<ExitCode> {
-    let now = Utc::now();
-    let catalog = match super::plan::load_catalog(cli, &args.paths, now)? {
-        Ok(catalog) => catalog,
-        Err(code) => return Ok(code),
-    };
+pub fn links(output: &Output, args: &LinksArgs) -> anyhow::Result<Exit> {
+    let workspace = output.load(&args.paths, Utc::now())?;
+    let (catalog, now) = (&workspace.catalog, workspace.now);
     if let Some(name) = &args.target
         && catalog.target(name).is_none()
     {
@@ -47,8 +46,8 @@ pub fn links(cli: &Cli, args: &LinksArgs) -> anyhow::Result<ExitCode> {
             }
         );
     }
-    let (state_path, state) = open_state(cli, &catalog, &args.paths)?;
-    let overview = Overview::read(&catalog, &state, args.target.as_deref(), now)?;
+    let (state_path, state) = open_state(output, &workspace)?;
+    let overview = Overview::read(catalog, &state, args.target.as_deref(), now)?;
     let mut out = io::stdout().lock();
     match args.format {
         OutputFormat::Json => {
@@ -65,18 +64,15 @@ pub fn links(cli: &Cli, args: &LinksArgs) -> anyhow::Result<ExitCode> {
         }
         OutputFormat::Text => write_links(&mut out, &overview)?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 /// Runs `snapsync targets`.
-pub fn targets(cli: &Cli, args: &TargetsArgs) -> anyhow::Result<ExitCode> {
-    let now = Utc::now();
-    let catalog = match super::plan::load_catalog(cli, &args.paths, now)? {
-        Ok(catalog) => catalog,
-        Err(code) => return Ok(code),
-    };
-    let (_, state) = open_state(cli, &catalog, &args.paths)?;
-    let overview = Overview::read(&catalog, &state, None, now)?;
+pub fn targets(output: &Output, args: &TargetsArgs) -> anyhow::Result<Exit> {
+    let workspace = output.load(&args.paths, Utc::now())?;
+    let catalog = &workspace.catalog;
+    let (_, state) = open_state(output, &workspace)?;
+    let overview = Overview::read(catalog, &state, None, workspace.now)?;
     let pending_of = |target: &Target| {
         overview
             .links
@@ -107,7 +103,7 @@ pub fn targets(cli: &Cli, args: &TargetsArgs) -> anyhow::Result<ExitCode> {
         OutputFormat::Text => {
             if catalog.targets.is_empty() {
                 writeln!(out, "The specs declare no target.")?;
-                return Ok(ExitCode::SUCCESS);
+                return Ok(Exit::Success);
             }
             let rows: Vec<Vec<String>> = catalog
                 .targets
@@ -153,20 +149,15 @@ pub fn targets(cli: &Cli, args: &TargetsArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 /// The state store the specs (or `--state`) name, opened read-only: a
 /// missing one reads as empty and is not created.
-fn open_state(
-    cli: &Cli,
-    catalog: &Catalog,
-    specs: &[PathBuf],
-) -> anyhow::Result<(PathBuf, StateStore)> {
-    let path = super::Store::State.path_in(cli, catalog);
-    super::announce(cli, super::Store::State, &path, specs);
-    let state = StateStore::open_read_only(&path).context("cannot read the state store")?;
-    Ok((path, state))
+fn open_state(output: &Output, workspace: &Workspace) -> anyhow::Result<(PathBuf, StateStore)> {
+    let path = workspace.stores.state.clone();
+    output.announce(Store::State, &path, &workspace.specs);
+    Ok((path, workspace.read_state()?))
 }
 
 fn type_word(target_type: TargetType) -> &'static str {
@@ -177,15 +168,13 @@ fn type_word(target_type: TargetType) -> &'static str {
 }
 
 /// Where a target is: a vdir's folder (cleaned, relative to the working
-/// folder when inside it: see [`super::shown_path`]), or a server's URL
+/// folder when inside it: see [`shown_path`]), or a server's URL
 /// without any user name or password it might carry.
 fn location(target: &Target) -> String {
     match &target.location {
         TargetLocation::Vdir { path } => {
             let cwd = std::env::current_dir().ok();
-            super::shown_path(path, cwd.as_deref())
-                .display()
-                .to_string()
+            shown_path(path, cwd.as_deref()).display().to_string()
         }
         TargetLocation::Caldav(caldav) => match url::Url::parse(&caldav.url) {
             Ok(mut url) => {

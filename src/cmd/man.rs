@@ -8,18 +8,18 @@
 //! Hidden commands (`generate`, `man`) and `help` are left out.
 
 use std::io::{self, Write};
-use std::process::ExitCode;
 
 use clap::CommandFactory;
 
 use crate::cli::Cli;
+use crate::exit::Exit;
 
 /// Runs `snapsync man`.
-pub fn run() -> anyhow::Result<ExitCode> {
+pub fn run() -> anyhow::Result<Exit> {
     let mut out = io::stdout().lock();
     out.write_all(&page()?)?;
     out.flush()?;
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
 /// The whole page, in roff.

@@ -3,45 +3,42 @@
 
 use std::io::{self, Write};
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::{Context, bail};
 use chrono::TimeDelta;
 use serde_json::{Value, json};
 
-use super::{Align, local_second, write_table};
-use crate::cli::{Cli, OutputFormat, RunsArgs, RunsCommand, RunsShowArgs, StateSpecsArg};
+use crate::cli::{OutputFormat, RunsArgs, RunsCommand, RunsShowArgs, StateSpecsArg};
+use crate::exit::Exit;
+use crate::output::Output;
+use crate::output::table::{Align, local_second, write_table};
 use snapsync::plural;
 use snapsync::spec::types::Direction;
 use snapsync::state::{
     Action, JournalEntry, Outcome, OutcomeCounts, RunId, RunStatus, RunSummary, StateStore,
 };
+use snapsync::workspace::{Store, stores};
 
 /// Version of the JSON that `runs` and `runs show` print.
 const FORMAT_VERSION: u32 = 1;
 
 /// Runs `snapsync runs` or `snapsync runs show`.
-pub fn run(cli: &Cli, args: &RunsArgs) -> anyhow::Result<ExitCode> {
+pub fn run(output: &Output, args: &RunsArgs) -> anyhow::Result<Exit> {
     match &args.command {
-        Some(RunsCommand::Show(show)) => show_run(cli, show),
-        None => list(cli, args),
+        Some(RunsCommand::Show(show)) => show_run(output, show),
+        None => list(output, args),
     }
 }
 
-fn open(cli: &Cli, specs: &StateSpecsArg) -> anyhow::Result<(PathBuf, StateStore)> {
-    let path = super::Store::State.path(cli, &specs.specs)?;
-    super::announce(
-        cli,
-        super::Store::State,
-        &path,
-        std::slice::from_ref(&specs.specs),
-    );
+fn open(output: &Output, specs: &StateSpecsArg) -> anyhow::Result<(PathBuf, StateStore)> {
+    let path = stores::path_without_catalog(Store::State, output.given(), &specs.specs)?;
+    output.announce(Store::State, &path, std::slice::from_ref(&specs.specs));
     let state = StateStore::open_read_only(&path).context("cannot read the state store")?;
     Ok((path, state))
 }
 
-fn list(cli: &Cli, args: &RunsArgs) -> anyhow::Result<ExitCode> {
-    let (path, state) = open(cli, &args.specs)?;
+fn list(output: &Output, args: &RunsArgs) -> anyhow::Result<Exit> {
+    let (path, state) = open(output, &args.specs)?;
     let limit = if args.limit == 0 {
         usize::MAX
     } else {
@@ -65,7 +62,7 @@ fn list(cli: &Cli, args: &RunsArgs) -> anyhow::Result<ExitCode> {
         OutputFormat::Text => {
             if runs.is_empty() {
                 writeln!(out, "No runs recorded in {}.", path.display())?;
-                return Ok(ExitCode::SUCCESS);
+                return Ok(Exit::Success);
             }
             let rows: Vec<Vec<String>> = runs
                 .iter()
@@ -126,11 +123,11 @@ fn list(cli: &Cli, args: &RunsArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
-fn show_run(cli: &Cli, args: &RunsShowArgs) -> anyhow::Result<ExitCode> {
-    let (path, state) = open(cli, &args.specs)?;
+fn show_run(output: &Output, args: &RunsShowArgs) -> anyhow::Result<Exit> {
+    let (path, state) = open(output, &args.specs)?;
     let Some((summary, entries)) = state.run(RunId(args.id))? else {
         bail!(
             "no run {} in {}; `snapsync runs` lists them",
@@ -152,10 +149,13 @@ fn show_run(cli: &Cli, args: &RunsShowArgs) -> anyhow::Result<ExitCode> {
         }
         OutputFormat::Text => write_run(&mut out, &summary, &entries)?,
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Exit::Success)
 }
 
-#[allow(clippy::too_many_lines)]
+#[allow(
+    clippy::too_many_lines,
+    reason = "one run's page, section by section, in the order it is printed"
+)]
 fn write_run(out: &mut impl Write, run: &RunSummary, entries: &[JournalEntry]) -> io::Result<()> {
     let way = match run.direction {
         Direction::Send => format!("send CRM → {}", run.target),

@@ -18,6 +18,7 @@ use crate::endpoint::{Collection, Href, StoreEndpoints};
 use crate::item::{Item, ItemType, parse_any};
 use crate::spec::model::Catalog;
 use crate::state::{RunStart, StateStore, SyncedItem};
+use crate::workspace::{Given, GivenStores, Workspace};
 
 fn now() -> DateTime<Utc> {
     Utc.with_ymd_and_hms(2026, 11, 25, 12, 0, 0).unwrap()
@@ -162,24 +163,23 @@ impl World {
             .unwrap();
     }
 
+    /// The plan of the snapshots `names`, through the library's front door.
     fn plan(&self, names: &[&str]) -> Plan {
-        let catalog = self.catalog();
-        let snapshots: Vec<_> = catalog
-            .snapshots
-            .iter()
-            .filter(|s| names.contains(&s.name.as_str()))
-            .collect();
-        assert_eq!(snapshots.len(), names.len());
-        let crm = CrmStore::open_read_only(&self.path("crm.sqlite")).unwrap();
-        let state = StateStore::open_read_only(&self.path("state.sqlite")).unwrap();
-        compile(
-            &catalog,
-            &snapshots,
-            &StoreEndpoints::new(crm),
-            &state,
-            now(),
-        )
-        .unwrap()
+        assert!(!names.is_empty(), "name the snapshots to plan");
+        let store = |name: &str| {
+            Some(Given {
+                path: self.path(name),
+                by_env: false,
+            })
+        };
+        let given = GivenStores {
+            crm: store("crm.sqlite"),
+            state: store("state.sqlite"),
+        };
+        let loaded = Workspace::load(&[self.path("specs")], given, now()).unwrap();
+        let workspace = loaded.workspace.expect("valid specs");
+        let names: Vec<String> = names.iter().map(|n| (*n).to_owned()).collect();
+        workspace.compile(&names, None).unwrap()
     }
 }
 
