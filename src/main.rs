@@ -50,8 +50,11 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 fn run(cli: &Cli) -> anyhow::Result<ExitCode> {
     match &cli.command {
         Command::Validate(args) => validate(cli, args),
-        Command::Schema => {
-            let schema = snapsync::spec::schema::json_schema();
+        Command::Schema(args) => {
+            let schema = match args.output {
+                Some(output) => snapsync::formats::json_schema(output),
+                None => snapsync::spec::schema::json_schema(),
+            };
             let mut out = io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &schema)?;
             writeln!(out)?;

@@ -4,14 +4,15 @@ use std::io::{self, BufRead, IsTerminal, Write};
 use std::process::ExitCode;
 
 use anyhow::{Context, bail};
-use serde_json::json;
 
 use super::plan::StorePaths;
 use crate::cli::{ApplyArgs, Cli, OutputFormat};
 use snapsync::apply::{self, ApplyError, ApplyOptions, Report};
 use snapsync::endpoint::StoreEndpoints;
+use snapsync::formats::apply::ApplyReportJson;
+use snapsync::outputs::FormatVersion;
 use snapsync::endpoint::crm::CrmStore;
-use snapsync::plan::{Action, PLAN_FORMAT_VERSION, Plan, SavedPlanError, SourceCache, render};
+use snapsync::plan::{Action, Plan, PlanFormatVersion, SavedPlanError, SourceCache, render};
 use snapsync::spec::model::{Catalog, Snapshot};
 use snapsync::state::{LinkLock, StateStore, actor_from_env};
 
@@ -33,11 +34,12 @@ fn read_plan(path: &std::path::Path) -> anyhow::Result<(Plan, String)> {
     let version = value
         .get("formatVersion")
         .and_then(serde_json::Value::as_u64);
-    if version != Some(u64::from(PLAN_FORMAT_VERSION)) {
+    if version != Some(u64::from(PlanFormatVersion::VALUE)) {
         bail!(
-            "{} is a plan of format version {}, but this snapsync reads version {PLAN_FORMAT_VERSION}; plan again",
+            "{} is a plan of format version {}, but this snapsync reads version {}; plan again",
             path.display(),
-            version.map_or_else(|| "unknown".to_owned(), |v| v.to_string())
+            version.map_or_else(|| "unknown".to_owned(), |v| v.to_string()),
+            PlanFormatVersion::VALUE
         );
     }
     let plan: Plan = serde_json::from_value(value)
@@ -252,12 +254,12 @@ fn finish(
 ) -> anyhow::Result<ExitCode> {
     match args.format {
         OutputFormat::Json => {
-            let value = json!({
-                "formatVersion": 1,
-                "report": report,
-                "planErrors": plan_errors,
-                "seconds": seconds
-            });
+            let value = ApplyReportJson {
+                format_version: FormatVersion,
+                report,
+                plan_errors,
+                seconds,
+            };
             let mut out = super::stdout_while_read();
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;

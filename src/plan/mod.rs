@@ -33,15 +33,15 @@ pub use saved::{PlanStores, PlanTarget, SavedPlanError};
 
 use crate::endpoint::{Href, Version};
 use crate::item::{ContentHash, ItemType};
+use crate::outputs::{FormatVersion, Output};
 use crate::spec::types::{Direction, OrphanPolicy};
 
-/// The version of the JSON plan format (`--format json`, `--out FILE`).
-/// Bumped on any change a reader could notice (2: a plan records its
-/// targets' locations and its stores, and carries a checksum).
-pub const PLAN_FORMAT_VERSION: u32 = 2;
+/// The `formatVersion` of a plan (`--format json`, `--out FILE`): see
+/// [`Output::Plan`].
+pub type PlanFormatVersion = FormatVersion<{ Output::Plan.format_version() }>;
 
 /// What happens to one item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Action {
     /// In scope at the source, absent at the destination, never synced.
@@ -129,7 +129,7 @@ impl std::fmt::Display for Action {
 }
 
 /// One side's view of an item when the plan was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemState {
     /// Where it is.
@@ -144,7 +144,7 @@ pub struct ItemState {
 }
 
 /// An instant that decided whether an item is in scope, for JSON readers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DecidingDate {
     /// Which date (`start`, `due`, `modified`, `recurrenceStart`, `recurrenceEnd`).
@@ -154,7 +154,7 @@ pub struct DecidingDate {
 }
 
 /// What happens to one item, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Operation {
     /// What happens.
@@ -183,7 +183,7 @@ pub struct Operation {
 }
 
 /// Counts of operations by action.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 pub struct Totals(pub std::collections::BTreeMap<Action, u64>);
 
 impl Totals {
@@ -227,7 +227,7 @@ impl Totals {
 }
 
 /// How serious a notice is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Level {
     /// Worth knowing.
@@ -239,7 +239,7 @@ pub enum Level {
 }
 
 /// A sentence about a snapshot, link or section that is not an operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Notice {
     /// How serious.
@@ -279,7 +279,7 @@ impl Notice {
 }
 
 /// One link and one item type of a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Section {
     /// The item type.
@@ -304,7 +304,7 @@ pub struct Section {
 }
 
 /// The link's sync flags as this plan sees them (DESIGN 2.4).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkFlags {
     /// Inbound as the target declares it.
@@ -320,7 +320,7 @@ pub struct LinkFlags {
 }
 
 /// One link of a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkPlan {
     /// The link's name.
@@ -340,7 +340,7 @@ pub struct LinkPlan {
 }
 
 /// A filter of the snapshot, resolved for this run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FilterSummary {
     /// Its item type.
@@ -356,7 +356,7 @@ pub struct FilterSummary {
 }
 
 /// One snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotPlan {
     /// The snapshot's name.
@@ -409,11 +409,11 @@ impl SnapshotPlan {
 ///
 /// A plan made for saving (see [`saved`]) also records where it was made
 /// against (its targets and stores) and carries a checksum of all that.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
-    /// [`PLAN_FORMAT_VERSION`].
-    pub format_version: u32,
+    /// The plan format's version (see [`Output::Plan`]).
+    pub format_version: PlanFormatVersion,
     /// The run's clock: relative bounds were resolved against it.
     pub now: DateTime<Utc>,
     /// The canonical paths of the stores the plan read.
@@ -435,7 +435,7 @@ impl Plan {
     #[must_use]
     pub fn new(now: DateTime<Utc>) -> Plan {
         Plan {
-            format_version: PLAN_FORMAT_VERSION,
+            format_version: FormatVersion,
             now,
             stores: None,
             targets: Vec::new(),

@@ -35,7 +35,7 @@ use crate::spec::types::{Direction, LinkFlag, TargetType};
 const CHECKSUM_PREFIX: &str = "blake3:";
 
 /// The canonical paths of the stores a plan read, and that its apply writes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanStores {
     /// The CRM store's `SQLite` file.
@@ -57,7 +57,7 @@ impl PlanStores {
 
 /// How a target's secret is found, as the spec says it: a reference, never
 /// the secret.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanAuth {
     /// The user name of basic authentication.
@@ -124,7 +124,7 @@ impl PlanAuth {
 }
 
 /// A link of a recorded target: its user, its collections and its flags.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanLink {
     /// Its name.
@@ -149,7 +149,7 @@ pub struct PlanLink {
 
 /// A target as the plan was made against it: everything an apply needs to
 /// reach it, and no secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanTarget {
     /// Its name.
@@ -389,7 +389,7 @@ impl std::io::Write for HashWriter {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Sealed<'a> {
-    format_version: u32,
+    format_version: super::PlanFormatVersion,
     now: &'a DateTime<Utc>,
     stores: &'a Option<PlanStores>,
     targets: &'a [PlanTarget],

@@ -14,11 +14,13 @@ use std::sync::Arc;
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
 use serde::Serialize;
 
+use crate::outputs::{FormatVersion, Output};
+
 /// A byte range in a source file.
 pub type Span = Range<usize>;
 
 /// How bad a problem is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The spec is invalid; nothing runs.
@@ -295,8 +297,28 @@ pub fn summary(diagnostics: &[Diagnostic]) -> (usize, usize) {
     (errors, diagnostics.len() - errors)
 }
 
+/// What `snapsync validate --format json` prints.
+#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationJson<'a> {
+    /// The format's version.
+    pub format_version: FormatVersion<{ Output::Validate.format_version() }>,
+    /// Whether the specs hold no error (warnings allowed).
+    pub valid: bool,
+    /// Spec files read.
+    pub files: usize,
+    /// Resources (YAML documents) read.
+    pub resources: usize,
+    /// How many diagnostics are errors.
+    pub errors: usize,
+    /// How many diagnostics are warnings.
+    pub warnings: usize,
+    /// Every problem found, errors and warnings, in file order.
+    pub diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
 /// A diagnostic as the JSON output shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JsonDiagnostic<'a> {
     /// `error` or `warning`.

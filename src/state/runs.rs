@@ -70,7 +70,7 @@ macro_rules! stored_words {
 }
 
 /// What an operation did to its item at the destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Action {
     /// Wrote an item the destination did not have.
@@ -93,7 +93,7 @@ stored_words!(Action, "action" {
 });
 
 /// How one operation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Outcome {
     /// Carried out.
@@ -115,7 +115,7 @@ stored_words!(Outcome, "outcome" {
 });
 
 /// One operation a run tried, as the journal keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JournalEntry {
     /// The operation's position in the plan; unique within a run.
@@ -156,7 +156,7 @@ stored_words!(RunEnd, "run status" {
 });
 
 /// Where a run stands, as reports show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum RunStatus {
     /// Not finished, and its process is still alive.
@@ -192,7 +192,7 @@ impl From<RunEnd> for RunStatus {
 }
 
 /// How many operations of one action ended each way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutcomeCounts {
     /// Carried out.
@@ -224,7 +224,7 @@ impl OutcomeCounts {
 }
 
 /// One run, as `snapsync runs` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
     /// The run.

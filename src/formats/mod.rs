@@ -1,0 +1,123 @@
+//! The JSON outputs' types and schemas.
+//!
+//! Every machine-readable output ([`Output`]) is one serde type whose doc
+//! comments become its schema's descriptions. The plan's types live in
+//! [`crate::plan`], the validation's in [`crate::spec::diagnostic`] and
+//! discover's in [`crate::proposed_links`], beside the code that builds
+//! them; the outputs the commands assemble (apply reports, runs, links,
+//! targets, crm) are here. [`json_schema`] generates the schema of each,
+//! committed under `schemas/` and printed by `snapsync schema NAME`.
+
+pub mod apply;
+pub mod crm;
+pub mod links;
+pub mod runs;
+
+use schemars::JsonSchema;
+use serde::Serialize;
+use serde_json::{Value, json};
+
+use crate::item::ItemType;
+use crate::outputs::Output;
+
+/// One value per item type, in the order plans list the types; every type
+/// is always there.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ByItemType<T> {
+    /// For schedule items (events).
+    pub schedule_items: T,
+    /// For tasks.
+    pub tasks: T,
+    /// For contacts.
+    pub contacts: T,
+}
+
+impl<T> ByItemType<T> {
+    /// The value of each type, as `value` gives it.
+    pub fn from_fn(mut value: impl FnMut(ItemType) -> T) -> ByItemType<T> {
+        ByItemType {
+            schedule_items: value(ItemType::ScheduleItems),
+            tasks: value(ItemType::Tasks),
+            contacts: value(ItemType::Contacts),
+        }
+    }
+}
+
+/// The JSON Schema (draft 2020-12) of `output`, as committed under
+/// `schemas/` and printed by `snapsync schema NAME`. Every object it
+/// describes is closed: a field it does not list is an error.
+#[must_use]
+pub fn json_schema(output: Output) -> Value {
+    let schema = match output {
+        Output::Plan => schemars::schema_for!(crate::plan::Plan),
+        Output::ApplyReport => schemars::schema_for!(apply::ApplyReportJson<'static>),
+        Output::Validate => schemars::schema_for!(crate::spec::diagnostic::ValidationJson<'static>),
+        Output::Runs => schemars::schema_for!(runs::RunsJson<'static>),
+        Output::RunsShow => schemars::schema_for!(runs::RunShowJson<'static>),
+        Output::Links => schemars::schema_for!(links::LinksJson<'static>),
+        Output::Targets => schemars::schema_for!(links::TargetsJson),
+        Output::Discover => schemars::schema_for!(crate::proposed_links::DiscoverJson),
+        Output::CrmImport => schemars::schema_for!(crm::CrmImportJson<'static>),
+        Output::CrmExport => schemars::schema_for!(crm::CrmExportJson<'static>),
+        Output::CrmUsers => schemars::schema_for!(crm::CrmUsersJson<'static>),
+    };
+    let mut schema = schema.to_value();
+    close_objects(&mut schema);
+    if let Some(object) = schema.as_object_mut() {
+        let mut head = serde_json::Map::new();
+        for key in ["$schema"] {
+            if let Some(value) = object.remove(key) {
+                head.insert(key.to_owned(), value);
+            }
+        }
+        head.insert(
+            "$id".to_owned(),
+            json!(format!(
+                "https://snapsync.dev/schemas/{}",
+                output.schema_file()
+            )),
+        );
+        head.insert("title".to_owned(), json!(output.command()));
+        object.remove("title");
+        head.append(object);
+        *object = head;
+    }
+    schema
+}
+
+/// Makes every object schema with listed properties refuse others
+/// (`additionalProperties: false`), unless it already says what else it
+/// takes: outputs are closed, so a misspelt or unknown field fails.
+fn close_objects(schema: &mut Value) {
+    let Some(object) = schema.as_object_mut() else {
+        return;
+    };
+    if object.contains_key("properties")
+        && !object.contains_key("additionalProperties")
+        && !object.contains_key("unevaluatedProperties")
+    {
+        object.insert("additionalProperties".to_owned(), Value::Bool(false));
+    }
+    for (key, value) in object.iter_mut() {
+        match key.as_str() {
+            "properties" | "$defs" | "patternProperties" => {
+                if let Some(children) = value.as_object_mut() {
+                    children.values_mut().for_each(close_objects);
+                }
+            }
+            "items" | "additionalProperties" | "not" | "if" | "then" | "else" => {
+                close_objects(value);
+            }
+            "anyOf" | "oneOf" | "allOf" | "prefixItems" => {
+                if let Some(children) = value.as_array_mut() {
+                    children.iter_mut().for_each(close_objects);
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;
