@@ -169,10 +169,8 @@ pub struct SchemaArgs {
 fn output_parser() -> impl clap::builder::TypedValueParser<Value = snapsync::outputs::Output> {
     use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
     use snapsync::outputs::Output;
-    PossibleValuesParser::new(
-        Output::ALL.map(|o| PossibleValue::new(o.name()).help(o.command())),
-    )
-    .try_map(|name| name.parse::<Output>())
+    PossibleValuesParser::new(Output::ALL.map(|o| PossibleValue::new(o.name()).help(o.command())))
+        .try_map(|name| name.parse::<Output>())
 }
 
 /// `snapsync discover`.

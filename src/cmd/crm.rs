@@ -15,8 +15,8 @@ use snapsync::formats::crm::{
     CrmExportJson, CrmImportJson, CrmUserJson, CrmUsersJson, ExportProblemJson, FileMessageJson,
     ImportCountsJson,
 };
-use snapsync::outputs::FormatVersion;
 use snapsync::item::ItemType;
+use snapsync::outputs::FormatVersion;
 use snapsync::plural;
 
 /// Exit code when some items could not be imported or exported.

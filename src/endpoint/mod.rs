@@ -35,7 +35,9 @@ use serde::{Deserialize, Serialize};
 use crate::item::{Item, ItemMeta, ItemType, parse_calendar, parse_vcards};
 
 /// How a collection names one item (file name, URL path, CRM UID).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema,
+)]
 #[serde(transparent)]
 pub struct Href(pub String);
 

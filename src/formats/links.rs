@@ -29,6 +29,8 @@ pub struct LinksJson<'a> {
 }
 
 /// One declared link and what the state store knows of it.
+// The shape is the published format's: its flags are JSON booleans.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkJson {

@@ -41,7 +41,19 @@ use crate::spec::types::{Direction, OrphanPolicy};
 pub type PlanFormatVersion = FormatVersion<{ Output::Plan.format_version() }>;
 
 /// What happens to one item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Serialize,
+    Deserialize,
+    schemars::JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Action {
     /// In scope at the source, absent at the destination, never synced.
