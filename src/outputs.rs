@@ -201,6 +201,18 @@ impl<const V: u32> JsonSchema for FormatVersion<V> {
     }
 }
 
+/// The schema of a map whose keys are the words of `K` (an enum such as
+/// an item type or an action) and whose values are `V`, for
+/// `#[schemars(schema_with = "crate::outputs::map_schema::<K, V>")]`:
+/// schemars leaves the keys of such maps free, so a misspelt key would pass.
+pub fn map_schema<K: JsonSchema, V: JsonSchema>(generator: &mut SchemaGenerator) -> Schema {
+    json_schema!({
+        "type": "object",
+        "propertyNames": generator.subschema_for::<K>(),
+        "additionalProperties": generator.subschema_for::<V>(),
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -41,6 +41,7 @@ pub struct LinkJson {
     /// The CRM user.
     pub user: String,
     /// The collection of each item type the link carries.
+    #[schemars(schema_with = "crate::outputs::map_schema::<ItemType, String>")]
     pub collections: BTreeMap<ItemType, String>,
     /// Inbound as the next apply records it (the specs' flag).
     pub inbound: bool,

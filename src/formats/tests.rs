@@ -65,6 +65,36 @@ fn a_misspelt_or_unknown_field_is_rejected_at_any_depth() {
 }
 
 #[test]
+fn a_misspelt_key_of_a_map_by_action_is_rejected() {
+    let mut applied = crate::plan::Totals::default();
+    applied.add(crate::plan::Action::Create, 2);
+    let report = crate::apply::Report {
+        snapshots: vec![crate::apply::SnapshotReport {
+            snapshot: "send-all".into(),
+            run_id: 1,
+            applied,
+            unapplied: Vec::new(),
+        }],
+    };
+    let mut value = serde_json::to_value(super::apply::ApplyReportJson {
+        format_version: FormatVersion,
+        report: &report,
+        plan_errors: 0,
+        seconds: 0.5,
+    })
+    .expect("serializes");
+    assert_eq!(errors(Output::ApplyReport, &value), Vec::<String>::new());
+    value["report"]["snapshots"][0]["applied"] = json!({"creat": 2});
+    let found = errors(Output::ApplyReport, &value);
+    assert!(
+        found
+            .iter()
+            .any(|e| e.starts_with("/report/snapshots/0/applied")),
+        "{found:?}"
+    );
+}
+
+#[test]
 fn another_format_version_is_rejected() {
     let mut wrong = targets();
     wrong["formatVersion"] = json!(2);

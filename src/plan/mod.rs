@@ -196,7 +196,10 @@ pub struct Operation {
 
 /// Counts of operations by action.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
-pub struct Totals(pub std::collections::BTreeMap<Action, u64>);
+pub struct Totals(
+    #[schemars(schema_with = "crate::outputs::map_schema::<Action, u64>")]
+    pub  std::collections::BTreeMap<Action, u64>,
+);
 
 impl Totals {
     /// How many operations of this action.

@@ -132,6 +132,7 @@ pub struct PlanLink {
     /// The CRM user.
     pub user: String,
     /// The collection of each item type it carries.
+    #[schemars(schema_with = "crate::outputs::map_schema::<ItemType, String>")]
     pub collections: BTreeMap<ItemType, String>,
     /// Its inbound flag.
     pub inbound: LinkFlag,
@@ -144,6 +145,7 @@ pub struct PlanLink {
     /// recorded: then a collection must be the plain folder below the
     /// target's location).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "crate::outputs::map_schema::<ItemType, PathBuf>")]
     pub folders: BTreeMap<ItemType, PathBuf>,
 }
 

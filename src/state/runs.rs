@@ -273,6 +273,7 @@ pub struct RunSummary {
     pub status: RunStatus,
     /// Its journal counted by action and outcome (actions it never tried
     /// are absent).
+    #[schemars(schema_with = "crate::outputs::map_schema::<Action, OutcomeCounts>")]
     pub counts: BTreeMap<Action, OutcomeCounts>,
     /// Operations that failed or were stale: those a report lists, and the
     /// reason for exit code 3.
