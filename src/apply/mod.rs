@@ -188,8 +188,8 @@ pub fn check_safety(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> 
 }
 
 /// Why an operation was not applied: the two ways an operation that was
-/// not carried out ends. (An applied operation is counted in
-/// [`SnapshotReport::applied`], never listed.)
+/// not carried out ends. (An applied operation is counted in its
+/// snapshot's `applied`, never listed.)
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum NotApplied {

@@ -148,9 +148,9 @@ pub struct ItemState {
     pub href: Href,
     /// Its version then.
     pub version: Version,
-    /// Its content hash then. `None` only for a destination item that
+    /// Its content hash then. Absent only for a destination item that
     /// could not be read: an update replaces it at its version, whatever
-    /// it holds (DESIGN 2.5).
+    /// it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<ContentHash>,
 }
@@ -318,7 +318,7 @@ pub struct Section {
     pub operations: Vec<Operation>,
 }
 
-/// The link's sync flags as this plan sees them (DESIGN 2.4).
+/// The link's sync flags as this plan sees them.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkFlags {
@@ -422,12 +422,13 @@ impl SnapshotPlan {
 
 /// A compiled plan: every snapshot given, in order.
 ///
-/// A plan made for saving (see [`saved`]) also records where it was made
-/// against (its targets and stores) and carries a checksum of all that.
+/// A plan made for saving (`plan --out FILE`) also records where it was
+/// made against (its targets and stores) and carries a checksum of all
+/// that.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
-    /// The plan format's version (see [`Output::Plan`]).
+    /// The plan format's version; `apply --plan` reads only its own.
     pub format_version: PlanFormatVersion,
     /// The run's clock: relative bounds were resolved against it.
     pub now: DateTime<Utc>,

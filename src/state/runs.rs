@@ -189,11 +189,13 @@ pub enum RunStatus {
     /// its operations may have been carried out without being journaled.
     /// Re-running the snapshot converges.
     Interrupted,
-    /// Finished: see [`RunEnd::Succeeded`].
+    /// Finished: every operation was applied, or there was nothing to do.
     Succeeded,
-    /// Finished: see [`RunEnd::Failed`].
+    /// Finished: it went through the plan, and some operations failed or
+    /// were stale.
     Failed,
-    /// Finished: see [`RunEnd::Aborted`].
+    /// Finished: it stopped before the end of the plan, at a refusal or an
+    /// error that stopped everything.
     Aborted,
 }
 
