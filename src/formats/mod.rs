@@ -64,20 +64,14 @@ pub fn json_schema(output: Output) -> Value {
     };
     let mut schema = schema.to_value();
     close_objects(&mut schema);
+    // `$schema`, then the schema's own `$id` and title, then the rest.
     if let Some(object) = schema.as_object_mut() {
         let mut head = serde_json::Map::new();
-        for key in ["$schema"] {
-            if let Some(value) = object.remove(key) {
-                head.insert(key.to_owned(), value);
-            }
+        if let Some(dialect) = object.remove("$schema") {
+            head.insert("$schema".to_owned(), dialect);
         }
-        head.insert(
-            "$id".to_owned(),
-            json!(format!(
-                "https://snapsync.dev/schemas/{}",
-                output.schema_file()
-            )),
-        );
+        let id = format!("https://snapsync.dev/schemas/{}", output.schema_file());
+        head.insert("$id".to_owned(), json!(id));
         head.insert("title".to_owned(), json!(output.command()));
         object.remove("title");
         head.append(object);
