@@ -23,6 +23,7 @@ mod execute;
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 pub use execute::{ApplyError, Progress, execute, execute_holding, lock_covered_links};
@@ -190,7 +191,7 @@ pub fn check_safety(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> 
 /// Why an operation was not applied: the two ways an operation that was
 /// not carried out ends. (An applied operation is counted in its
 /// snapshot's `applied`, never listed.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum NotApplied {
     /// Its precondition no longer held; not applied.
@@ -236,7 +237,7 @@ impl std::fmt::Display for NotApplied {
 }
 
 /// An operation that was not applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Unapplied {
     /// The snapshot.
@@ -288,7 +289,7 @@ impl std::fmt::Display for Unapplied {
 }
 
 /// What one snapshot's apply did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotReport {
     /// The snapshot.
@@ -302,7 +303,7 @@ pub struct SnapshotReport {
 }
 
 /// What an apply did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// One per snapshot of the plan.

@@ -25,6 +25,7 @@ pub mod saved;
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use cache::SourceCache;
@@ -42,17 +43,7 @@ pub type PlanFormatVersion = FormatVersion<{ Output::Plan.format_version() }>;
 
 /// What happens to one item.
 #[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Serialize,
-    Deserialize,
-    schemars::JsonSchema,
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
 )]
 #[serde(rename_all = "camelCase")]
 pub enum Action {
@@ -141,7 +132,7 @@ impl std::fmt::Display for Action {
 }
 
 /// One side's view of an item when the plan was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemState {
     /// Where it is.
@@ -156,7 +147,7 @@ pub struct ItemState {
 }
 
 /// An instant that decided whether an item is in scope, for JSON readers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DecidingDate {
     /// Which date (`start`, `due`, `modified`, `recurrenceStart`, `recurrenceEnd`).
@@ -166,7 +157,7 @@ pub struct DecidingDate {
 }
 
 /// What happens to one item, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Operation {
     /// What happens.
@@ -195,7 +186,7 @@ pub struct Operation {
 }
 
 /// Counts of operations by action.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Totals(
     #[schemars(schema_with = "crate::outputs::map_schema::<Action, u64>")]
     pub  std::collections::BTreeMap<Action, u64>,
@@ -242,7 +233,7 @@ impl Totals {
 }
 
 /// How serious a notice is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Level {
     /// Worth knowing.
@@ -254,7 +245,7 @@ pub enum Level {
 }
 
 /// A sentence about a snapshot, link or section that is not an operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Notice {
     /// How serious.
@@ -294,7 +285,7 @@ impl Notice {
 }
 
 /// One link and one item type of a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Section {
     /// The item type.
@@ -319,7 +310,7 @@ pub struct Section {
 }
 
 /// The link's sync flags as this plan sees them.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkFlags {
     /// Inbound as the target declares it.
@@ -335,7 +326,7 @@ pub struct LinkFlags {
 }
 
 /// One link of a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkPlan {
     /// The link's name.
@@ -355,7 +346,7 @@ pub struct LinkPlan {
 }
 
 /// A filter of the snapshot, resolved for this run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FilterSummary {
     /// Its item type.
@@ -371,7 +362,7 @@ pub struct FilterSummary {
 }
 
 /// One snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotPlan {
     /// The snapshot's name.
@@ -425,7 +416,7 @@ impl SnapshotPlan {
 /// A plan made for saving (`plan --out FILE`) also records where it was
 /// made against (its targets and stores) and carries a checksum of all
 /// that.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
     /// The plan format's version; `apply --plan` reads only its own.

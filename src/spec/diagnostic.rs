@@ -12,6 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use crate::outputs::{FormatVersion, Output};
@@ -20,7 +21,7 @@ use crate::outputs::{FormatVersion, Output};
 pub type Span = Range<usize>;
 
 /// How bad a problem is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The spec is invalid; nothing runs.
@@ -298,7 +299,7 @@ pub fn summary(diagnostics: &[Diagnostic]) -> (usize, usize) {
 }
 
 /// What `snapsync validate --format json` prints.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ValidationJson<'a> {
     /// The format's version.
@@ -318,7 +319,7 @@ pub struct ValidationJson<'a> {
 }
 
 /// A diagnostic as the JSON output shows it.
-#[derive(Debug, Serialize, schemars::JsonSchema)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JsonDiagnostic<'a> {
     /// `error` or `warning`.
