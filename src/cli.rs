@@ -39,8 +39,14 @@ pub struct Cli {
 pub enum Command {
     /// Check spec files: the schema and every cross-reference, reporting every problem.
     Validate(ValidateArgs),
-    /// Print the JSON Schema of spec documents (draft 2020-12).
-    Schema,
+    /// Print the JSON Schema of spec documents, or of a JSON output (draft 2020-12).
+    ///
+    /// Without OUTPUT, the schema of spec documents (as committed in
+    /// `schemas/snapsync.schema.json`). With OUTPUT, the schema of that
+    /// command's `--format json` output (as committed in
+    /// `schemas/OUTPUT.schema.json`), so that a pipeline can check what it
+    /// parses. Each output carries a `formatVersion` that its schema pins.
+    Schema(SchemaArgs),
     /// Dry run: show what each snapshot would do, item by item, with the reason.
     ///
     /// Reads the CRM store, the targets and the state store, and writes
@@ -149,6 +155,24 @@ pub struct TargetsArgs {
     /// Output format.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
+}
+
+/// `snapsync schema`.
+#[derive(Debug, clap::Args)]
+pub struct SchemaArgs {
+    /// The JSON output whose schema to print; none: the spec documents'.
+    #[arg(value_parser = output_parser())]
+    pub output: Option<snapsync::outputs::JsonOutput>,
+}
+
+/// Parses an output's name; `--help` lists every name with its command.
+fn output_parser() -> impl clap::builder::TypedValueParser<Value = snapsync::outputs::JsonOutput> {
+    use clap::builder::{PossibleValue, PossibleValuesParser, TypedValueParser as _};
+    use snapsync::outputs::JsonOutput;
+    PossibleValuesParser::new(
+        JsonOutput::ALL.map(|o| PossibleValue::new(o.name()).help(o.command())),
+    )
+    .try_map(|name| name.parse::<JsonOutput>())
 }
 
 /// `snapsync discover`.

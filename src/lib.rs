@@ -11,10 +11,12 @@ pub mod apply;
 pub mod demo;
 pub mod endpoint;
 pub mod filter;
+pub mod formats;
 pub mod generate;
 #[cfg(test)]
 mod import_graph;
 pub mod item;
+pub mod outputs;
 pub mod plan;
 pub mod plural;
 pub mod proposed_links;

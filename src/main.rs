@@ -59,7 +59,7 @@ fn is_broken_pipe(error: &anyhow::Error) -> bool {
 fn run(command: &Command, out: &Output) -> anyhow::Result<Exit> {
     match command {
         Command::Validate(args) => cmd::validate::run(out, args),
-        Command::Schema => cmd::schema::run(),
+        Command::Schema(args) => cmd::schema::run(args),
         Command::Crm(command) => cmd::crm::run(out, command),
         Command::Generate(args) => cmd::generate::run(args),
         Command::Plan(args) => cmd::plan::run(out, args),

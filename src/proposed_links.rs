@@ -28,13 +28,13 @@
 use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Write};
 
-use serde_json::{Value, json};
+use schemars::JsonSchema;
+use serde::Serialize;
 
 use crate::endpoint::caldav::discover::{CollectionKind, FoundCollection, UserCollections};
 use crate::item::ItemType;
-
-/// Version of the JSON that `discover --format json` prints.
-pub const FORMAT_VERSION: u32 = 1;
+use crate::outputs::{FormatVersion, JsonOutput};
+use crate::spec::types::LinkFlag;
 
 /// Words in a name that mark a generated or shared calendar.
 const SECONDARY_WORDS: [&str; 2] = ["birthday", "holiday"];
@@ -285,55 +285,142 @@ pub fn write_yaml(
 /// The JSON of `links`: each user's link, as a Target declares it, and
 /// every collection with what it holds and what it was chosen for.
 #[must_use]
-pub fn json(target: &str, url: &str, login: &str, links: &[ProposedLink]) -> Value {
-    let users: Vec<Value> = links
+pub fn json(target: &str, url: &str, login: &str, links: &[ProposedLink]) -> DiscoverJson {
+    let users = links
         .iter()
         .map(|link| {
-            let mut declared = serde_json::Map::new();
-            declared.insert("name".into(), json!(link.name));
-            declared.insert("user".into(), json!(link.user));
-            for item_type in ItemType::ALL {
-                if let Some(c) = link.chosen(item_type) {
-                    declared.insert(item_type.as_str().into(), json!(c.path));
-                }
-            }
-            declared.insert("inbound".into(), json!("enabled"));
-            declared.insert("outbound".into(), json!("enabled"));
-            let collections: Vec<Value> = link
+            let chosen = |item_type| link.chosen(item_type).map(|c| c.path.clone());
+            let declared = DeclaredLinkJson {
+                name: link.name.clone(),
+                user: link.user.clone(),
+                schedule_items: chosen(ItemType::ScheduleItems),
+                tasks: chosen(ItemType::Tasks),
+                contacts: chosen(ItemType::Contacts),
+                inbound: LinkFlag::Enabled,
+                outbound: LinkFlag::Enabled,
+            };
+            let collections = link
                 .collections
                 .iter()
                 .enumerate()
                 .map(|(i, c)| {
-                    let used_for: Vec<&str> = link
+                    let used_for = link
                         .chosen
                         .iter()
                         .filter(|(_, chosen)| **chosen == i)
-                        .map(|(t, _)| t.as_str())
+                        .map(|(t, _)| *t)
                         .collect();
                     let (kind, components) = match &c.kind {
-                        CollectionKind::AddressBook => ("addressBook", Value::Null),
-                        CollectionKind::Calendar { components } => ("calendar", json!(components)),
+                        CollectionKind::AddressBook => (FoundKind::AddressBook, None),
+                        CollectionKind::Calendar { components } => {
+                            (FoundKind::Calendar, components.clone())
+                        }
                     };
-                    json!({
-                        "path": c.path,
-                        "displayName": c.display_name,
-                        "kind": kind,
-                        "components": components,
-                        "holds": describe(c),
-                        "usedFor": used_for,
-                    })
+                    FoundCollectionJson {
+                        path: c.path.clone(),
+                        display_name: c.display_name.clone(),
+                        kind,
+                        components,
+                        holds: describe(c),
+                        used_for,
+                    }
                 })
                 .collect();
-            json!({"user": link.user, "link": declared, "collections": collections})
+            ProposedUserJson {
+                user: link.user.clone(),
+                link: declared,
+                collections,
+            }
         })
         .collect();
-    json!({
-        "formatVersion": FORMAT_VERSION,
-        "target": target,
-        "url": url,
-        "login": login,
-        "users": users,
-    })
+    DiscoverJson {
+        format_version: FormatVersion,
+        target: target.to_owned(),
+        url: url.to_owned(),
+        login: login.to_owned(),
+        users,
+    }
+}
+
+/// What `snapsync discover --format json` prints.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DiscoverJson {
+    /// The format's version.
+    pub format_version: FormatVersion<{ JsonOutput::Discover.format_version() }>,
+    /// The target asked.
+    pub target: String,
+    /// Its server's URL.
+    pub url: String,
+    /// The user name snapsync logged in as.
+    pub login: String,
+    /// One entry per user found.
+    pub users: Vec<ProposedUserJson>,
+}
+
+/// One user's proposed link and collections.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ProposedUserJson {
+    /// The user name on the server.
+    pub user: String,
+    /// The link, as a Target's `links:` declares it.
+    pub link: DeclaredLinkJson,
+    /// Every calendar and address book of the user, sorted by path.
+    pub collections: Vec<FoundCollectionJson>,
+}
+
+/// A proposed link, with the fields of a Target's `links:` entry.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct DeclaredLinkJson {
+    /// The link's name.
+    pub name: String,
+    /// The CRM user.
+    pub user: String,
+    /// The collection chosen for schedule items, if one fits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub schedule_items: Option<String>,
+    /// The collection chosen for tasks, if one fits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tasks: Option<String>,
+    /// The collection chosen for contacts, if one fits.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub contacts: Option<String>,
+    /// Always `enabled`.
+    pub inbound: LinkFlag,
+    /// Always `enabled`.
+    pub outbound: LinkFlag,
+}
+
+/// What kind of collection was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub enum FoundKind {
+    /// A calendar (events, tasks, or both).
+    Calendar,
+    /// An address book.
+    AddressBook,
+}
+
+/// A collection found on the server.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FoundCollectionJson {
+    /// Its path as a link gives it.
+    pub path: String,
+    /// Its display name, if it has one.
+    pub display_name: Option<String>,
+    /// Calendar or address book.
+    pub kind: FoundKind,
+    /// The components a calendar accepts (`VEVENT`, `VTODO`); null for an
+    /// address book, or a calendar whose server does not say (it accepts
+    /// every component).
+    pub components: Option<Vec<String>>,
+    /// What it holds, in words.
+    pub holds: String,
+    /// The item types the proposed link uses it for.
+    pub used_for: Vec<ItemType>,
 }
 
 /// `"Display name": what it holds`, or just what it holds.

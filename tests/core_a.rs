@@ -79,7 +79,7 @@ fn a_saved_plan_that_is_not_one_of_this_version_is_refused() {
         format!(
             "error: plan.json is a plan of format version 99, but this snapsync reads version \
              {}; plan again\n",
-            snapsync::plan::PLAN_FORMAT_VERSION
+            snapsync::plan::PlanFormatVersion::VALUE
         )
     );
     std::fs::write(&plan, "not JSON").unwrap();

@@ -26,6 +26,7 @@ mod retry;
 
 use std::time::Duration;
 
+use schemars::JsonSchema;
 use serde::Serialize;
 
 pub use execute::{Progress, execute, execute_holding, lock_covered_links};
@@ -213,9 +214,9 @@ pub fn check_safety(plan: &Plan, options: &ApplyOptions) -> Result<(), Refusal> 
 }
 
 /// Why an operation was not applied: the two ways an operation that was
-/// not carried out ends. (An applied operation is counted in
-/// [`SnapshotReport::applied`], never listed.)
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+/// not carried out ends. (An applied operation is counted in its
+/// snapshot's `applied`, never listed.)
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum NotApplied {
     /// Its precondition no longer held; not applied.
@@ -261,7 +262,7 @@ impl std::fmt::Display for NotApplied {
 }
 
 /// An operation that was not applied.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Unapplied {
     /// The snapshot.
@@ -313,7 +314,7 @@ impl std::fmt::Display for Unapplied {
 }
 
 /// What one snapshot's apply did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotReport {
     /// The snapshot.
@@ -327,7 +328,7 @@ pub struct SnapshotReport {
 }
 
 /// What an apply did.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Report {
     /// One per snapshot of the plan.

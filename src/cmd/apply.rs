@@ -3,13 +3,14 @@
 use std::io::{self, BufRead, IsTerminal, Write};
 
 use anyhow::bail;
-use serde_json::json;
 
 use crate::cli::{ApplyArgs, OutputFormat};
 use crate::exit::Exit;
 use crate::output::report::{applied_line, execute, write_unapplied};
 use crate::output::{Output, stdout_while_read};
 use snapsync::apply::{ApplyOptions, Report};
+use snapsync::formats::apply::ApplyReportJson;
+use snapsync::outputs::FormatVersion;
 use snapsync::plan::{Plan, SourceCache, render};
 use snapsync::state::actor_from_env;
 use snapsync::workspace::{SavedPlan, Workspace};
@@ -117,15 +118,15 @@ fn finish(
 ) -> anyhow::Result<Exit> {
     match args.format {
         OutputFormat::Json => {
-            let value = json!({
-                "formatVersion": 1,
-                "report": report,
-                "planErrors": plan_errors,
-                "seconds": seconds
-            });
-            let mut stdout = stdout_while_read();
-            serde_json::to_writer_pretty(&mut stdout, &value)?;
-            writeln!(stdout)?;
+            let value = ApplyReportJson {
+                format_version: FormatVersion,
+                report,
+                plan_errors,
+                seconds,
+            };
+            let mut out = stdout_while_read();
+            serde_json::to_writer_pretty(&mut out, &value)?;
+            writeln!(out)?;
         }
         OutputFormat::Text => write_report(output, report, seconds)?,
     }

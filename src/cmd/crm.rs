@@ -4,13 +4,18 @@ use std::io::{self, Write};
 use std::time::Instant;
 
 use anyhow::{Context, bail};
-use serde_json::json;
 
 use crate::cli::{CrmCommand, CrmExportArgs, CrmImportArgs, CrmUsersArgs, OutputFormat, SpecsArg};
 use crate::exit::Exit;
 use crate::output::Output;
-use snapsync::endpoint::crm::{self, CrmStore, ImportReport};
+use snapsync::endpoint::crm::{self, CrmStore, ImportProblem, ImportReport};
+use snapsync::formats::ByItemType;
+use snapsync::formats::crm::{
+    CrmExportJson, CrmImportJson, CrmUserJson, CrmUsersJson, ExportProblemJson, FileMessageJson,
+    ImportCountsJson,
+};
 use snapsync::item::ItemType;
+use snapsync::outputs::FormatVersion;
 use snapsync::plural;
 use snapsync::workspace::{Store, stores};
 
@@ -79,16 +84,24 @@ fn export(output: &Output, args: &CrmExportArgs) -> anyhow::Result<Exit> {
     let seconds = started.elapsed().as_secs_f64();
     match args.format {
         OutputFormat::Json => {
-            let value = json!({
-                "formatVersion": 1,
-                "store": store.path(),
-                "user": args.user,
-                "out": args.out,
-                "files": ItemType::ALL.iter().map(|t| (t.as_str().to_owned(), json!(report.written.get(t).copied().unwrap_or(0)))).collect::<serde_json::Map<_, _>>(),
-                "replaced": report.replaced,
-                "problems": report.problems.iter().map(|p| json!({"itemType": p.item_type, "uid": p.uid, "message": p.message})).collect::<Vec<_>>(),
-                "seconds": seconds,
-            });
+            let value = CrmExportJson {
+                format_version: FormatVersion,
+                store: store.path(),
+                user: &args.user,
+                out: &args.out,
+                files: ByItemType::from_fn(|t| report.written.get(&t).copied().unwrap_or(0)),
+                replaced: report.replaced,
+                problems: report
+                    .problems
+                    .iter()
+                    .map(|p| ExportProblemJson {
+                        item_type: p.item_type,
+                        uid: p.uid.clone(),
+                        message: p.message.clone(),
+                    })
+                    .collect(),
+                seconds,
+            };
             let mut out = io::stdout().lock();
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
@@ -214,29 +227,42 @@ fn write_import_json(
     report: &ImportReport,
     seconds: f64,
 ) -> io::Result<()> {
-    let counts: serde_json::Map<String, serde_json::Value> = ItemType::ALL
-        .iter()
-        .map(|t| {
-            let c = report.counts.get(t).copied().unwrap_or_default();
-            (
-                t.as_str().to_owned(),
-                json!({"created": c.created, "updated": c.updated, "unchanged": c.unchanged}),
-            )
-        })
-        .collect();
-    let value = json!({
-        "formatVersion": 1,
-        "store": store.path(),
-        "user": user,
-        "files": report.files,
-        "items": counts,
-        "problems": report.problems.iter().map(|p| json!({"file": p.file, "message": p.message})).collect::<Vec<_>>(),
-        "duplicates": report.duplicates.iter().map(|p| json!({"file": p.file, "message": p.message})).collect::<Vec<_>>(),
-        "skipped": report.skipped.iter().map(|(f, s)| json!({"file": f, "message": s.to_string()})).collect::<Vec<_>>(),
-        "latin1": report.latin1,
-        "warnings": report.warnings.iter().map(|p| json!({"file": p.file, "message": p.message})).collect::<Vec<_>>(),
-        "seconds": seconds,
-    });
+    let file_messages = |problems: &[ImportProblem]| -> Vec<FileMessageJson> {
+        problems
+            .iter()
+            .map(|p| FileMessageJson {
+                file: p.file.clone(),
+                message: p.message.clone(),
+            })
+            .collect()
+    };
+    let value = CrmImportJson {
+        format_version: FormatVersion,
+        store: store.path(),
+        user,
+        files: report.files,
+        items: ByItemType::from_fn(|t| {
+            let c = report.counts.get(&t).copied().unwrap_or_default();
+            ImportCountsJson {
+                created: c.created,
+                updated: c.updated,
+                unchanged: c.unchanged,
+            }
+        }),
+        problems: file_messages(&report.problems),
+        duplicates: file_messages(&report.duplicates),
+        skipped: report
+            .skipped
+            .iter()
+            .map(|(file, skipped)| FileMessageJson {
+                file: file.clone(),
+                message: skipped.to_string(),
+            })
+            .collect(),
+        latin1: &report.latin1,
+        warnings: file_messages(&report.warnings),
+        seconds,
+    };
     let mut out = io::stdout().lock();
     serde_json::to_writer_pretty(&mut out, &value)?;
     writeln!(out)
@@ -248,18 +274,17 @@ fn users(output: &Output, args: &CrmUsersArgs) -> anyhow::Result<Exit> {
     let mut out = io::stdout().lock();
     match args.format {
         OutputFormat::Json => {
-            let value = json!({
-                "formatVersion": 1,
-                "store": store.path(),
-                "users": users.iter().map(|u| {
-                    let mut entry = serde_json::Map::new();
-                    entry.insert("name".into(), json!(u.name));
-                    for t in ItemType::ALL {
-                        entry.insert(t.as_str().into(), json!(u.counts.get(&t).copied().unwrap_or(0)));
-                    }
-                    serde_json::Value::Object(entry)
-                }).collect::<Vec<_>>(),
-            });
+            let value = CrmUsersJson {
+                format_version: FormatVersion,
+                store: store.path(),
+                users: users
+                    .iter()
+                    .map(|u| CrmUserJson {
+                        name: u.name.clone(),
+                        items: ByItemType::from_fn(|t| u.counts.get(&t).copied().unwrap_or(0)),
+                    })
+                    .collect(),
+            };
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
         }

@@ -13,21 +13,23 @@ use std::path::PathBuf;
 
 use anyhow::bail;
 use chrono::{DateTime, Utc};
-use serde_json::{Value, json};
 
 use crate::cli::{LinksArgs, OutputFormat, TargetsArgs};
 use crate::exit::Exit;
 use crate::output::Output;
 use crate::output::table::{Align, local_minute, shown_path, write_table};
+use snapsync::formats::ByItemType;
+use snapsync::formats::links::{
+    Flag, FlagChangeJson, LinkJson, LinksJson, RecordedFlagsJson, RunRefJson, TargetJson,
+    TargetsJson, UndeclaredLinkJson,
+};
 use snapsync::item::ItemType;
+use snapsync::outputs::FormatVersion;
 use snapsync::plural;
 use snapsync::spec::model::{Catalog, LinkSpec, Target, TargetLocation};
 use snapsync::spec::types::{LinkFlag, TargetType};
 use snapsync::state::{LinkState, RunStatus, RunSummary, StateStore, SyncedCounts};
 use snapsync::workspace::{Store, Workspace};
-
-/// Version of the JSON that `links` and `targets` print.
-const FORMAT_VERSION: u32 = 1;
 
 /// Runs `snapsync links`.
 pub fn links(output: &Output, args: &LinksArgs) -> anyhow::Result<Exit> {
@@ -51,14 +53,20 @@ pub fn links(output: &Output, args: &LinksArgs) -> anyhow::Result<Exit> {
     let mut out = io::stdout().lock();
     match args.format {
         OutputFormat::Json => {
-            let value = json!({
-                "formatVersion": FORMAT_VERSION,
-                "stateStore": state_path,
-                "links": overview.links.iter().map(LinkView::json).collect::<Vec<_>>(),
-                "undeclaredLinks": overview.undeclared.iter().map(|(target, link, synced)| {
-                    json!({"target": target, "link": link, "syncedTotal": synced})
-                }).collect::<Vec<_>>(),
-            });
+            let value = LinksJson {
+                format_version: FormatVersion,
+                state_store: &state_path,
+                links: overview.links.iter().map(LinkView::json).collect(),
+                undeclared_links: overview
+                    .undeclared
+                    .iter()
+                    .map(|(target, link, synced)| UndeclaredLinkJson {
+                        target: target.clone(),
+                        link: link.clone(),
+                        synced_total: *synced,
+                    })
+                    .collect(),
+            };
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
         }
@@ -83,20 +91,21 @@ pub fn targets(output: &Output, args: &TargetsArgs) -> anyhow::Result<Exit> {
     let mut out = io::stdout().lock();
     match args.format {
         OutputFormat::Json => {
-            let targets: Vec<Value> = catalog
+            let targets = catalog
                 .targets
                 .iter()
-                .map(|t| {
-                    json!({
-                        "name": t.name,
-                        "type": t.target_type(),
-                        "location": location(t),
-                        "links": t.links.len(),
-                        "pendingLinks": pending_of(t),
-                    })
+                .map(|t| TargetJson {
+                    name: t.name.clone(),
+                    target_type: t.target_type(),
+                    location: location(t),
+                    links: t.links.len(),
+                    pending_links: pending_of(t),
                 })
                 .collect();
-            let value = json!({"formatVersion": FORMAT_VERSION, "targets": targets});
+            let value = TargetsJson {
+                format_version: FormatVersion,
+                targets,
+            };
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
         }
@@ -213,8 +222,7 @@ struct LinkView<'a> {
 
 /// A flag the specs declare otherwise than the state store last recorded.
 struct FlagChange {
-    /// `inbound` or `outbound`.
-    flag: &'static str,
+    flag: Flag,
     /// As the store recorded it.
     recorded: bool,
     /// As the specs declare it.
@@ -225,6 +233,14 @@ struct FlagChange {
 
 fn flag_word(on: bool) -> &'static str {
     if on { "enabled" } else { "disabled" }
+}
+
+fn link_flag(on: bool) -> LinkFlag {
+    if on {
+        LinkFlag::Enabled
+    } else {
+        LinkFlag::Disabled
+    }
 }
 
 /// Whether, and how, outbound is pending.
@@ -347,7 +363,7 @@ impl LinkView<'_> {
         for change in self.flag_changes() {
             notes.push(format!(
                 "{}: {} → {} in the specs, not yet recorded by an apply: {}",
-                change.flag,
+                change.flag.as_str(),
                 flag_word(change.recorded),
                 flag_word(change.declared),
                 change.next_apply
@@ -370,7 +386,7 @@ impl LinkView<'_> {
         let mut changes = Vec::new();
         if recorded.inbound != self.next.inbound {
             changes.push(FlagChange {
-                flag: "inbound",
+                flag: Flag::Inbound,
                 recorded: recorded.inbound,
                 declared: self.next.inbound,
                 next_apply: if self.next.inbound {
@@ -404,7 +420,7 @@ impl LinkView<'_> {
                 }
             };
             changes.push(FlagChange {
-                flag: "outbound",
+                flag: Flag::Outbound,
                 recorded: recorded.outbound,
                 declared: self.next.outbound,
                 next_apply,
@@ -413,54 +429,52 @@ impl LinkView<'_> {
         changes
     }
 
-    fn json(&self) -> Value {
+    fn json(&self) -> LinkJson {
         let pending = self.pending();
         let run = |run: &Option<RunSummary>| {
-            run.as_ref().map(|r| {
-                json!({
-                    "id": r.id,
-                    "snapshot": r.snapshot,
-                    "status": r.status,
-                    "started": r.started,
-                    "finished": r.finished,
-                })
+            run.as_ref().map(|r| RunRefJson {
+                id: r.id,
+                snapshot: r.snapshot.clone(),
+                status: r.status,
+                started: r.started,
+                finished: r.finished,
             })
         };
-        json!({
-            "target": self.target.name,
-            "link": self.spec.name,
-            "user": self.spec.user,
-            "collections": self.spec.collections,
-            "inbound": self.next.inbound,
-            "outbound": self.next.outbound,
-            "outboundPending": pending != Pending::None,
-            "pendingRecorded": matches!(pending, Pending::Recorded(_)),
-            "pendingSince": match pending {
+        LinkJson {
+            target: self.target.name.clone(),
+            link: self.spec.name.clone(),
+            user: self.spec.user.clone(),
+            collections: self.spec.collections.clone(),
+            inbound: self.next.inbound,
+            outbound: self.next.outbound,
+            outbound_pending: pending != Pending::None,
+            pending_recorded: matches!(pending, Pending::Recorded(_)),
+            pending_since: match pending {
                 Pending::Recorded(since) => since,
                 _ => None,
             },
-            "flagChanges": self.flag_changes().iter().map(|c| json!({
-                "flag": c.flag,
-                "recorded": flag_word(c.recorded),
-                "declared": flag_word(c.declared),
-                "nextApply": c.next_apply,
-            })).collect::<Vec<_>>(),
-            "recorded": self.recorded.as_ref().map(|r| json!({
-                "inbound": r.inbound,
-                "outbound": r.outbound,
-                "outboundPending": r.outbound_pending,
-                "pendingSince": r.pending_since,
-            })),
-            "lastGet": run(&self.last_get),
-            "lastSend": run(&self.last_send),
-            // In the order of the item types, as `collections`.
-            "synced": ItemType::ALL
+            flag_changes: self
+                .flag_changes()
                 .into_iter()
-                .map(|t| (t.as_str().to_owned(), json!(self.synced.get(&t).copied().unwrap_or(0))))
-                .collect::<serde_json::Map<_, _>>(),
-            "syncedTotal": self.synced_total(),
-            "notes": self.notes(),
-        })
+                .map(|c| FlagChangeJson {
+                    flag: c.flag,
+                    recorded: link_flag(c.recorded),
+                    declared: link_flag(c.declared),
+                    next_apply: c.next_apply,
+                })
+                .collect(),
+            recorded: self.recorded.as_ref().map(|r| RecordedFlagsJson {
+                inbound: r.inbound,
+                outbound: r.outbound,
+                outbound_pending: r.outbound_pending,
+                pending_since: r.pending_since,
+            }),
+            last_get: run(&self.last_get),
+            last_send: run(&self.last_send),
+            synced: ByItemType::from_fn(|t| self.synced.get(&t).copied().unwrap_or(0)),
+            synced_total: self.synced_total(),
+            notes: self.notes(),
+        }
     }
 }
 

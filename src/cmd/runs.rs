@@ -6,21 +6,19 @@ use std::path::PathBuf;
 
 use anyhow::{Context, bail};
 use chrono::TimeDelta;
-use serde_json::{Value, json};
 
 use crate::cli::{OutputFormat, RunsArgs, RunsCommand, RunsShowArgs, StateSpecsArg};
 use crate::exit::Exit;
 use crate::output::Output;
 use crate::output::table::{Align, local_second, write_table};
+use snapsync::formats::runs::{RunJson, RunShowJson, RunsJson};
+use snapsync::outputs::FormatVersion;
 use snapsync::plural;
 use snapsync::spec::types::Direction;
 use snapsync::state::{
     Action, JournalEntry, Outcome, OutcomeCounts, RunId, RunStatus, RunSummary, StateStore,
 };
 use snapsync::workspace::{Store, stores};
-
-/// Version of the JSON that `runs` and `runs show` print.
-const FORMAT_VERSION: u32 = 1;
 
 /// Runs `snapsync runs` or `snapsync runs show`.
 pub fn run(output: &Output, args: &RunsArgs) -> anyhow::Result<Exit> {
@@ -51,11 +49,11 @@ fn list(output: &Output, args: &RunsArgs) -> anyhow::Result<Exit> {
     let mut out = io::stdout().lock();
     match args.format {
         OutputFormat::Json => {
-            let value = json!({
-                "formatVersion": FORMAT_VERSION,
-                "stateStore": path,
-                "runs": runs.iter().map(summary_json).collect::<Result<Vec<_>, _>>()?,
-            });
+            let value = RunsJson {
+                format_version: FormatVersion,
+                state_store: &path,
+                runs: runs.iter().map(RunJson::new).collect(),
+            };
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
         }
@@ -138,12 +136,12 @@ fn show_run(output: &Output, args: &RunsShowArgs) -> anyhow::Result<Exit> {
     let mut out = io::stdout().lock();
     match args.format {
         OutputFormat::Json => {
-            let value = json!({
-                "formatVersion": FORMAT_VERSION,
-                "stateStore": path,
-                "run": summary_json(&summary)?,
-                "operations": entries,
-            });
+            let value = RunShowJson {
+                format_version: FormatVersion,
+                state_store: &path,
+                run: RunJson::new(&summary),
+                operations: &entries,
+            };
             serde_json::to_writer_pretty(&mut out, &value)?;
             writeln!(out)?;
         }
@@ -295,20 +293,6 @@ fn direction_word(direction: Direction) -> &'static str {
         Direction::Get => "get",
         Direction::Send => "send",
     }
-}
-
-/// A run's summary as JSON, with its duration in seconds (null until it
-/// finishes).
-fn summary_json(run: &RunSummary) -> serde_json::Result<Value> {
-    let mut value = serde_json::to_value(run)?;
-    if let Value::Object(fields) = &mut value {
-        let seconds = run
-            .duration()
-            .and_then(|d| d.to_std().ok())
-            .map(|d| d.as_secs_f64());
-        fields.insert("durationSeconds".to_owned(), json!(seconds));
-    }
-    Ok(value)
 }
 
 /// A duration as people read it: `0.35 s`, `4 min 12 s`, `2 h 5 min`.

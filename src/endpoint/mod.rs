@@ -30,12 +30,15 @@ pub use open::{Endpoints, StoreEndpoints};
 
 use std::fmt;
 
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use crate::item::{Item, ItemMeta, ItemType, parse_calendar, parse_vcards};
 
 /// How a collection names one item (file name, URL path, CRM UID).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(transparent)]
 pub struct Href(pub String);
 
@@ -46,7 +49,7 @@ impl fmt::Display for Href {
 }
 
 /// An opaque token that changes on every write of an item (an ETag).
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(transparent)]
 pub struct Version(pub String);
 

@@ -25,6 +25,7 @@ pub mod saved;
 use std::borrow::Cow;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 pub use cache::SourceCache;
@@ -33,15 +34,17 @@ pub use saved::{PlanStores, PlanTarget, SavedPlanError};
 
 use crate::endpoint::{Href, Version};
 use crate::item::{ContentHash, ItemType};
+use crate::outputs::{FormatVersion, JsonOutput};
 use crate::spec::types::{Direction, OrphanPolicy};
 
-/// The version of the JSON plan format (`--format json`, `--out FILE`).
-/// Bumped on any change a reader could notice (2: a plan records its
-/// targets' locations and its stores, and carries a checksum).
-pub const PLAN_FORMAT_VERSION: u32 = 2;
+/// The `formatVersion` of a plan (`--format json`, `--out FILE`): see
+/// [`JsonOutput::Plan`].
+pub type PlanFormatVersion = FormatVersion<{ JsonOutput::Plan.format_version() }>;
 
 /// What happens to one item.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Action {
     /// In scope at the source, absent at the destination, never synced.
@@ -129,22 +132,22 @@ impl std::fmt::Display for Action {
 }
 
 /// One side's view of an item when the plan was made.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct ItemState {
     /// Where it is.
     pub href: Href,
     /// Its version then.
     pub version: Version,
-    /// Its content hash then. `None` only for a destination item that
+    /// Its content hash then. Absent only for a destination item that
     /// could not be read: an update replaces it at its version, whatever
-    /// it holds (DESIGN 2.5).
+    /// it holds.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hash: Option<ContentHash>,
 }
 
 /// An instant that decided whether an item is in scope, for JSON readers.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct DecidingDate {
     /// Which date (`start`, `due`, `modified`, `recurrenceStart`, `recurrenceEnd`).
@@ -154,7 +157,7 @@ pub struct DecidingDate {
 }
 
 /// What happens to one item, and why.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Operation {
     /// What happens.
@@ -183,8 +186,11 @@ pub struct Operation {
 }
 
 /// Counts of operations by action.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Totals(pub std::collections::BTreeMap<Action, u64>);
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Totals(
+    #[schemars(schema_with = "crate::outputs::map_schema::<Action, u64>")]
+    pub  std::collections::BTreeMap<Action, u64>,
+);
 
 impl Totals {
     /// How many operations of this action.
@@ -227,7 +233,7 @@ impl Totals {
 }
 
 /// How serious a notice is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum Level {
     /// Worth knowing.
@@ -239,7 +245,7 @@ pub enum Level {
 }
 
 /// A sentence about a snapshot, link or section that is not an operation.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Notice {
     /// How serious.
@@ -279,7 +285,7 @@ impl Notice {
 }
 
 /// One link and one item type of a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Section {
     /// The item type.
@@ -303,8 +309,8 @@ pub struct Section {
     pub operations: Vec<Operation>,
 }
 
-/// The link's sync flags as this plan sees them (DESIGN 2.4).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// The link's sync flags as this plan sees them.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkFlags {
     /// Inbound as the target declares it.
@@ -320,7 +326,7 @@ pub struct LinkFlags {
 }
 
 /// One link of a snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct LinkPlan {
     /// The link's name.
@@ -340,7 +346,7 @@ pub struct LinkPlan {
 }
 
 /// A filter of the snapshot, resolved for this run.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct FilterSummary {
     /// Its item type.
@@ -356,7 +362,7 @@ pub struct FilterSummary {
 }
 
 /// One snapshot.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct SnapshotPlan {
     /// The snapshot's name.
@@ -407,13 +413,14 @@ impl SnapshotPlan {
 
 /// A compiled plan: every snapshot given, in order.
 ///
-/// A plan made for saving (see [`saved`]) also records where it was made
-/// against (its targets and stores) and carries a checksum of all that.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// A plan made for saving (`plan --out FILE`) also records where it was
+/// made against (its targets and stores) and carries a checksum of all
+/// that.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Plan {
-    /// [`PLAN_FORMAT_VERSION`].
-    pub format_version: u32,
+    /// The plan format's version; `apply --plan` reads only its own.
+    pub format_version: PlanFormatVersion,
     /// The run's clock: relative bounds were resolved against it.
     pub now: DateTime<Utc>,
     /// The canonical paths of the stores the plan read.
@@ -435,7 +442,7 @@ impl Plan {
     #[must_use]
     pub fn new(now: DateTime<Utc>) -> Plan {
         Plan {
-            format_version: PLAN_FORMAT_VERSION,
+            format_version: FormatVersion,
             now,
             stores: None,
             targets: Vec::new(),

@@ -221,7 +221,7 @@ pub fn summary_line(totals: &Totals) -> String {
 }
 
 /// Writes the plan as JSON (the format `apply --plan` reads; see
-/// [`super::PLAN_FORMAT_VERSION`]).
+/// [`crate::outputs::JsonOutput::Plan`]).
 ///
 /// # Errors
 /// Writing fails.

@@ -21,6 +21,7 @@ use std::path::{Component, Path, PathBuf};
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{Plan, SnapshotPlan};
@@ -35,7 +36,7 @@ use crate::spec::types::{Direction, LinkFlag, TargetType};
 const CHECKSUM_PREFIX: &str = "blake3:";
 
 /// The canonical paths of the stores a plan read, and that its apply writes.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanStores {
     /// The CRM store's `SQLite` file.
@@ -57,7 +58,7 @@ impl PlanStores {
 
 /// How a target's secret is found, as the spec says it: a reference, never
 /// the secret.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanAuth {
     /// The user name of basic authentication.
@@ -124,7 +125,7 @@ impl PlanAuth {
 }
 
 /// A link of a recorded target: its user, its collections and its flags.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanLink {
     /// Its name.
@@ -132,6 +133,7 @@ pub struct PlanLink {
     /// The CRM user.
     pub user: String,
     /// The collection of each item type it carries.
+    #[schemars(schema_with = "crate::outputs::map_schema::<ItemType, String>")]
     pub collections: BTreeMap<ItemType, String>,
     /// Its inbound flag.
     pub inbound: LinkFlag,
@@ -144,12 +146,13 @@ pub struct PlanLink {
     /// recorded: then a collection must be the plain folder below the
     /// target's location).
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    #[schemars(schema_with = "crate::outputs::map_schema::<ItemType, PathBuf>")]
     pub folders: BTreeMap<ItemType, PathBuf>,
 }
 
 /// A target as the plan was made against it: everything an apply needs to
 /// reach it, and no secret.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct PlanTarget {
     /// Its name.
@@ -389,7 +392,7 @@ impl std::io::Write for HashWriter {
 #[derive(Serialize)]
 #[serde(rename_all = "camelCase")]
 struct Sealed<'a> {
-    format_version: u32,
+    format_version: super::PlanFormatVersion,
     now: &'a DateTime<Utc>,
     stores: &'a Option<PlanStores>,
     targets: &'a [PlanTarget],

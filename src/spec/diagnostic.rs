@@ -12,15 +12,17 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource};
+use schemars::JsonSchema;
 use serde::Serialize;
 
 use super::codes::DiagnosticCode;
+use crate::outputs::{FormatVersion, JsonOutput};
 
 /// A byte range in a source file.
 pub type Span = Range<usize>;
 
 /// How bad a problem is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, JsonSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// The spec is invalid; nothing runs.
@@ -302,8 +304,28 @@ pub fn summary(diagnostics: &[Diagnostic]) -> (usize, usize) {
     (errors, diagnostics.len() - errors)
 }
 
+/// What `snapsync validate --format json` prints.
+#[derive(Debug, Serialize, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ValidationJson<'a> {
+    /// The format's version.
+    pub format_version: FormatVersion<{ JsonOutput::Validate.format_version() }>,
+    /// Whether the specs hold no error (warnings allowed).
+    pub valid: bool,
+    /// Spec files read.
+    pub files: usize,
+    /// Resources (YAML documents) read.
+    pub resources: usize,
+    /// How many diagnostics are errors.
+    pub errors: usize,
+    /// How many diagnostics are warnings.
+    pub warnings: usize,
+    /// Every problem found, errors and warnings, in file order.
+    pub diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
 /// A diagnostic as the JSON output shows it.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JsonDiagnostic<'a> {
     /// `error` or `warning`.

@@ -6,6 +6,7 @@ use std::path::Path;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::{Connection, OptionalExtension, Transaction, TransactionBehavior, params};
+use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 use super::{
@@ -70,7 +71,9 @@ macro_rules! stored_words {
 }
 
 /// What an operation did to its item at the destination.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Action {
     /// Wrote an item the destination did not have.
@@ -93,7 +96,9 @@ stored_words!(Action, "action" {
 });
 
 /// How one operation ended.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "camelCase")]
 pub enum Outcome {
     /// Carried out.
@@ -115,7 +120,7 @@ stored_words!(Outcome, "outcome" {
 });
 
 /// One operation a run tried, as the journal keeps it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct JournalEntry {
     /// The operation's position in the plan; unique within a run.
@@ -156,7 +161,7 @@ stored_words!(RunEnd, "run status" {
 });
 
 /// Where a run stands, as reports show it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub enum RunStatus {
     /// Not finished, and its process is still alive.
@@ -165,11 +170,13 @@ pub enum RunStatus {
     /// its operations may have been carried out without being journaled.
     /// Re-running the snapshot converges.
     Interrupted,
-    /// Finished: see [`RunEnd::Succeeded`].
+    /// Finished: every operation was applied, or there was nothing to do.
     Succeeded,
-    /// Finished: see [`RunEnd::Failed`].
+    /// Finished: it went through the plan, and some operations failed or
+    /// were stale.
     Failed,
-    /// Finished: see [`RunEnd::Aborted`].
+    /// Finished: it stopped before the end of the plan, at a refusal or an
+    /// error that stopped everything.
     Aborted,
 }
 
@@ -192,7 +199,7 @@ impl From<RunEnd> for RunStatus {
 }
 
 /// How many operations of one action ended each way.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct OutcomeCounts {
     /// Carried out.
@@ -224,7 +231,7 @@ impl OutcomeCounts {
 }
 
 /// One run, as `snapsync runs` lists it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, JsonSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct RunSummary {
     /// The run.
@@ -247,6 +254,7 @@ pub struct RunSummary {
     pub status: RunStatus,
     /// Its journal counted by action and outcome (actions it never tried
     /// are absent).
+    #[schemars(schema_with = "crate::outputs::map_schema::<Action, OutcomeCounts>")]
     pub counts: BTreeMap<Action, OutcomeCounts>,
     /// Operations that failed or were stale: those a report lists, and the
     /// reason for exit code 3.

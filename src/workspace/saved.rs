@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::plan::{PLAN_FORMAT_VERSION, Plan, SavedPlanError};
+use crate::plan::{Plan, PlanFormatVersion, SavedPlanError};
 
 use super::stores::shown_list;
 use super::{GivenStores, Workspace, WorkspaceError};
@@ -43,9 +43,10 @@ pub enum SavedError {
     /// Another format version.
     #[error(
         "{} is a plan of format version {}, but this snapsync reads version \
-         {PLAN_FORMAT_VERSION}; plan again",
+         {}; plan again",
         .path.display(),
-        .version.map_or_else(|| "unknown".to_owned(), |v| v.to_string())
+        .version.map_or_else(|| "unknown".to_owned(), |v| v.to_string()),
+        PlanFormatVersion::VALUE
     )]
     Version {
         /// The file.
@@ -138,7 +139,7 @@ fn read_plan(path: &Path) -> Result<(Plan, String), SavedError> {
     let version = value
         .get("formatVersion")
         .and_then(serde_json::Value::as_u64);
-    if version != Some(u64::from(PLAN_FORMAT_VERSION)) {
+    if version != Some(u64::from(PlanFormatVersion::VALUE)) {
         return Err(SavedError::Version {
             path: path_buf(),
             version,

@@ -337,9 +337,6 @@ fn sorted_list<'a>(names: impl Iterator<Item = &'a str>) -> String {
         .join(", ")
 }
 
-/// The version of `validate --format json`'s output.
-pub const JSON_FORMAT_VERSION: u32 = 1;
-
 impl Validation {
     /// Writes every diagnostic as text, with source snippets.
     ///
@@ -387,8 +384,8 @@ impl Validation {
         }
     }
 
-    /// Writes the whole report as one JSON object (format version
-    /// [`JSON_FORMAT_VERSION`]).
+    /// Writes the whole report as one JSON object
+    /// ([`diagnostic::ValidationJson`]).
     ///
     /// # Errors
     /// When the writer fails.
@@ -399,15 +396,15 @@ impl Validation {
             .iter()
             .map(|d| diagnostic::JsonDiagnostic::new(d, &self.sources))
             .collect();
-        let report = serde_json::json!({
-            "formatVersion": JSON_FORMAT_VERSION,
-            "valid": errors == 0,
-            "files": self.files,
-            "resources": self.documents,
-            "errors": errors,
-            "warnings": warnings,
-            "diagnostics": diagnostics,
-        });
+        let report = diagnostic::ValidationJson {
+            format_version: crate::outputs::FormatVersion,
+            valid: errors == 0,
+            files: self.files,
+            resources: self.documents,
+            errors,
+            warnings,
+            diagnostics,
+        };
         serde_json::to_writer_pretty(&mut *out, &report)?;
         writeln!(out)
     }
