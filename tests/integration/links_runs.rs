@@ -2,11 +2,10 @@
 //! links' sync state as declared and recorded, the outbound-pending
 //! lifecycle of DESIGN 2.4 end to end, and the journal of applies.
 
-mod support;
 
 use std::path::Path;
 
-use support::{assert_quiet_with_closed_stdout, project, refuse_writes, snapsync_in, text};
+use crate::support::{assert_quiet_with_closed_stdout, project, refuse_writes, snapsync_in, text};
 
 /// Runs snapsync, expects exit code 0, returns its standard output.
 fn ok(dir: &Path, args: &[&str]) -> String {

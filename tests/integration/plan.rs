@@ -1,11 +1,10 @@
 //! `snapsync plan` through the real binary: formats, exit codes, the saved
 //! plan, and that it writes nothing.
 
-mod support;
 
 use std::path::Path;
 
-use support::{
+use crate::support::{
     assert_quiet_with_closed_stdout, project, snapsync_in, stderr_besides_stores, text,
     with_closed_stdout,
 };

@@ -38,7 +38,7 @@ fn relative(path: &Path) -> String {
 
 #[test]
 fn every_invalid_fixture_fails_with_its_pinned_diagnostic() {
-    insta::glob!("fixtures/invalid/*.yaml", |path| {
+    insta::glob!("../fixtures/invalid", "*.yaml", |path| {
         let fixture = relative(path);
         let out = snapsync(&["validate", "--now", NOW, &fixture]);
         assert_eq!(out.status.code(), Some(1), "{fixture} must be invalid");
@@ -57,7 +57,7 @@ fn there_are_at_least_thirty_invalid_fixtures() {
 
 #[test]
 fn warnings_do_not_fail_validation() {
-    insta::glob!("fixtures/warnings/*.yaml", |path| {
+    insta::glob!("../fixtures/warnings", "*.yaml", |path| {
         let fixture = relative(path);
         let out = snapsync(&["validate", "--now", NOW, &fixture]);
         assert_eq!(out.status.code(), Some(0), "{fixture} must be valid");

@@ -1,7 +1,6 @@
 //! `snapsync crm import | export | users`, driven through the real binary,
 //! and the round trip through khal, todoman and khard.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -10,7 +9,7 @@ use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::item::{ContentHash, ItemType};
 
-use support::{snapsync_in, stderr_besides_stores, text};
+use crate::support::{snapsync_in, stderr_besides_stores, text};
 
 const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:ev-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20261103T100000Z\r\nSUMMARY:Kickoff\r\nEND:VEVENT\r\nBEGIN:VTODO\r\nUID:todo-1\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Follow up\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
 const BROKEN: &str = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:no-start\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
@@ -269,13 +268,13 @@ fn round_trip_through_export_and_the_pim_tools() {
             .collect()
     };
     let out = dir.path().join("out");
-    let mut events = support::khal_events(&out.join("scheduleItems"));
+    let mut events = crate::support::khal_events(&out.join("scheduleItems"));
     events.sort();
     assert_eq!(events, expect(ItemType::ScheduleItems), "khal");
-    let mut tasks = support::todoman_tasks(&out.join("tasks"));
+    let mut tasks = crate::support::todoman_tasks(&out.join("tasks"));
     tasks.sort();
     assert_eq!(tasks, expect(ItemType::Tasks), "todoman");
-    let mut contacts = support::khard_contacts(&out.join("contacts"));
+    let mut contacts = crate::support::khard_contacts(&out.join("contacts"));
     contacts.sort();
     assert_eq!(contacts, expect(ItemType::Contacts), "khard");
 }

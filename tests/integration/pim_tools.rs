@@ -6,7 +6,6 @@
 //! The tools come from the local virtualenv (see `support`); without it
 //! these tests fail, saying how to install it.
 
-mod support;
 
 use std::path::Path;
 
@@ -205,7 +204,7 @@ fn khal_lists_every_event_snapsync_wrote() {
         "urn:uuid:6f1c2a4e-2b1d-4c3e-9a8f-0d1e2f3a4b5c/with slash".into(),
         "Café, Überraschung; 東京".into()
     )));
-    assert_eq!(support::khal_events(&folder), want);
+    assert_eq!(crate::support::khal_events(&folder), want);
 }
 
 #[test]
@@ -213,7 +212,7 @@ fn todoman_lists_every_task_snapsync_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("tasks");
     let items = write_all(&folder, ItemType::Tasks, &tasks());
-    assert_eq!(support::todoman_tasks(&folder), expected(&items, &[]));
+    assert_eq!(crate::support::todoman_tasks(&folder), expected(&items, &[]));
 }
 
 #[test]
@@ -223,7 +222,7 @@ fn khard_lists_every_contact_snapsync_wrote() {
     let items = write_all(&folder, ItemType::Contacts, &contacts());
     let want = expected(&items, &[]);
     assert!(want.contains(&("zoe-müller".into(), "Dr. Zoë Müller, MD".into())));
-    assert_eq!(support::khard_contacts(&folder), want);
+    assert_eq!(crate::support::khard_contacts(&folder), want);
 }
 
 #[test]
@@ -239,7 +238,7 @@ fn the_helpers_see_what_is_missing_or_different() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("FN:Bob Example"), "{text}");
     std::fs::write(&path, text.replace("FN:Bob Example", "FN:Robert Example")).unwrap();
-    let seen = support::khard_contacts(&folder);
+    let seen = crate::support::khard_contacts(&folder);
     assert_ne!(seen, expected(&items, &[]));
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].1, "Robert Example");

@@ -2,12 +2,11 @@
 //! steps and what each shows, a second run, the folders it refuses, and the
 //! world it leaves behind.
 
-mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use support::{snapsync_in, text};
+use crate::support::{snapsync_in, text};
 
 const SPECS: &str = ".snapsync/demo/snapshots.d";
 

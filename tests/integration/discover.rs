@@ -6,7 +6,6 @@
 //! vdir target, no server, an unreadable principal, no login, no CalDAV)
 //! is one clear error.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -17,8 +16,8 @@ use std::time::{Duration, Instant};
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::item::ItemType;
-use support::radicale::{CollectionKind, PASSWORD, Radicale, Rights, SERVICE_ACCOUNT_RIGHTS};
-use support::{snapsync_command, text};
+use crate::support::radicale::{CollectionKind, PASSWORD, Radicale, Rights, SERVICE_ACCOUNT_RIGHTS};
+use crate::support::{snapsync_command, text};
 
 /// The variable the specs name for the login's password.
 const PASSWORD_ENV: &str = "SNAPSYNC_TEST_PASSWORD";
@@ -489,7 +488,7 @@ impl WebServer {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let python = support::venv_bin("python3");
+        let python = crate::support::venv_bin("python3");
         let child = Command::new(&python)
             .args(["-m", "http.server", "--bind", "127.0.0.1"])
             .arg(port.to_string())

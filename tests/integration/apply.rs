@@ -2,7 +2,6 @@
 //! nothing), the safety valves, stale saved plans, refused writes, and
 //! crashes at random points.
 
-mod support;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -11,7 +10,7 @@ use std::process::Output;
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::item::ItemType;
-use support::{refuse_writes, snapsync_in, text};
+use crate::support::{refuse_writes, snapsync_in, text};
 
 const SPECS: &str = "apiVersion: snapsync/v1
 kind: Stores
@@ -863,7 +862,7 @@ fn a_keep_that_cannot_be_applied_is_reported_failed_and_never_journalled_as_a_cr
 fn an_apply_that_waits_for_a_lock_plans_after_it_and_finds_nothing_stale() {
     let dir = world(3000, 0);
     let root = dir.path();
-    let mut first = support::snapsync_command(root, &["apply", "--yes", "-q", "-s", "send-all"])
+    let mut first = crate::support::snapsync_command(root, &["apply", "--yes", "-q", "-s", "send-all"])
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::null())
         .spawn()
@@ -874,7 +873,7 @@ fn an_apply_that_waits_for_a_lock_plans_after_it_and_finds_nothing_stale() {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // The second covers jdoe too, and waits for the first to finish.
-    let second = support::snapsync_command(
+    let second = crate::support::snapsync_command(
         root,
         &[
             "apply",
@@ -932,7 +931,7 @@ spec: { direction: send, target: dav }
     )
     .expect("specs");
     let secret = "hunter2-very-secret-value";
-    let out = support::snapsync_command(dir.path(), &["plan", "--now", NOW, "--out", "plan.json"])
+    let out = crate::support::snapsync_command(dir.path(), &["plan", "--now", NOW, "--out", "plan.json"])
         .env("SNAPSYNC_TEST_DAV_PASSWORD", secret)
         .output()
         .expect("runs");

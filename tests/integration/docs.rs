@@ -2,12 +2,11 @@
 //! the shell completions, the man page (`docs/snapsync.1`) and the module
 //! map (`ARCHITECTURE.md`).
 
-mod support;
 
 use std::path::Path;
 use std::process::Command;
 
-use support::{snapsync_in, text};
+use crate::support::{snapsync_in, text};
 
 fn root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -135,7 +134,7 @@ fn the_man_page_has_every_visible_command_and_no_hidden_one() {
     assert_eq!(page.matches(".ds Aq").count(), 2);
     // Environment variables are named, never their values.
     assert!(page.contains("\\fBSNAPSYNC_CRM\\fR environment variable"));
-    let with_env = support::snapsync_command(root(), &["man"])
+    let with_env = crate::support::snapsync_command(root(), &["man"])
         .env("SNAPSYNC_CRM", "/secret/crm.sqlite")
         .output()
         .expect("snapsync runs");

@@ -2,7 +2,6 @@
 //! `support::radicale`): full sends and gets, repairs of changes made on the
 //! server, orphans, unparsable items, refused logins.
 
-mod support;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -13,8 +12,8 @@ use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::endpoint::file_name_for_uid;
 use snapsync::item::ItemType;
-use support::radicale::{CollectionKind, PASSWORD, Radicale};
-use support::{snapsync_command, text};
+use crate::support::radicale::{CollectionKind, PASSWORD, Radicale};
+use crate::support::{snapsync_command, text};
 
 /// The variable the specs name for alice's password.
 const PASSWORD_ENV: &str = "SNAPSYNC_TEST_PASSWORD";
