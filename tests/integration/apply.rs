@@ -2,15 +2,13 @@
 //! nothing), the safety valves, stale saved plans, refused writes, and
 //! crashes at random points.
 
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
+use crate::support::{Run, Snapsync, refuse_writes, text};
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::item::ItemType;
-use crate::support::{refuse_writes, snapsync_in, text};
 
 const SPECS: &str = "apiVersion: snapsync/v1
 kind: Stores
@@ -120,29 +118,22 @@ fn world(crm_items: u32, target_items: u32) -> tempfile::TempDir {
     dir
 }
 
-fn ok(dir: &Path, args: &[&str]) -> Output {
-    let out = snapsync_in(dir, args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}\nstdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
+fn ok(dir: &Path, args: &[&str]) -> Run {
+    Snapsync::new(dir).args(args).run().success()
 }
 
-fn apply(dir: &Path, snapshot: &str) -> Output {
-    snapsync_in(dir, &["apply", "--yes", "--now", NOW, "-s", snapshot])
+fn apply(dir: &Path, snapshot: &str) -> Run {
+    Snapsync::new(dir)
+        .args(["apply", "--yes", "--now", NOW, "-s", snapshot])
+        .run()
 }
 
 /// `plan --detailed-exitcode` of one snapshot: 0 when nothing would change.
 fn plan_code(dir: &Path, snapshot: &str) -> (Option<i32>, String) {
-    let out = snapsync_in(
-        dir,
-        &["plan", "--now", NOW, "--detailed-exitcode", "-s", snapshot],
-    );
-    (out.status.code(), text(&out.stdout))
+    let out = Snapsync::new(dir)
+        .args(["plan", "--now", NOW, "--detailed-exitcode", "-s", snapshot])
+        .run();
+    (out.status.code(), out.stdout())
 }
 
 /// The UIDs of the item files in a vdir collection (hidden files are not items).
@@ -193,7 +184,7 @@ fn after_an_apply_the_same_spec_plans_nothing_full_and_filtered_send_and_get() {
     let root = dir.path();
     // Filtered, link-level send first: it sends only what it matches.
     let out = apply(root, "send-jdoe-november");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
     assert_eq!(plan_code(root, "send-jdoe-november").0, Some(0));
     assert_eq!(
         plan_code(root, "send-all").0,
@@ -231,14 +222,20 @@ fn after_an_apply_the_same_spec_plans_nothing_full_and_filtered_send_and_get() {
 #[test]
 fn without_a_terminal_and_without_yes_apply_refuses_and_writes_nothing() {
     let dir = world(20, 0);
-    let out = snapsync_in(dir.path(), &["apply", "-s", "send-all"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr)
-            .contains("error: not on a terminal, so there is no one to confirm: pass --yes"),
-        "{}",
-        text(&out.stderr)
-    );
+    // Not even a `y` piped in confirms: only a person at a terminal does.
+    for input in ["", "y\n"] {
+        let out = Snapsync::new(dir.path())
+            .args(["apply", "-s", "send-all"])
+            .stdin(input)
+            .run()
+            .code(1);
+        assert!(
+            out.stderr()
+                .contains("error: not on a terminal, so there is no one to confirm: pass --yes"),
+            "{}",
+            out.stderr()
+        );
+    }
     assert!(vdir_uids(&dir.path().join("vdir/jdoe/scheduleItems")).is_empty());
     assert!(!dir.path().join("data/state.sqlite").exists());
 }
@@ -261,25 +258,23 @@ fn max_deletes_stops_the_apply_before_any_write() {
     assert_eq!(apply(root, "send-all").status.code(), Some(0));
     delete_in_crm(root, ItemType::Contacts, 3);
     let before = vdir_uids(&root.join("vdir/jdoe/contacts"));
-    let out = snapsync_in(
-        root,
-        &["apply", "--yes", "--max-deletes", "2", "-s", "send-all"],
-    );
-    assert_eq!(out.status.code(), Some(1));
+    let out = Snapsync::new(root)
+        .args(["apply", "--yes", "--max-deletes", "2", "-s", "send-all"])
+        .run()
+        .code(1);
     assert!(
-        text(&out.stderr).contains(
+        out.stderr().contains(
             "error: refused: snapshot send-all would delete 3 items, more than 2 (--max-deletes); \
              check the plan, then raise the limit"
         ),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
     assert_eq!(vdir_uids(&root.join("vdir/jdoe/contacts")), before);
-    let out = snapsync_in(
-        root,
-        &["apply", "--yes", "--max-deletes", "3", "-s", "send-all"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(root)
+        .args(["apply", "--yes", "--max-deletes", "3", "-s", "send-all"])
+        .run()
+        .success();
     assert_eq!(
         before.len() - 3,
         vdir_uids(&root.join("vdir/jdoe/contacts")).len()
@@ -294,7 +289,7 @@ fn a_source_that_lists_nothing_after_a_sync_is_refused() {
     delete_in_crm(root, ItemType::Contacts, usize::MAX);
     let out = apply(root, "send-all");
     assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let stderr = out.stderr();
     assert!(
         stderr.contains("refused: snapshot send-all, link jdoe: the source lists no contacts, but 15 were synced before"),
         "{stderr}"
@@ -304,11 +299,10 @@ fn a_source_that_lists_nothing_after_a_sync_is_refused() {
         "{stderr}"
     );
     assert_eq!(vdir_uids(&root.join("vdir/jdoe/contacts")).len(), 15);
-    let out = snapsync_in(
-        root,
-        &["apply", "--yes", "--allow-empty-source", "-s", "send-all"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(root)
+        .args(["apply", "--yes", "--allow-empty-source", "-s", "send-all"])
+        .run()
+        .success();
     assert!(vdir_uids(&root.join("vdir/jdoe/contacts")).is_empty());
     // Both sides empty now: nothing to guard, no alarm.
     assert_eq!(apply(root, "send-all").status.code(), Some(0));
@@ -350,9 +344,11 @@ fn a_saved_plan_whose_destination_changed_gives_stale_operations_not_overwrites(
             .expect("read")
             .replacen("SUMMARY:", "SUMMARY:Theirs ", 1);
     std::fs::write(&victim, &theirs).expect("write");
-    let out = snapsync_in(root, &["apply", "--yes", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(root)
+        .args(["apply", "--yes", "--plan", "plan.json"])
+        .run()
+        .code(3);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(&format!(
             "stale: send-all update · target office · link jdoe · scheduleItems {}:",
@@ -365,11 +361,7 @@ fn a_saved_plan_whose_destination_changed_gives_stale_operations_not_overwrites(
         theirs,
         "overwritten"
     );
-    assert!(
-        text(&out.stdout).contains("2 updated"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(out.stdout().contains("2 updated"), "{}", out.stdout());
 }
 
 /// Makes a file refuse replacement, even for root (`chattr +i`), or, for a
@@ -413,8 +405,8 @@ fn refused_writes_fail_per_item_and_the_rest_is_applied() {
     for u in &undo {
         u();
     }
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{}", out.stderr());
+    let stderr = out.stderr();
     let failures: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("failed: "))
@@ -427,11 +419,7 @@ fn refused_writes_fail_per_item_and_the_rest_is_applied() {
         )),
         "{stderr}"
     );
-    assert!(
-        text(&out.stdout).contains("3 updated"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(out.stdout().contains("3 updated"), "{}", out.stdout());
     // A re-run applies what is left.
     assert_eq!(apply(root, "send-all").status.code(), Some(0));
     assert_eq!(plan_code(root, "send-all").0, Some(0));
@@ -469,16 +457,9 @@ fn killed_at_random_points_a_re_run_converges_without_duplicates() {
     let mut killed = 0;
     for _ in 0..12 {
         let before = files_written(root);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_snapsync"))
+        let mut child = Snapsync::new(root)
             .args(["apply", "--yes", "-q", "-s", "send-all"])
-            .current_dir(root)
-            .env_remove("SNAPSYNC_CRM")
-            .env_remove("SNAPSYNC_STATE")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn");
+            .spawn_silenced();
         // Killed once it has written a random number of files, however
         // fast or slow the machine is: a kill by the clock alone misses
         // every run on an idle machine, where an apply of 3,000 items
@@ -517,7 +498,7 @@ fn killed_at_random_points_a_re_run_converges_without_duplicates() {
         "only {killed} runs were killed mid-way; the test proves little"
     );
     let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
     assert_eq!(plan_code(root, "send-all").0, Some(0));
     for t in ItemType::ALL {
         let at_target = vdir_uids(&root.join("vdir/jdoe").join(t.as_str()));
@@ -535,31 +516,26 @@ fn killed_at_random_points_a_re_run_converges_without_duplicates() {
 fn a_second_apply_on_a_locked_link_fails_and_says_who_holds_it() {
     let dir = world(3000, 0);
     let root = dir.path();
-    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_snapsync"))
+    let mut first = Snapsync::new(root)
         .args(["apply", "--yes", "-q", "-s", "send-all"])
-        .current_dir(root)
-        .env_remove("SNAPSYNC_CRM")
-        .env_remove("SNAPSYNC_STATE")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+        .spawn_silenced();
     // Wait until the first apply holds its locks (its lock files exist).
     let lock = root.join("data/state.sqlite.locks/office/jdoe.lock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !lock.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let second = snapsync_in(root, &["apply", "--yes", "-q", "-s", "send-jdoe-november"]);
+    let second = Snapsync::new(root)
+        .args(["apply", "--yes", "-q", "-s", "send-jdoe-november"])
+        .run();
     let still_running = first.try_wait().expect("wait").is_none();
     first.wait().expect("reap");
     assert!(
         still_running,
         "the first apply ended before the second tried; the test proves nothing"
     );
-    assert_eq!(second.status.code(), Some(1), "{}", text(&second.stderr));
-    let stderr = text(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{}", second.stderr());
+    let stderr = second.stderr();
     // After the lines that name the stores.
     assert!(
         stderr
@@ -575,9 +551,8 @@ fn a_second_apply_on_a_locked_link_fails_and_says_who_holds_it() {
         "{stderr}"
     );
     // With a long enough wait, the second apply goes through after the first.
-    let out = snapsync_in(
-        root,
-        &[
+    Snapsync::new(root)
+        .args([
             "apply",
             "--yes",
             "-q",
@@ -585,28 +560,27 @@ fn a_second_apply_on_a_locked_link_fails_and_says_who_holds_it() {
             "60s",
             "-s",
             "send-jdoe-november",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        ])
+        .run()
+        .success();
 }
 
 #[test]
 fn apply_json_is_the_report_alone_on_stdout() {
     let dir = world(30, 0);
-    let out = snapsync_in(
-        dir.path(),
-        &["apply", "--yes", "--format", "json", "-s", "send-all"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(dir.path())
+        .args(["apply", "--yes", "--format", "json", "-s", "send-all"])
+        .run()
+        .success();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(report["formatVersion"], 1);
     assert_eq!(report["report"]["snapshots"][0]["snapshot"], "send-all");
     assert_eq!(report["report"]["snapshots"][0]["applied"]["create"], 30);
     // The plan reviewed before applying is still shown, on stderr.
     assert!(
-        text(&out.stderr).contains("Plan: 30 to create"),
+        out.stderr().contains("Plan: 30 to create"),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
 }
 
@@ -679,10 +653,12 @@ fn a_saved_plan_is_refused_where_its_target_now_resolves_elsewhere_and_applies_w
     let specs = root.join("snapshots.d/world.yaml");
     let edited = SPECS.replacen("path: ../vdir\n", "path: ../vdir2\n", 1);
     std::fs::write(&specs, &edited).expect("edit");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .code(1);
     let canonical = std::fs::canonicalize(root).expect("canonical");
-    let stderr = text(&out.stderr);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(&format!(
             "  - target office: planned against vdir {}, but the specs now say vdir {}\n",
@@ -694,25 +670,24 @@ fn a_saved_plan_is_refused_where_its_target_now_resolves_elsewhere_and_applies_w
     assert!(stderr.contains("Nothing was applied."), "{stderr}");
     // A state store given on the command line that is not the planned one.
     std::fs::write(&specs, SPECS).expect("restore");
-    let out = snapsync_in(
-        root,
-        &[
+    let out = Snapsync::new(root)
+        .args([
             "--state",
             "elsewhere.sqlite",
             "apply",
             "--plan",
             "plan.json",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        ])
+        .run()
+        .code(1);
     assert!(
-        text(&out.stderr).contains(&format!(
+        out.stderr().contains(&format!(
             "  - the state store (--state or SNAPSYNC_STATE): planned against {}, but it is now {}\n",
             canonical.join("data/state.sqlite").display(),
             canonical.join("elsewhere.sqlite").display()
         )),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
     assert!(vdir_uids(&root.join("vdir/jdoe/scheduleItems")).is_empty());
     assert!(vdir_uids(&root.join("vdir2/jdoe/scheduleItems")).is_empty());
@@ -720,11 +695,10 @@ fn a_saved_plan_is_refused_where_its_target_now_resolves_elsewhere_and_applies_w
     // Away from the edited specs, the plan goes where it was made: vdir.
     std::fs::write(&specs, &edited).expect("edit");
     let away = tempfile::tempdir().expect("a temporary folder");
-    let out = snapsync_in(
-        away.path(),
-        &["apply", "--plan", plan.to_str().expect("UTF-8")],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(away.path())
+        .args(["apply", "--plan", plan.to_str().expect("UTF-8")])
+        .run()
+        .success();
     assert_eq!(
         vdir_uids(&root.join("vdir/jdoe/scheduleItems")),
         crm_uids(root, "jdoe", ItemType::ScheduleItems)
@@ -739,15 +713,14 @@ fn a_saved_plan_applies_from_an_empty_folder_without_yes_and_without_asking() {
     let plan = save_plan(root, "send-all");
     let away = tempfile::tempdir().expect("a temporary folder");
     // No specs, no --yes, no terminal: the saved plan is the approval.
-    let out = snapsync_in(
-        away.path(),
-        &["apply", "--plan", plan.to_str().expect("UTF-8")],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(away.path())
+        .args(["apply", "--plan", plan.to_str().expect("UTF-8")])
+        .run()
+        .success();
     assert!(
-        text(&out.stdout).contains("0 failed, 0 stale."),
+        out.stdout().contains("0 failed, 0 stale."),
         "{}",
-        text(&out.stdout)
+        out.stdout()
     );
     for t in ItemType::ALL {
         let folder = root.join("vdir/jdoe").join(t.to_string());
@@ -769,15 +742,17 @@ fn an_edited_plan_is_refused_and_a_resealed_forged_uid_fails_its_item_only() {
     let real_uid = op["uid"].as_str().expect("uid").to_owned();
     op["uid"] = "../../evil".into();
     std::fs::write(&path, serde_json::to_vec_pretty(&value).expect("JSON")).expect("write");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .code(1);
     assert!(
-        text(&out.stderr).contains(
+        out.stderr().contains(
             "plan.json is not applied: the plan was edited since it was saved (its checksum \
              does not match its content); plan again"
         ),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
     assert!(vdir_uids(&root.join("vdir/jdoe/scheduleItems")).is_empty());
 
@@ -787,9 +762,11 @@ fn an_edited_plan_is_refused_and_a_resealed_forged_uid_fails_its_item_only() {
     plan.snapshots[0].links[0].sections[0].operations[1].uid = "line\nbreak".into();
     plan.seal();
     std::fs::write(&path, serde_json::to_vec(&plan).expect("JSON")).expect("write");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .code(3);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(&format!(
             "failed: send-all create · target office · link jdoe · scheduleItems ../../evil: \
@@ -816,12 +793,10 @@ fn an_edited_plan_is_refused_and_a_resealed_forged_uid_fails_its_item_only() {
     }
     // Nothing was recorded under the forged UID: the real item is still
     // planned as new.
-    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "send-all"]);
-    assert!(
-        text(&out.stdout).contains(&real_uid),
-        "{}",
-        text(&out.stdout)
-    );
+    let out = Snapsync::new(root)
+        .args(["plan", "--now", NOW, "-s", "send-all"])
+        .run();
+    assert!(out.stdout().contains(&real_uid), "{}", out.stdout());
 }
 
 #[test]
@@ -839,8 +814,10 @@ fn a_keep_that_cannot_be_applied_is_reported_failed_and_never_journalled_as_a_cr
     op.uid = "line\nbreak".into();
     plan.seal();
     std::fs::write(&path, serde_json::to_vec(&plan).expect("JSON")).expect("write");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json", "--format", "json"])
+        .run()
+        .code(3);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let unapplied = &report["report"]["snapshots"][0]["unapplied"];
     assert_eq!(unapplied.as_array().map(Vec::len), Some(1), "{unapplied}");
@@ -862,32 +839,29 @@ fn a_keep_that_cannot_be_applied_is_reported_failed_and_never_journalled_as_a_cr
 fn an_apply_that_waits_for_a_lock_plans_after_it_and_finds_nothing_stale() {
     let dir = world(3000, 0);
     let root = dir.path();
-    let mut first = crate::support::snapsync_command(root, &["apply", "--yes", "-q", "-s", "send-all"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
+    let mut first = Snapsync::new(root)
+        .args(["apply", "--yes", "-q", "-s", "send-all"])
+        .spawn_silenced();
     let lock = root.join("data/state.sqlite.locks/office/jdoe.lock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !lock.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
     // The second covers jdoe too, and waits for the first to finish.
-    let second = crate::support::snapsync_command(
-        root,
-        &[
+    let second = Snapsync::new(root)
+        .args([
             "apply",
             "--yes",
             "--lock-timeout",
             "300s",
             "-s",
             "send-jdoe-november",
-        ],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .expect("spawn");
+        ])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
     std::thread::sleep(std::time::Duration::from_millis(200));
     let still_running = first.try_wait().expect("wait").is_none();
     let first_status = first.wait().expect("reap");
@@ -931,16 +905,16 @@ spec: { direction: send, target: dav }
     )
     .expect("specs");
     let secret = "hunter2-very-secret-value";
-    let out = crate::support::snapsync_command(dir.path(), &["plan", "--now", NOW, "--out", "plan.json"])
+    let out = Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "--out", "plan.json"])
         .env("SNAPSYNC_TEST_DAV_PASSWORD", secret)
-        .output()
-        .expect("runs");
+        .run();
     let saved = std::fs::read_to_string(dir.path().join("plan.json")).unwrap_or_else(|_| {
-        panic!("no plan saved: {}", text(&out.stderr));
+        panic!("no plan saved: {}", out.stderr());
     });
     assert!(!saved.contains(secret), "{saved}");
-    assert!(!text(&out.stdout).contains(secret));
-    assert!(!text(&out.stderr).contains(secret));
+    assert!(!out.stdout().contains(secret));
+    assert!(!out.stderr().contains(secret));
     let plan: serde_json::Value = serde_json::from_str(&saved).expect("JSON");
     let dav = &plan["targets"][0];
     assert_eq!(dav["type"], "caldav");
@@ -1021,9 +995,11 @@ fn a_resealed_plan_whose_href_leaves_its_collection_fails_that_item_and_touches_
         snapsync::endpoint::Href("../../asmith/scheduleItems/theirs.ics".into());
     plan.seal();
     std::fs::write(&path, serde_json::to_vec(&plan).expect("JSON")).expect("write");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .code(3);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(
             "\"../../asmith/scheduleItems/theirs.ics\" is not the name of an item file of this collection"
@@ -1035,11 +1011,7 @@ fn a_resealed_plan_whose_href_leaves_its_collection_fails_that_item_and_touches_
         "kept"
     );
     // The other delete went through.
-    assert!(
-        text(&out.stdout).contains("1 deleted"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(out.stdout().contains("1 deleted"), "{}", out.stdout());
 }
 
 /// Issue 13, defect 12: a killed apply leaves hidden temporary files; the
@@ -1078,7 +1050,7 @@ fn an_apply_removes_the_temporary_files_of_killed_runs_and_only_those() {
     assert!(calendar.join(&leftovers[0]).exists());
 
     let out = apply(dir.path(), "send-all");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
     let hidden: BTreeSet<String> = std::fs::read_dir(&calendar)
         .expect("read")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -1131,9 +1103,11 @@ fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
     assert!(!before.is_empty());
 
     add_purge_target(root, "jdoee");
-    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "purge-typo"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    let stdout = text(&out.stdout);
+    let out = Snapsync::new(root)
+        .args(["plan", "--now", NOW, "-s", "purge-typo"])
+        .run()
+        .code(1);
+    let stdout = out.stdout();
     assert!(
         stdout.contains("CRM user `jdoee` does not exist in the CRM store (did you mean `jdoe`?)"),
         "{stdout}"
@@ -1143,30 +1117,32 @@ fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
     // The link with the error is the whole plan: nothing else to apply.
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains(
+        out.stderr().contains(
             "the plan has errors (listed above) and nothing else to do; nothing was applied"
         ),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
     assert_eq!(vdir_uids(&folder), before);
 
     // A user that exists but holds no contacts: the plan would delete
     // every item of the collection (all orphans), which is refused.
     add_purge_target(root, "asmith");
-    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "purge-typo"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(root)
+        .args(["plan", "--now", NOW, "-s", "purge-typo"])
+        .run()
+        .success();
     assert!(
-        text(&out.stdout).contains(&format!(
+        out.stdout().contains(&format!(
             "this would delete every item of vdir typo: jdoe/contacts ({})",
             before.len()
         )),
         "{}",
-        text(&out.stdout)
+        out.stdout()
     );
     let out = apply(root, "purge-typo");
     assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(&format!(
             "refused: snapshot purge-typo, link jdoe: the plan would delete every item of vdir \
@@ -1180,11 +1156,10 @@ fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
         "{stderr}"
     );
     assert_eq!(vdir_uids(&folder), before);
-    let out = snapsync_in(
-        root,
-        &["apply", "--yes", "--allow-empty-source", "-s", "purge-typo"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(root)
+        .args(["apply", "--yes", "--allow-empty-source", "-s", "purge-typo"])
+        .run()
+        .success();
     assert!(vdir_uids(&folder).is_empty());
 }
 
@@ -1207,9 +1182,11 @@ fn a_corrupt_item_at_the_destination_is_replaced_and_the_next_plan_is_empty() {
     let uid = name.trim_end_matches(".ics").to_owned();
     std::fs::write(&victim, "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\n").expect("corrupt");
 
-    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "send-all"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = Snapsync::new(root)
+        .args(["plan", "--now", NOW, "-s", "send-all"])
+        .run()
+        .success();
+    let stdout = out.stdout();
     assert!(
         stdout.contains(&format!(
             "{name} holds UID {uid} (by the state store's record): the source's copy replaces it"
@@ -1223,12 +1200,8 @@ fn a_corrupt_item_at_the_destination_is_replaced_and_the_next_plan_is_empty() {
     assert!(!stdout.contains("restore"), "{stdout}");
 
     let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("1 updated"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
+    assert!(out.stdout().contains("1 updated"), "{}", out.stdout());
     // The file parses again, and holds the CRM's item.
     let parsed = snapsync::item::parse_any(&std::fs::read_to_string(&victim).expect("read"));
     assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
@@ -1246,25 +1219,34 @@ fn replaying_an_applied_plan_reports_its_delete_as_stale_not_done() {
         root,
         &["plan", "--now", NOW, "-s", "send-all", "--out", "plan.json"],
     );
-    let first = snapsync_in(root, &["apply", "--yes", "--plan", "plan.json"]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let first = Snapsync::new(root)
+        .args(["apply", "--yes", "--plan", "plan.json"])
+        .run()
+        .success();
     assert!(
-        text(&first.stdout).contains("0 updated, 1 deleted; 0 failed, 0 stale."),
+        first
+            .stdout()
+            .contains("0 updated, 1 deleted; 0 failed, 0 stale."),
         "{}",
-        text(&first.stdout)
+        first.stdout()
     );
-    let again = snapsync_in(root, &["apply", "--yes", "--plan", "plan.json"]);
-    assert_eq!(again.status.code(), Some(3), "{}", text(&again.stderr));
+    let again = Snapsync::new(root)
+        .args(["apply", "--yes", "--plan", "plan.json"])
+        .run()
+        .code(3);
     assert!(
-        text(&again.stdout).contains("0 updated, 0 deleted; 0 failed, 1 stale."),
+        again
+            .stdout()
+            .contains("0 updated, 0 deleted; 0 failed, 1 stale."),
         "{}",
-        text(&again.stdout)
+        again.stdout()
     );
     assert!(
-        text(&again.stderr)
+        again
+            .stderr()
             .contains("stale: send-all delete · target office · link jdoe · contacts"),
         "{}",
-        text(&again.stderr)
+        again.stderr()
     );
     // The journal says so too.
     let runs = json(root, &["runs"]);
@@ -1315,19 +1297,21 @@ spec: { direction: send, target: two, orphans: delete }
     .expect("specs");
     std::fs::create_dir_all(root.join("vdir-two/typo/calendar")).expect("folder");
     std::fs::write(root.join("vdir-two/typo/calendar/theirs.ics"), "kept").expect("file");
-    let saved = snapsync_in(root, &["plan", "-s", "send-two", "--out", "two.json"]);
-    assert_eq!(saved.status.code(), Some(1));
+    let saved = Snapsync::new(root)
+        .args(["plan", "-s", "send-two", "--out", "two.json"])
+        .run()
+        .code(1);
     assert!(
-        text(&saved.stdout).contains(
+        saved.stdout().contains(
             "Saved the plan to two.json, but it has errors (listed above): `snapsync apply \
              --plan two.json` applies only the parts without errors"
         ),
         "{}",
-        text(&saved.stdout)
+        saved.stdout()
     );
     let out = apply(root, "send-two");
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{}", out.stderr());
+    let stderr = out.stderr();
     assert!(
         stderr.contains("error: the plan has 1 error (listed above)"),
         "{stderr}"
@@ -1386,9 +1370,11 @@ fn a_saved_plan_is_refused_where_its_vdir_folder_was_replaced_by_a_symlink_even_
     let away = tempfile::tempdir().expect("a temporary folder");
     let plan_arg = plan.to_str().expect("UTF-8");
     for folder in [away.path(), root] {
-        let out = snapsync_in(folder, &["apply", "--plan", plan_arg]);
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-        let stderr = text(&out.stderr);
+        let out = Snapsync::new(folder)
+            .args(["apply", "--plan", plan_arg])
+            .run()
+            .code(1);
+        let stderr = out.stderr();
         assert!(
             stderr.contains(&format!(
                 "  - target office: planned against vdir {}, but that folder now resolves to {}\n",
@@ -1403,8 +1389,10 @@ fn a_saved_plan_is_refused_where_its_vdir_folder_was_replaced_by_a_symlink_even_
     // The folder back in its place: the plan applies there.
     std::fs::remove_file(root.join("vdir")).expect("remove the link");
     std::fs::rename(root.join("vdir-real"), root.join("vdir")).expect("rename");
-    let out = snapsync_in(away.path(), &["apply", "--plan", plan_arg]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(away.path())
+        .args(["apply", "--plan", plan_arg])
+        .run()
+        .success();
     assert_eq!(
         vdir_uids(&root.join("vdir/jdoe/scheduleItems")),
         crm_uids(root, "jdoe", ItemType::ScheduleItems)
@@ -1429,9 +1417,11 @@ fn a_saved_plan_is_refused_where_a_collection_folder_now_resolves_elsewhere() {
     let away = tempfile::tempdir().expect("a temporary folder");
     let plan_arg = plan.to_str().expect("UTF-8");
     for folder in [root, away.path()] {
-        let out = snapsync_in(folder, &["apply", "--plan", plan_arg]);
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-        let stderr = text(&out.stderr);
+        let out = Snapsync::new(folder)
+            .args(["apply", "--plan", plan_arg])
+            .run()
+            .code(1);
+        let stderr = out.stderr();
         for (link, planned) in [
             ("jdoe", real.join("scheduleItems")),
             ("asmith", canonical.join("vdir/asmith/scheduleItems")),
@@ -1452,8 +1442,10 @@ fn a_saved_plan_is_refused_where_a_collection_folder_now_resolves_elsewhere() {
     // As planned again (jdoe behind its link, asmith absent): it applies.
     symlink_in_place_of(&root.join("vdir/jdoe"), &real);
     std::fs::remove_file(root.join("vdir/asmith")).expect("remove the link");
-    let out = snapsync_in(root, &["apply", "--plan", plan_arg]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(root)
+        .args(["apply", "--plan", plan_arg])
+        .run()
+        .success();
     assert_eq!(
         vdir_uids(&real.join("scheduleItems")),
         crm_uids(root, "jdoe", ItemType::ScheduleItems)
@@ -1473,9 +1465,11 @@ fn a_saved_plan_over_a_link_whose_outbound_the_specs_now_disable_is_refused() {
     );
     assert_ne!(edited, SPECS);
     std::fs::write(root.join("snapshots.d/world.yaml"), edited).expect("edit");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .code(1);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(
             "  - target office, link jdoe: planned with outbound enabled, but the specs now \
@@ -1500,9 +1494,11 @@ fn a_plan_without_a_checksum_says_so_and_a_refusal_says_not_applied_once() {
         .remove("checksum")
         .expect("a checksum");
     std::fs::write(&path, serde_json::to_vec(&value).expect("JSON")).expect("write");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .code(1);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(
             "plan.json is not applied: the plan has no checksum, so nothing shows that it is as \
@@ -1534,12 +1530,11 @@ spec:
 ",
     )
     .expect("specs");
-    let out = snapsync_in(
-        away.path(),
-        &["apply", "--plan", plan.to_str().expect("UTF-8")],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(away.path())
+        .args(["apply", "--plan", plan.to_str().expect("UTF-8")])
+        .run()
+        .code(1);
+    let stderr = out.stderr();
     let canonical = std::fs::canonicalize(root).expect("canonical");
     assert!(
         stderr.contains(&format!(
@@ -1557,9 +1552,8 @@ fn a_plan_saved_with_errors_does_not_suggest_applying_it() {
     let dir = world(3, 0);
     let root = dir.path();
     add_purge_target(root, "jdoee");
-    let out = snapsync_in(
-        root,
-        &[
+    let out = Snapsync::new(root)
+        .args([
             "plan",
             "--now",
             NOW,
@@ -1567,10 +1561,10 @@ fn a_plan_saved_with_errors_does_not_suggest_applying_it() {
             "purge-typo",
             "--out",
             "plan.json",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+        ])
+        .run()
+        .code(1);
+    let stdout = out.stdout();
     assert!(
         stdout.contains(
             "Saved the plan to plan.json, but it has errors (listed above) and cannot be \
@@ -1620,9 +1614,11 @@ fn a_dangling_link_or_a_folder_in_place_of_an_item_file_is_unreadable_never_dele
     std::fs::create_dir(&foldered).expect("folder");
 
     // A get keeps both CRM items, says why, and suspends orphan deletion.
-    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "get-jdoe-purge"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = Snapsync::new(root)
+        .args(["plan", "--now", NOW, "-s", "get-jdoe-purge"])
+        .run()
+        .success();
+    let stdout = out.stdout();
     assert!(!stdout.contains("- delete"), "{stdout}");
     assert!(
         stdout.contains("is a symbolic link to /nonexistent/gone.ics, which does not exist"),
@@ -1631,19 +1627,15 @@ fn a_dangling_link_or_a_folder_in_place_of_an_item_file_is_unreadable_never_dele
     assert!(stdout.contains("is a folder"), "{stdout}");
     assert!(stdout.contains("orphan"), "{stdout}");
     let out = apply(root, "get-jdoe-purge");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains(", 0 deleted;"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
+    assert!(out.stdout().contains(", 0 deleted;"), "{}", out.stdout());
     assert_eq!(crm_uids(root, "jdoe", ItemType::ScheduleItems), crm_before);
 
     // A send replaces the dangling link (not what it points to) and fails
     // the folder's item alone, saying why.
     let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
-    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{}", out.stdout());
+    let all = format!("{}{}", out.stdout(), out.stderr());
     assert!(all.contains("cannot update it: it is a folder"), "{all}");
     assert!(!all.contains("already exists"), "{all}");
     let now = std::fs::symlink_metadata(&linked).expect("entry");
@@ -1655,7 +1647,7 @@ fn a_dangling_link_or_a_folder_in_place_of_an_item_file_is_unreadable_never_dele
     // Once the folder is moved away, the item is written again: converged.
     std::fs::remove_dir(&foldered).expect("remove the folder");
     let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
     assert_eq!(plan_code(root, "send-all").0, Some(0), "nothing left to do");
     assert_eq!(crm_uids(root, "jdoe", ItemType::ScheduleItems), crm_before);
 }

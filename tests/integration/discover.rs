@@ -6,18 +6,19 @@
 //! vdir target, no server, an unreadable principal, no login, no CalDAV)
 //! is one clear error.
 
-
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::radicale::{
+    CollectionKind, PASSWORD, Radicale, Rights, SERVICE_ACCOUNT_RIGHTS,
+};
+use crate::support::{Run, Snapsync};
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::item::ItemType;
-use crate::support::radicale::{CollectionKind, PASSWORD, Radicale, Rights, SERVICE_ACCOUNT_RIGHTS};
-use crate::support::{snapsync_command, text};
 
 /// The variable the specs name for the login's password.
 const PASSWORD_ENV: &str = "SNAPSYNC_TEST_PASSWORD";
@@ -98,38 +99,31 @@ fn paste(dir: &Path, block: &str) {
 }
 
 /// Runs snapsync in `dir` with the password variable set to `password`.
-fn run_with(dir: &Path, args: &[&str], password: &str) -> Output {
-    snapsync_command(dir, args)
+fn run_with(dir: &Path, args: &[&str], password: &str) -> Run {
+    Snapsync::new(dir)
+        .args(args)
         .env(PASSWORD_ENV, password)
-        .output()
-        .expect("snapsync runs")
+        .run()
 }
 
-fn ok_with(dir: &Path, args: &[&str], password: &str) -> Output {
-    let out = run_with(dir, args, password);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}\nstdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
+fn ok_with(dir: &Path, args: &[&str], password: &str) -> Run {
+    run_with(dir, args, password).success()
 }
 
-fn ok(dir: &Path, args: &[&str]) -> Output {
+fn ok(dir: &Path, args: &[&str]) -> Run {
     ok_with(dir, args, PASSWORD)
 }
 
 /// Runs snapsync, expects exit code 1 and nothing on stdout (no half
 /// block to paste); returns stderr.
 fn fails_with(dir: &Path, args: &[&str], password: &str) -> String {
-    let out = run_with(dir, args, password);
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{args:?}\n{stdout}\n{stderr}");
-    assert_eq!(stdout, "", "{args:?} printed a block although it failed");
-    stderr
+    let out = run_with(dir, args, password).code(1);
+    assert_eq!(
+        out.stdout(),
+        "",
+        "{args:?} printed a block although it failed"
+    );
+    out.stderr()
 }
 
 /// How many items of each type user `user` has in the CRM store of `dir`.
@@ -155,7 +149,7 @@ fn discovered_links_validate_and_carry_a_full_send() {
     let dir = project(&server.url(), Some("alice"), Some(("alice", 150)));
 
     let out = ok(dir.path(), &["discover", "office"]);
-    let block = text(&out.stdout);
+    let block = out.stdout();
     assert_eq!(
         masked(&block, &server.url()),
         "  # Found by `snapsync discover office` on URL/ (login: alice).
@@ -170,7 +164,7 @@ fn discovered_links_validate_and_carry_a_full_send() {
       outbound: enabled
 "
     );
-    assert_eq!(text(&out.stderr), "alice: 2 calendars, 1 address book\n");
+    assert_eq!(out.stderr(), "alice: 2 calendars, 1 address book\n");
 
     paste(dir.path(), &block);
     ok(dir.path(), &["validate"]);
@@ -184,8 +178,8 @@ fn discovered_links_validate_and_carry_a_full_send() {
         out.status.code(),
         Some(0),
         "a second send plans nothing:\n{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
+        out.stdout(),
+        out.stderr()
     );
     // Every CRM item landed in the collection discover chose for its type
     // (Radicale refuses a task in the events-only calendar, and back).
@@ -220,7 +214,7 @@ fn other_collections_are_listed_as_comments_with_their_names() {
     }
     let dir = project(&server.url(), Some("alice"), None);
     let out = ok(dir.path(), &["discover", "office"]);
-    let block = text(&out.stdout);
+    let block = out.stdout();
     assert_eq!(
         masked(&block, &server.url()),
         "  # Found by `snapsync discover office` on URL/ (login: alice).
@@ -239,7 +233,7 @@ fn other_collections_are_listed_as_comments_with_their_names() {
       #   alice/work/      \"Work\": address book
 "
     );
-    assert_eq!(text(&out.stderr), "alice: 4 calendars, 2 address books\n");
+    assert_eq!(out.stderr(), "alice: 4 calendars, 2 address books\n");
     paste(dir.path(), &block);
     ok(dir.path(), &["validate"]);
 
@@ -275,7 +269,7 @@ fn other_collections_are_listed_as_comments_with_their_names() {
             "holds": "events and tasks", "usedFor": []
         })
     );
-    assert_eq!(text(&out.stderr), "", "-q: nothing on stderr");
+    assert_eq!(out.stderr(), "", "-q: nothing on stderr");
 }
 
 #[test]
@@ -326,7 +320,7 @@ fn a_service_account_finds_other_users_and_an_unknown_user_is_an_error() {
         &["discover", "office", "--user", "alice", "--user", "bob"],
         SVC_PASSWORD,
     );
-    let block = text(&out.stdout);
+    let block = out.stdout();
     assert_eq!(
         masked(&block, &server.url()),
         "  # Found by `snapsync discover office` on URL/ (login: svc).
@@ -379,8 +373,8 @@ fn a_wrong_password_is_one_error_and_a_login_that_may_not_read_others_is_told_so
     let dir = project(&server.url(), Some("alice"), None);
     let wrong = "wrong-Zp4-secret-value";
     let out = run_with(dir.path(), &["discover", "office"], wrong);
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
+    let stdout = out.stdout();
+    let stderr = out.stderr();
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert_eq!(stdout, "");
     assert_eq!(

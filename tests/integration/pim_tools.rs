@@ -6,7 +6,6 @@
 //! The tools come from the local virtualenv (see `support`); without it
 //! these tests fail, saying how to install it.
 
-
 use std::path::Path;
 
 use snapsync::endpoint::Collection;
@@ -212,7 +211,10 @@ fn todoman_lists_every_task_snapsync_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("tasks");
     let items = write_all(&folder, ItemType::Tasks, &tasks());
-    assert_eq!(crate::support::todoman_tasks(&folder), expected(&items, &[]));
+    assert_eq!(
+        crate::support::todoman_tasks(&folder),
+        expected(&items, &[])
+    );
 }
 
 #[test]

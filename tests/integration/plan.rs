@@ -1,22 +1,20 @@
 //! `snapsync plan` through the real binary: formats, exit codes, the saved
 //! plan, and that it writes nothing.
 
-
 use std::path::Path;
 
-use crate::support::{
-    assert_quiet_with_closed_stdout, project, snapsync_in, stderr_besides_stores, text,
-    with_closed_stdout,
-};
+use crate::support::{Snapsync, assert_quiet_with_closed_stdout, project};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 
 #[test]
 fn plan_shows_the_changes_and_detailed_exitcode_says_there_are_some() {
     let dir = project(50);
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "-s", "send-all"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "-s", "send-all"])
+        .run()
+        .success();
+    let stdout = out.stdout();
     assert!(
         stdout.starts_with("Snapshot send-all: send CRM → office, full  [snapshots.d/world.yaml:"),
         "{stdout}"
@@ -32,8 +30,10 @@ fn plan_shows_the_changes_and_detailed_exitcode_says_there_are_some() {
         stdout.ends_with("Plan: 50 to create, 0 to update, 0 to delete; 0 unchanged.\n"),
         "{stdout}"
     );
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "--detailed-exitcode"]);
-    assert_eq!(out.status.code(), Some(2));
+    Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "--detailed-exitcode"])
+        .run()
+        .code(2);
 }
 
 #[test]
@@ -43,19 +43,21 @@ fn nothing_to_do_exits_zero_even_with_detailed_exitcode() {
     snapsync::endpoint::crm::CrmStore::open(&dir.path().join("data/crm.sqlite"))
         .and_then(|crm| crm.store_items("jdoe", &[]))
         .expect("the CRM user");
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "--detailed-exitcode"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "--detailed-exitcode"])
+        .run()
+        .success();
     assert!(
-        text(&out.stdout).ends_with("Plan: 0 to create, 0 to update, 0 to delete; 0 unchanged.\n")
+        out.stdout()
+            .ends_with("Plan: 0 to create, 0 to update, 0 to delete; 0 unchanged.\n")
     );
 }
 
 #[test]
 fn plan_out_saves_a_versioned_json_plan_and_json_prints_the_same() {
     let dir = project(20);
-    let out = snapsync_in(
-        dir.path(),
-        &[
+    let out = Snapsync::new(dir.path())
+        .args([
             "plan",
             "--now",
             NOW,
@@ -63,9 +65,9 @@ fn plan_out_saves_a_versioned_json_plan_and_json_prints_the_same() {
             "json",
             "--out",
             "plan.json",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        ])
+        .run()
+        .success();
     let saved = std::fs::read(dir.path().join("plan.json")).expect("the plan was saved");
     assert_eq!(saved, out.stdout);
     let plan: serde_json::Value = serde_json::from_slice(&saved).expect("JSON");
@@ -103,14 +105,13 @@ fn plan_out_saves_a_versioned_json_plan_and_json_prints_the_same() {
 #[test]
 fn markdown_is_a_pull_request_comment() {
     let dir = project(10);
-    let out = snapsync_in(
-        dir.path(),
-        &[
+    let out = Snapsync::new(dir.path())
+        .args([
             "plan", "--now", NOW, "--format", "markdown", "-s", "send-all",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0));
-    let md = text(&out.stdout);
+        ])
+        .run()
+        .success();
+    let md = out.stdout();
     assert!(
         md.starts_with("### snapsync plan\n\n| snapshot | direction | target |"),
         "{md}"
@@ -128,25 +129,25 @@ fn markdown_is_a_pull_request_comment() {
 #[test]
 fn an_unknown_snapshot_or_invalid_specs_fail_with_exit_1() {
     let dir = project(0);
-    let out = snapsync_in(dir.path(), &["plan", "-s", "nope"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        "error: no snapshot named nope in the specs (they define: send-all, send-november)\n"
-    );
+    Snapsync::new(dir.path())
+        .args(["plan", "-s", "nope"])
+        .run()
+        .code(1)
+        .stderr_is(
+            "error: no snapshot named nope in the specs (they define: send-all, send-november)\n",
+        );
     std::fs::write(
         dir.path().join("snapshots.d/bad.yaml"),
         "apiVersion: snapsync/v1\nkind: Snapshot\n",
     )
     .expect("write");
-    let out = snapsync_in(dir.path(), &["plan"]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = Snapsync::new(dir.path()).args(["plan"]).run().code(1);
     assert!(
-        text(&out.stderr).contains("snapshots.d/bad.yaml"),
+        out.stderr().contains("snapshots.d/bad.yaml"),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
-    assert_eq!(text(&out.stdout), "");
+    assert_eq!(out.stdout(), "");
 }
 
 #[test]
@@ -155,13 +156,12 @@ fn plan_creates_no_store() {
     // No CRM store: nothing to send yet (a notice per link, not an error:
     // a store with no user at all is not a typo), and the plan still
     // creates nothing.
-    let out = snapsync_in(dir.path(), &["plan"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(dir.path()).args(["plan"]).run().success();
     assert!(
-        text(&out.stdout)
+        out.stdout()
             .contains("the CRM store holds no users yet: nothing to send for CRM user `jdoe`"),
         "{}",
-        text(&out.stdout)
+        out.stdout()
     );
     assert!(!Path::new(&dir.path().join("data")).exists());
 }
@@ -169,35 +169,36 @@ fn plan_creates_no_store() {
 #[test]
 fn an_unknown_snapshot_suggests_the_nearest_name() {
     let dir = project(0);
-    let out = snapsync_in(dir.path(), &["plan", "-s", "send-al"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        "error: no snapshot named send-al in the specs; did you mean `send-all`? \
-         (they define: send-all, send-november)\n"
-    );
-    let out = snapsync_in(dir.path(), &["apply", "-s", "send-novembre"]);
-    assert_eq!(out.status.code(), Some(1));
+    Snapsync::new(dir.path())
+        .args(["plan", "-s", "send-al"])
+        .run()
+        .code(1)
+        .stderr_is(
+            "error: no snapshot named send-al in the specs; did you mean `send-all`? \
+         (they define: send-all, send-november)\n",
+        );
+    let out = Snapsync::new(dir.path())
+        .args(["apply", "-s", "send-novembre"])
+        .run()
+        .code(1);
     assert!(
-        text(&out.stderr).contains("did you mean `send-november`?"),
+        out.stderr().contains("did you mean `send-november`?"),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
 }
 
 #[test]
 fn markdown_says_no_changes_plainly_instead_of_an_empty_fold() {
     let dir = project(5);
-    let applied = snapsync_in(
-        dir.path(),
-        &["apply", "--yes", "--now", NOW, "-s", "send-all"],
-    );
-    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied.stderr));
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "--format", "markdown"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(
-        text(&out.stdout),
-        "### snapsync plan\n\n\
+    Snapsync::new(dir.path())
+        .args(["apply", "--yes", "--now", NOW, "-s", "send-all"])
+        .run()
+        .success();
+    Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "--format", "markdown"])
+        .run()
+        .success().stdout_is("### snapsync plan\n\n\
          | snapshot | direction | target | create | restore | update | delete | orphans kept | unchanged | not matched |\n\
          | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n\
          | send-all | send | office | 0 | 0 | 0 | 0 | 0 | 5 | 0 |\n\
@@ -207,8 +208,7 @@ fn markdown_says_no_changes_plainly_instead_of_an_empty_fold() {
          \n\
          send-all: no changes.\n\
          \n\
-         send-november: no changes.\n"
-    );
+         send-november: no changes.\n");
 }
 
 #[test]
@@ -234,12 +234,12 @@ fn a_reader_that_goes_away_is_not_an_error() {
 #[test]
 fn an_apply_whose_reader_goes_away_still_applies_and_says_how_it_went() {
     let dir = project(5);
-    let out = with_closed_stdout(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    let out = Snapsync::new(dir.path())
+        .args(["apply", "--yes", "-s", "send-all"])
+        .closed_stdout()
+        .run();
     assert_eq!(
-        (
-            out.status.code(),
-            stderr_besides_stores(&out.stderr).as_str()
-        ),
+        (out.status.code(), out.stderr_besides_stores().as_str()),
         (Some(0), "")
     );
     let written: usize = ["calendar", "tasks", "contacts"]
@@ -248,16 +248,12 @@ fn an_apply_whose_reader_goes_away_still_applies_and_says_how_it_went() {
         .sum();
     assert_eq!(written, 5, "the apply stopped when its output went unread");
     // With --format json the plan goes to stderr and the report to stdout.
-    let out = with_closed_stdout(
-        dir.path(),
-        &["apply", "--yes", "-s", "send-all", "--format", "json"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        !text(&out.stderr).contains("error"),
-        "{}",
-        text(&out.stderr)
-    );
+    let out = Snapsync::new(dir.path())
+        .args(["apply", "--yes", "-s", "send-all", "--format", "json"])
+        .closed_stdout()
+        .run()
+        .success();
+    assert!(!out.stderr().contains("error"), "{}", out.stderr());
 }
 
 #[test]
@@ -277,9 +273,8 @@ spec: { direction: get, target: office }
 ";
     std::fs::write(&path, specs).expect("write the specs");
 
-    let out = snapsync_in(dir.path(), &["validate"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(dir.path()).args(["validate"]).run().success();
+    let stderr = out.stderr();
     assert!(stderr.contains("spec::disabled-link"), "{stderr}");
     assert!(
         stderr.contains("link `jdoe` has outbound synchronization disabled"),
@@ -288,15 +283,18 @@ spec: { direction: get, target: office }
     assert!(!stderr.contains("Advice:"), "{stderr}");
 
     // Read-only commands and unrelated snapshots work.
-    let out = snapsync_in(dir.path(), &["links"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "-s", "get-all"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(dir.path()).args(["links"]).run().success();
+    Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "-s", "get-all"])
+        .run()
+        .success();
 
     // The snapshot that names the link plans it as skipped.
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "-s", "send-november"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "-s", "send-november"])
+        .run()
+        .success();
+    let stdout = out.stdout();
     assert!(
         stdout.contains("link jdoe skipped: outbound is disabled in target office"),
         "{stdout}"
