@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use crate::support::radicale::{CollectionKind, PASSWORD, Radicale};
-use crate::support::{Run, Snapsync};
+use crate::support::{Run, Snapsync, World};
 use base64::Engine as _;
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
@@ -22,85 +22,26 @@ const CONTACTS: &str = "alice/contacts/";
 
 /// A project whose target is `server`, with `items` generated items for
 /// jdoe in its CRM store (none when 0).
-fn project(server: &Radicale, items: u32) -> tempfile::TempDir {
+fn project(server: &Radicale, items: u32) -> World {
     project_at(&server.url(), "", items)
 }
 
 /// A project whose target is at `url`, with `target_extra` (indented YAML
 /// lines) added to the target's spec.
-fn project_at(url: &str, target_extra: &str, items: u32) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let specs = dir.path().join("snapshots.d");
-    std::fs::create_dir_all(&specs).expect("folder");
-    std::fs::write(
-        specs.join("world.yaml"),
-        format!(
-            "apiVersion: snapsync/v1
-kind: Stores
-metadata: {{ name: stores }}
-spec:
-  crm: {{ sqlite: ../data/crm.sqlite }}
-  state: {{ sqlite: ../data/state.sqlite }}
----
-apiVersion: snapsync/v1
-kind: Target
-metadata: {{ name: radicale }}
-spec:
-  type: caldav
-  url: {url}
-  auth: {{ username: alice, passwordEnv: {PASSWORD_ENV} }}
-{target_extra}  links:
-    - name: jdoe
-      user: jdoe
-      scheduleItems: {CALENDAR}
-      tasks: {TASKS}
-      contacts: {CONTACTS}
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: {{ name: send-all }}
-spec:
-  direction: send
-  target: radicale
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: {{ name: send-all-prune }}
-spec:
-  direction: send
-  target: radicale
-  orphans: delete
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: {{ name: get-all }}
-spec:
-  direction: get
-  target: radicale
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: {{ name: send-2025 }}
-spec:
-  direction: send
-  target: radicale
-  filters:
-    scheduleItems:
-      dateOption: start
-      range: {{ from: 2025-01-01, to: 2025-12-31 }}
-",
-        ),
-    )
-    .expect("write specs");
-    if items > 0 {
-        let n = items.to_string();
-        ok(
-            dir.path(),
-            &["generate", "--items", n.as_str(), "--out", "gen"],
+fn project_at(url: &str, target_extra: &str, items: u32) -> World {
+    let world = World::copy("caldav");
+    world.replace("snapshots.d/world.yaml", "http://radicale.invalid/", url);
+    if !target_extra.is_empty() {
+        world.replace(
+            "snapshots.d/world.yaml",
+            "  links:\n",
+            &format!("{target_extra}  links:\n"),
         );
-        ok(dir.path(), &["crm", "import", "--user", "jdoe", "gen"]);
     }
-    dir
+    if items > 0 {
+        world.crm_items("jdoe", items, None);
+    }
+    world
 }
 
 /// Alice's three empty collections.

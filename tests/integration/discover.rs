@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use crate::support::radicale::{
     CollectionKind, PASSWORD, Radicale, Rights, SERVICE_ACCOUNT_RIGHTS,
 };
-use crate::support::{Run, Snapsync};
+use crate::support::{Run, Snapsync, World};
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::item::ItemType;
@@ -35,57 +35,20 @@ const NO_LINKS: &str = "  links: []\n";
 /// A project whose target `office` is the server at `url`, logging in as
 /// `login` (none: no `auth`), with no links yet, and a full send snapshot;
 /// with `items` generated CRM items for `crm_user` when given.
-fn project(url: &str, login: Option<&str>, crm: Option<(&str, u32)>) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let specs = dir.path().join("snapshots.d");
-    std::fs::create_dir_all(&specs).expect("folder");
+fn project(url: &str, login: Option<&str>, crm: Option<(&str, u32)>) -> World {
+    let world = World::copy("discover");
     let auth = login
         .map(|user| format!("  auth: {{ username: {user}, passwordEnv: {PASSWORD_ENV} }}\n"))
         .unwrap_or_default();
-    std::fs::write(
-        specs.join("world.yaml"),
-        format!(
-            "apiVersion: snapsync/v1
-kind: Stores
-metadata: {{ name: stores }}
-spec:
-  crm: {{ sqlite: ../data/crm.sqlite }}
-  state: {{ sqlite: ../data/state.sqlite }}
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: {{ name: send-all }}
-spec:
-  direction: send
-  target: office
----
-apiVersion: snapsync/v1
-kind: Target
-metadata: {{ name: local }}
-spec:
-  type: vdir
-  path: ../vdir
-  links: []
----
-apiVersion: snapsync/v1
-kind: Target
-metadata: {{ name: office }}
-spec:
-  type: caldav
-  url: {url}
-{auth}{NO_LINKS}"
-        ),
-    )
-    .expect("write specs");
+    world.replace(
+        "snapshots.d/world.yaml",
+        "  url: http://radicale.invalid/\n",
+        &format!("  url: {url}\n{auth}"),
+    );
     if let Some((user, items)) = crm {
-        let n = items.to_string();
-        ok(
-            dir.path(),
-            &["generate", "--items", n.as_str(), "--out", "gen"],
-        );
-        ok(dir.path(), &["crm", "import", "--user", user, "gen"]);
+        world.crm_items(user, items, None);
     }
-    dir
+    world
 }
 
 /// Puts `block` (what discover printed) in place of the target's empty

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use crate::support::{Snapsync, assert_quiet_with_closed_stdout, project};
+use crate::support::{Run, Snapsync, World, assert_quiet_with_closed_stdout, project, two_users};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 
@@ -303,4 +303,70 @@ spec: { direction: get, target: office }
         stdout.ends_with("Plan: 0 to create, 0 to update, 0 to delete; 0 unchanged.\n"),
         "{stdout}"
     );
+}
+
+/// The `two-users` world with a full send, a filtered send that leaves
+/// items out, and gets from a target that holds items: a plan of every
+/// kind of section.
+fn every_kind_of_plan() -> World {
+    two_users(8, 4)
+}
+
+/// `out`'s standard output with what varies from run to run masked: the
+/// world's folder (as given and canonical) as `[WORLD]`, a vdir file's
+/// version (its modification time, size and inode) as `[file version]`,
+/// and the plan's checksum (which covers both) as `[checksum]`.
+fn stable(world: &World, out: &Run) -> String {
+    let mut text = out.stdout();
+    let canonical = std::fs::canonicalize(world.path()).expect("canonical");
+    for root in [canonical.as_path(), world.path()] {
+        text = text.replace(root.to_str().expect("UTF-8"), "[WORLD]");
+    }
+    let mut masked = String::new();
+    for line in text.split_inclusive('\n') {
+        let starts = |key: &str| line.trim_start().starts_with(key);
+        match (starts("\"version\": \""), starts("\"checksum\": \"blake3:")) {
+            (true, _) if line.contains('-') => {
+                let indent = &line[..line.len() - line.trim_start().len()];
+                masked.push_str(indent);
+                masked.push_str("\"version\": \"[file version]\",\n");
+            }
+            (_, true) => masked.push_str("  \"checksum\": \"blake3:[checksum]\"\n"),
+            _ => masked.push_str(line),
+        }
+    }
+    masked
+}
+
+#[test]
+fn the_plan_text_of_every_kind_of_section_is_pinned() {
+    let world = every_kind_of_plan();
+    let out = world
+        .snapsync()
+        .args(["plan", "--now", NOW])
+        .run()
+        .success();
+    insta::assert_snapshot!("plan_text", stable(&world, &out));
+}
+
+#[test]
+fn the_plan_markdown_of_every_kind_of_section_is_pinned() {
+    let world = every_kind_of_plan();
+    let out = world
+        .snapsync()
+        .args(["plan", "--now", NOW, "--format", "markdown"])
+        .run()
+        .success();
+    insta::assert_snapshot!("plan_markdown", stable(&world, &out));
+}
+
+#[test]
+fn the_plan_json_of_every_kind_of_section_is_pinned() {
+    let world = every_kind_of_plan();
+    let out = world
+        .snapsync()
+        .args(["plan", "--now", NOW, "--format", "json"])
+        .run()
+        .success();
+    insta::assert_snapshot!("plan_json", stable(&world, &out));
 }

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::support::{Run, Snapsync, crate_root as root};
+use crate::support::{Run, Snapsync, World, crate_root as root};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 
@@ -28,6 +28,19 @@ fn every_invalid_fixture_fails_with_its_pinned_diagnostic() {
         assert_eq!(out.stdout(), "", "{fixture}: nothing on stdout");
         insta::assert_snapshot!(out.stderr());
     });
+}
+
+/// The fixture worlds the other tests copy are valid as they stand.
+#[test]
+fn every_fixture_world_is_valid() {
+    let worlds = std::fs::read_dir(root().join("tests/fixtures/worlds")).expect("the worlds");
+    for entry in worlds {
+        let name = entry.expect("a world").file_name();
+        let name = name.to_str().expect("a UTF-8 name");
+        let world = World::copy(name);
+        let out = world.snapsync().args(["validate", "--now", NOW]).run();
+        assert_eq!(out.status.code(), Some(0), "world {name}: {}", out.stderr());
+    }
 }
 
 #[test]

@@ -14,8 +14,10 @@
 
 pub mod radicale;
 mod snapsync;
+mod world;
 
 pub use snapsync::{Run, Snapsync, text};
+pub use world::World;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
@@ -321,65 +323,28 @@ pub fn refuse_writes(path: &Path) -> Box<dyn Fn()> {
     })
 }
 
-/// A project folder: specs, a CRM store with `items` generated items for
-/// jdoe, and an empty vdir target.
-pub fn project(items: u32) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let specs = dir.path().join("snapshots.d");
-    std::fs::create_dir_all(&specs).expect("folder");
-    std::fs::create_dir_all(dir.path().join("vdir")).expect("folder");
-    std::fs::write(
-        specs.join("world.yaml"),
-        "apiVersion: snapsync/v1
-kind: Stores
-metadata: { name: stores }
-spec:
-  crm: { sqlite: ../data/crm.sqlite }
-  state: { sqlite: ../data/state.sqlite }
----
-apiVersion: snapsync/v1
-kind: Target
-metadata: { name: office }
-spec:
-  type: vdir
-  path: ../vdir
-  links:
-    - name: jdoe
-      user: jdoe
-      scheduleItems: jdoe/calendar
-      tasks: jdoe/tasks
-      contacts: jdoe/contacts
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: { name: send-all }
-spec:
-  direction: send
-  target: office
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: { name: send-november }
-spec:
-  direction: send
-  target: office
-  links: [jdoe]
-  timezone: Europe/Berlin
-  filters:
-    scheduleItems:
-      dateOption: start
-      range: { from: 2026-11-01, to: 2026-11-30 }
-",
-    )
-    .expect("write specs");
+/// The `send-basic` world, with `items` generated items for jdoe in its
+/// CRM store (no store at all when 0).
+pub fn project(items: u32) -> World {
+    let world = World::copy("send-basic");
     if items > 0 {
-        let n = items.to_string();
-        for args in [
-            vec!["generate", "--items", n.as_str(), "--out", "gen"],
-            vec!["crm", "import", "--user", "jdoe", "gen"],
-        ] {
-            Snapsync::new(dir.path()).args(args).run().success();
-        }
+        world.crm_items("jdoe", items, None);
     }
-    dir
+    world
+}
+
+/// The `two-users` world: jdoe has `crm_items` generated items in the CRM
+/// store; asmith has `target_items` generated items in the vdir target
+/// (none in the CRM). Both users exist in the CRM store (a send for a user
+/// it does not hold is an error).
+pub fn two_users(crm_items: u32, target_items: u32) -> World {
+    let world = World::copy("two-users");
+    world.crm_users(&["jdoe", "asmith"]);
+    if crm_items > 0 {
+        world.crm_items("jdoe", crm_items, Some(1));
+    }
+    if target_items > 0 {
+        world.vdir_items("vdir/asmith", target_items, 2);
+    }
+    world
 }
