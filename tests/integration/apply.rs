@@ -1250,6 +1250,26 @@ fn files_under(root: &Path) -> usize {
         .sum()
 }
 
+/// Applies the saved `plan` from an empty folder and from `root`: each
+/// refuses, giving every one of `reasons` and saying nothing was applied,
+/// and writes nothing under `evil`.
+fn refused_from_anywhere(root: &Path, plan: &Path, reasons: &[String], evil: &Path) {
+    let away = tempfile::tempdir().expect("a temporary folder");
+    for folder in [away.path(), root] {
+        let out = Snapsync::new(folder)
+            .args(["apply", "--plan"])
+            .arg(plan)
+            .run()
+            .code(1);
+        let stderr = out.stderr();
+        for reason in reasons {
+            assert!(stderr.contains(reason.as_str()), "{reason}\n{stderr}");
+        }
+        assert!(stderr.contains("Nothing was applied."), "{stderr}");
+        assert_eq!(files_under(evil), 0, "{}", folder.display());
+    }
+}
+
 /// Replaces `link` (a folder, or a symbolic link) by a symbolic link to `to`.
 fn symlink_in_place_of(link: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("folder");
@@ -1270,30 +1290,23 @@ fn a_saved_plan_is_refused_where_its_vdir_folder_was_replaced_by_a_symlink_even_
     std::fs::rename(root.join("vdir"), root.join("vdir-real")).expect("rename");
     let evil = canonical.join("evil");
     symlink_in_place_of(&root.join("vdir"), &evil);
-    let away = tempfile::tempdir().expect("a temporary folder");
-    let plan_arg = plan.to_str().expect("UTF-8");
-    for folder in [away.path(), root] {
-        let out = Snapsync::new(folder)
-            .args(["apply", "--plan", plan_arg])
-            .run()
-            .code(1);
-        let stderr = out.stderr();
-        assert!(
-            stderr.contains(&format!(
-                "  - target office: planned against vdir {}, but that folder now resolves to {}\n",
-                canonical.join("vdir").display(),
-                evil.display()
-            )),
-            "{stderr}"
-        );
-        assert!(stderr.contains("Nothing was applied."), "{stderr}");
-        assert_eq!(files_under(&evil), 0, "{}", folder.display());
-    }
+    refused_from_anywhere(
+        root,
+        &plan,
+        &[format!(
+            "  - target office: planned against vdir {}, but that folder now resolves to {}\n",
+            canonical.join("vdir").display(),
+            evil.display()
+        )],
+        &evil,
+    );
     // The folder back in its place: the plan applies there.
     std::fs::remove_file(root.join("vdir")).expect("remove the link");
     std::fs::rename(root.join("vdir-real"), root.join("vdir")).expect("rename");
+    let away = tempfile::tempdir().expect("a temporary folder");
     Snapsync::new(away.path())
-        .args(["apply", "--plan", plan_arg])
+        .args(["apply", "--plan"])
+        .arg(&plan)
         .run()
         .success();
     assert_eq!(
@@ -1317,36 +1330,25 @@ fn a_saved_plan_is_refused_where_a_collection_folder_now_resolves_elsewhere() {
     let evil = canonical.join("evil");
     symlink_in_place_of(&root.join("vdir/jdoe"), &evil.join("jdoe"));
     symlink_in_place_of(&root.join("vdir/asmith"), &evil.join("asmith"));
-    let away = tempfile::tempdir().expect("a temporary folder");
-    let plan_arg = plan.to_str().expect("UTF-8");
-    for folder in [root, away.path()] {
-        let out = Snapsync::new(folder)
-            .args(["apply", "--plan", plan_arg])
-            .run()
-            .code(1);
-        let stderr = out.stderr();
-        for (link, planned) in [
-            ("jdoe", real.join("scheduleItems")),
-            ("asmith", canonical.join("vdir/asmith/scheduleItems")),
-        ] {
-            assert!(
-                stderr.contains(&format!(
-                    "  - target office, link {link}, scheduleItems: planned against folder {}, \
-                     but {link}/scheduleItems now resolves to {}\n",
-                    planned.display(),
-                    evil.join(link).join("scheduleItems").display()
-                )),
-                "{stderr}"
-            );
-        }
-        assert!(stderr.contains("Nothing was applied."), "{stderr}");
-        assert_eq!(files_under(&evil), 0, "{}", folder.display());
-    }
+    let reasons = [
+        ("jdoe", real.join("scheduleItems")),
+        ("asmith", canonical.join("vdir/asmith/scheduleItems")),
+    ]
+    .map(|(link, planned)| {
+        format!(
+            "  - target office, link {link}, scheduleItems: planned against folder {}, \
+             but {link}/scheduleItems now resolves to {}\n",
+            planned.display(),
+            evil.join(link).join("scheduleItems").display()
+        )
+    });
+    refused_from_anywhere(root, &plan, &reasons, &evil);
     // As planned again (jdoe behind its link, asmith absent): it applies.
     symlink_in_place_of(&root.join("vdir/jdoe"), &real);
     std::fs::remove_file(root.join("vdir/asmith")).expect("remove the link");
     Snapsync::new(root)
-        .args(["apply", "--plan", plan_arg])
+        .args(["apply", "--plan"])
+        .arg(&plan)
         .run()
         .success();
     assert_eq!(

@@ -8,21 +8,18 @@ use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::item::{ContentHash, ItemType};
 
-use crate::support::Snapsync;
+use crate::support::{Snapsync, World};
 
-const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:ev-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20261103T100000Z\r\nSUMMARY:Kickoff\r\nEND:VEVENT\r\nBEGIN:VTODO\r\nUID:todo-1\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Follow up\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
 const BROKEN: &str = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:no-start\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-const CARD: &str =
-    "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:card-1\r\nFN:Jane Doe\r\nN:Doe;Jane;;;\r\nEND:VCARD\r\n";
 
-fn folder() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(input.join("sub")).expect("folder");
-    std::fs::write(input.join("work.ics"), EVENT).expect("write");
-    std::fs::write(input.join("sub/people.vcf"), CARD).expect("write");
-    dir
+/// A folder to import: an event and a task in `in/work.ics`, a contact in
+/// `in/sub/people.vcf`.
+fn folder() -> World {
+    World::copy("crm-import")
 }
+
+/// Stores whose CRM store is `../data/crm.sqlite`.
+const STORES: &str = "apiVersion: snapsync/v1\nkind: Stores\nmetadata:\n  name: stores\nspec:\n  crm:\n    sqlite: ../data/crm.sqlite\n";
 
 #[test]
 fn import_reports_counts_and_the_store_has_the_items() {
@@ -140,13 +137,7 @@ fn import_of_a_missing_path_or_an_empty_folder_fails_before_writing() {
 #[test]
 fn the_crm_store_comes_from_the_specs_stores_resource() {
     let dir = folder();
-    let specs = dir.path().join("snapshots.d");
-    std::fs::create_dir_all(&specs).unwrap();
-    std::fs::write(
-        specs.join("stores.yaml"),
-        "apiVersion: snapsync/v1\nkind: Stores\nmetadata:\n  name: stores\nspec:\n  crm:\n    sqlite: ../data/crm.sqlite\n",
-    )
-    .unwrap();
+    dir.write("snapshots.d/stores.yaml", STORES);
     let out = Snapsync::new(dir.path())
         .args(["crm", "import", "--user", "jdoe", "in"])
         .run()
@@ -173,13 +164,10 @@ fn the_crm_store_comes_from_the_specs_stores_resource() {
 #[test]
 fn invalid_specs_do_not_silently_pick_another_store() {
     let dir = folder();
-    let specs = dir.path().join("snapshots.d");
-    std::fs::create_dir_all(&specs).unwrap();
-    std::fs::write(
-        specs.join("bad.yaml"),
+    dir.write(
+        "snapshots.d/bad.yaml",
         "apiVersion: snapsync/v1\nkind: Stores\n",
-    )
-    .unwrap();
+    );
     Snapsync::new(dir.path())
         .args(["crm", "import", "--user", "jdoe", "in"])
         .run()
@@ -321,13 +309,7 @@ fn export_replaces_its_own_files_and_names_a_missing_user() {
 #[test]
 fn crm_commands_say_which_store_they_open_and_warn_about_specs_that_name_another() {
     let dir = folder();
-    let ops = dir.path().join("ops");
-    std::fs::create_dir_all(&ops).unwrap();
-    std::fs::write(
-        ops.join("stores.yaml"),
-        "apiVersion: snapsync/v1\nkind: Stores\nmetadata:\n  name: stores\nspec:\n  crm:\n    sqlite: ../data/crm.sqlite\n",
-    )
-    .unwrap();
+    dir.write("ops/stores.yaml", STORES);
     let root = dir.path().canonicalize().unwrap();
     let default = root.join(".snapsync/crm.sqlite");
     let theirs = root.join("data/crm.sqlite");

@@ -103,30 +103,6 @@ fn plan_out_saves_a_versioned_json_plan_and_json_prints_the_same() {
 }
 
 #[test]
-fn markdown_is_a_pull_request_comment() {
-    let dir = project(10);
-    let out = Snapsync::new(dir.path())
-        .args([
-            "plan", "--now", NOW, "--format", "markdown", "-s", "send-all",
-        ])
-        .run()
-        .success();
-    let md = out.stdout();
-    assert!(
-        md.starts_with("### snapsync plan\n\n| snapshot | direction | target |"),
-        "{md}"
-    );
-    assert!(
-        md.contains("| send-all | send | office | 10 | 0 | 0 | 0 | 0 | 0 | 0 |"),
-        "{md}"
-    );
-    assert!(
-        md.contains("<details><summary>send-all: 10 changes</summary>"),
-        "{md}"
-    );
-}
-
-#[test]
 fn an_unknown_snapshot_or_invalid_specs_fail_with_exit_1() {
     let dir = project(0);
     Snapsync::new(dir.path())
@@ -338,6 +314,8 @@ fn stable(world: &World, out: &Run) -> String {
     masked
 }
 
+/// The text plan: per snapshot its filters and warnings, per link and item
+/// type its operations, what was left out, and the totals.
 #[test]
 fn the_plan_text_of_every_kind_of_section_is_pinned() {
     let world = every_kind_of_plan();
@@ -349,6 +327,8 @@ fn the_plan_text_of_every_kind_of_section_is_pinned() {
     insta::assert_snapshot!("plan_text", stable(&world, &out));
 }
 
+/// Markdown is a pull request comment: a table of counts per snapshot, the
+/// totals, then a fold with each snapshot's changes.
 #[test]
 fn the_plan_markdown_of_every_kind_of_section_is_pinned() {
     let world = every_kind_of_plan();
@@ -360,6 +340,8 @@ fn the_plan_markdown_of_every_kind_of_section_is_pinned() {
     insta::assert_snapshot!("plan_markdown", stable(&world, &out));
 }
 
+/// The JSON plan: what it was made against (stores, targets, links and
+/// their folders), and every operation with its source's version and hash.
 #[test]
 fn the_plan_json_of_every_kind_of_section_is_pinned() {
     let world = every_kind_of_plan();

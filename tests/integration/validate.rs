@@ -30,7 +30,8 @@ fn every_invalid_fixture_fails_with_its_pinned_diagnostic() {
     });
 }
 
-/// The fixture worlds the other tests copy are valid as they stand.
+/// The specs of the fixture worlds the other tests copy are valid as they
+/// stand.
 #[test]
 fn every_fixture_world_is_valid() {
     let worlds = std::fs::read_dir(root().join("tests/fixtures/worlds")).expect("the worlds");
@@ -38,6 +39,9 @@ fn every_fixture_world_is_valid() {
         let name = entry.expect("a world").file_name();
         let name = name.to_str().expect("a UTF-8 name");
         let world = World::copy(name);
+        if !world.path().join("snapshots.d").is_dir() {
+            continue;
+        }
         let out = world.snapsync().args(["validate", "--now", NOW]).run();
         assert_eq!(out.status.code(), Some(0), "world {name}: {}", out.stderr());
     }

@@ -55,6 +55,14 @@ impl World {
         self
     }
 
+    /// Writes `text` to the world's file `file`, making its folder.
+    pub fn write(&self, file: &str, text: &str) -> &World {
+        let path = self.path().join(file);
+        std::fs::create_dir_all(path.parent().expect("a folder")).expect("a folder");
+        std::fs::write(&path, text).expect("write the world's file");
+        self
+    }
+
     /// Makes `users` known to the world's CRM store (`data/crm.sqlite`),
     /// with no items: a send for a user the store does not hold is an error.
     pub fn crm_users(&self, users: &[&str]) -> &World {
