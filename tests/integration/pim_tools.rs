@@ -19,22 +19,8 @@ fn ics(body: &str) -> String {
     )
 }
 
-const BERLIN: &str = "BEGIN:VTIMEZONE\r
-TZID:Europe/Berlin\r
-BEGIN:STANDARD\r
-DTSTART:19701025T030000\r
-TZOFFSETFROM:+0200\r
-TZOFFSETTO:+0100\r
-RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r
-END:STANDARD\r
-BEGIN:DAYLIGHT\r
-DTSTART:19700329T020000\r
-TZOFFSETFROM:+0100\r
-TZOFFSETTO:+0200\r
-RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r
-END:DAYLIGHT\r
-END:VTIMEZONE\r
-";
+/// The VTIMEZONE of Europe/Berlin, as clients write it.
+const BERLIN: &str = include_str!("../fixtures/items/europe-berlin.vtimezone");
 
 /// Events: zoned, UTC, floating, all-day (one day and several), recurring
 /// (with COUNT and an override, without end, all-day yearly), an unsafe UID
