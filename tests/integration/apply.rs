@@ -1270,6 +1270,23 @@ fn refused_from_anywhere(root: &Path, plan: &Path, reasons: &[String], evil: &Pa
     }
 }
 
+/// Applies the saved `plan` (made in the project folder, its parent) from
+/// `folder`: jdoe's events land in `jdoe` (his link's folder), and nothing
+/// under `evil`.
+fn applies_as_planned(folder: &Path, plan: &Path, jdoe: &Path, evil: &Path) {
+    Snapsync::new(folder)
+        .args(["apply", "--plan"])
+        .arg(plan)
+        .run()
+        .success();
+    let root = plan.parent().expect("the project folder");
+    assert_eq!(
+        vdir_uids(&jdoe.join("scheduleItems")),
+        crm_uids(root, "jdoe", ItemType::ScheduleItems)
+    );
+    assert_eq!(files_under(evil), 0);
+}
+
 /// Replaces `link` (a folder, or a symbolic link) by a symbolic link to `to`.
 fn symlink_in_place_of(link: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("folder");
@@ -1304,16 +1321,7 @@ fn a_saved_plan_is_refused_where_its_vdir_folder_was_replaced_by_a_symlink_even_
     std::fs::remove_file(root.join("vdir")).expect("remove the link");
     std::fs::rename(root.join("vdir-real"), root.join("vdir")).expect("rename");
     let away = tempfile::tempdir().expect("a temporary folder");
-    Snapsync::new(away.path())
-        .args(["apply", "--plan"])
-        .arg(&plan)
-        .run()
-        .success();
-    assert_eq!(
-        vdir_uids(&root.join("vdir/jdoe/scheduleItems")),
-        crm_uids(root, "jdoe", ItemType::ScheduleItems)
-    );
-    assert_eq!(files_under(&evil), 0);
+    applies_as_planned(away.path(), &plan, &root.join("vdir/jdoe"), &evil);
 }
 
 #[test]
@@ -1346,16 +1354,7 @@ fn a_saved_plan_is_refused_where_a_collection_folder_now_resolves_elsewhere() {
     // As planned again (jdoe behind its link, asmith absent): it applies.
     symlink_in_place_of(&root.join("vdir/jdoe"), &real);
     std::fs::remove_file(root.join("vdir/asmith")).expect("remove the link");
-    Snapsync::new(root)
-        .args(["apply", "--plan"])
-        .arg(&plan)
-        .run()
-        .success();
-    assert_eq!(
-        vdir_uids(&real.join("scheduleItems")),
-        crm_uids(root, "jdoe", ItemType::ScheduleItems)
-    );
-    assert_eq!(files_under(&evil), 0);
+    applies_as_planned(root, &plan, &real, &evil);
 }
 
 #[test]

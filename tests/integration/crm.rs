@@ -18,6 +18,16 @@ fn folder() -> World {
     World::copy("crm-import")
 }
 
+/// [`folder`], imported for jdoe into the default CRM store.
+fn imported() -> World {
+    let dir = folder();
+    Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "in"])
+        .run()
+        .success();
+    dir
+}
+
 /// Stores whose CRM store is `../data/crm.sqlite`.
 const STORES: &str = "apiVersion: snapsync/v1\nkind: Stores\nmetadata:\n  name: stores\nspec:\n  crm:\n    sqlite: ../data/crm.sqlite\n";
 
@@ -274,11 +284,7 @@ fn round_trip_through_export_and_the_pim_tools() {
 
 #[test]
 fn export_replaces_its_own_files_and_names_a_missing_user() {
-    let dir = folder();
-    Snapsync::new(dir.path())
-        .args(["crm", "import", "--user", "jdoe", "in"])
-        .run()
-        .success();
+    let dir = imported();
     for round in 0..2 {
         let out = Snapsync::new(dir.path())
             .args(["crm", "export", "--user", "jdoe", "--out", "x"])
@@ -377,11 +383,7 @@ fn crm_commands_say_which_store_they_open_and_warn_about_specs_that_name_another
 
 #[test]
 fn a_damaged_crm_store_says_which_store_and_that_moving_it_aside_loses_data() {
-    let dir = folder();
-    Snapsync::new(dir.path())
-        .args(["crm", "import", "--user", "jdoe", "in"])
-        .run()
-        .success();
+    let dir = imported();
     let store = dir.path().join(".snapsync/crm.sqlite");
     let hint = "  hint: it holds the CRM's own items: do not delete it or move it aside unless you \
                 accept losing them (a new, empty CRM store would take its place). Restore it from \
