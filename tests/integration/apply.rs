@@ -77,8 +77,7 @@ fn after_an_apply_the_same_spec_plans_nothing_full_and_filtered_send_and_get() {
     let dir = two_users(300, 200);
     let root = dir.path();
     // Filtered, link-level send first: it sends only what it matches.
-    let out = apply(root, "send-jdoe-november");
-    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
+    apply(root, "send-jdoe-november").success();
     assert_eq!(plan_code(root, "send-jdoe-november").0, Some(0));
     assert_eq!(
         plan_code(root, "send-all").0,
@@ -86,7 +85,7 @@ fn after_an_apply_the_same_spec_plans_nothing_full_and_filtered_send_and_get() {
         "the rest is still to send"
     );
     // Full, target-level send.
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     assert_eq!(
         plan_code(root, "send-all"),
         (Some(0), plan_code(root, "send-all").1)
@@ -100,7 +99,7 @@ fn after_an_apply_the_same_spec_plans_nothing_full_and_filtered_send_and_get() {
     }
     // Full get of a link into an empty CRM user, then a send of the same link
     // plans no write (a get followed by a send).
-    assert_eq!(apply(root, "get-asmith").status.code(), Some(0));
+    apply(root, "get-asmith").success();
     assert_eq!(plan_code(root, "get-asmith").0, Some(0));
     assert_eq!(plan_code(root, "send-asmith").0, Some(0));
     assert_eq!(plan_code(root, "get-asmith-recent").0, Some(0));
@@ -149,7 +148,7 @@ fn delete_in_crm(dir: &Path, item_type: ItemType, n: usize) {
 fn max_deletes_stops_the_apply_before_any_write() {
     let dir = two_users(100, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     delete_in_crm(root, ItemType::Contacts, 3);
     let before = vdir_uids(&root.join("vdir/jdoe/contacts"));
     let out = Snapsync::new(root)
@@ -179,10 +178,9 @@ fn max_deletes_stops_the_apply_before_any_write() {
 fn a_source_that_lists_nothing_after_a_sync_is_refused() {
     let dir = two_users(100, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     delete_in_crm(root, ItemType::Contacts, usize::MAX);
-    let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(1));
+    let out = apply(root, "send-all").code(1);
     let stderr = out.stderr();
     assert!(
         stderr.contains("refused: snapshot send-all, link jdoe: the source lists no contacts, but 15 were synced before"),
@@ -199,14 +197,14 @@ fn a_source_that_lists_nothing_after_a_sync_is_refused() {
         .success();
     assert!(vdir_uids(&root.join("vdir/jdoe/contacts")).is_empty());
     // Both sides empty now: nothing to guard, no alarm.
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
 }
 
 #[test]
 fn a_saved_plan_whose_destination_changed_gives_stale_operations_not_overwrites() {
     let dir = two_users(40, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     // Edit three items in the CRM so the plan updates them.
     let store = CrmStore::open(&root.join("data/crm.sqlite")).expect("crm");
     let events = store.collection("jdoe", ItemType::ScheduleItems);
@@ -265,7 +263,7 @@ fn a_saved_plan_whose_destination_changed_gives_stale_operations_not_overwrites(
 fn refused_writes_fail_per_item_and_the_rest_is_applied() {
     let dir = two_users(200, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     let store = CrmStore::open(&root.join("data/crm.sqlite")).expect("crm");
     let tasks = store.collection("jdoe", ItemType::Tasks);
     let listing = tasks.list().expect("list");
@@ -315,7 +313,7 @@ fn refused_writes_fail_per_item_and_the_rest_is_applied() {
     );
     assert!(out.stdout().contains("3 updated"), "{}", out.stdout());
     // A re-run applies what is left.
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     assert_eq!(plan_code(root, "send-all").0, Some(0));
 }
 
@@ -391,8 +389,7 @@ fn killed_at_random_points_a_re_run_converges_without_duplicates() {
         killed >= 8,
         "only {killed} runs were killed mid-way; the test proves little"
     );
-    let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
+    apply(root, "send-all").success();
     assert_eq!(plan_code(root, "send-all").0, Some(0));
     for t in ItemType::ALL {
         let at_target = vdir_uids(&root.join("vdir/jdoe").join(t.as_str()));
@@ -507,7 +504,7 @@ fn writes_carried_out_in_parallel_units_are_journaled_in_plan_order() {
         .map(|op| op["uid"].as_str().expect("uid").to_owned())
         .collect();
     assert_eq!(planned.len(), 500);
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     let shown = json(root, &["runs", "show", "1"]);
     let mut journal: Vec<(u64, String)> = shown["operations"]
         .as_array()
@@ -713,7 +710,7 @@ fn an_edited_plan_is_refused_and_a_resealed_forged_uid_fails_its_item_only() {
 fn a_keep_that_cannot_be_applied_is_reported_failed_and_never_journalled_as_a_create() {
     let dir = two_users(10, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     // Planned again, every item is a keep; one is forged with a UID the
     // state store cannot hold, and sealed again.
     let path = save_plan(root, "send-all");
@@ -878,7 +875,7 @@ fn declining_the_prompt_exits_4_and_writes_nothing_and_yes_applies() {
 fn a_resealed_plan_whose_href_leaves_its_collection_fails_that_item_and_touches_nothing_outside() {
     let dir = two_users(40, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     delete_in_crm(root, ItemType::ScheduleItems, 2);
     let path = save_plan(root, "send-all");
     let mut plan: snapsync::plan::Plan =
@@ -952,8 +949,7 @@ fn an_apply_removes_the_temporary_files_of_killed_runs_and_only_those() {
     ok(dir.path(), &["plan", "-s", "send-all"]);
     assert!(calendar.join(&leftovers[0]).exists());
 
-    let out = apply(dir.path(), "send-all");
-    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
+    apply(dir.path(), "send-all").success();
     let hidden: BTreeSet<String> = std::fs::read_dir(&calendar)
         .expect("read")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -994,7 +990,7 @@ spec: {{ direction: send, target: typo, orphans: delete }}
 fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
     let dir = two_users(100, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     // Another target already holds jdoe's contacts, never synced by snapsync.
     let folder = root.join("vdir-typo/jdoe/contacts");
     std::fs::create_dir_all(&folder).expect("folder");
@@ -1043,8 +1039,7 @@ fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
         "{}",
         out.stdout()
     );
-    let out = apply(root, "purge-typo");
-    assert_eq!(out.status.code(), Some(1));
+    let out = apply(root, "purge-typo").code(1);
     let stderr = out.stderr();
     assert!(
         stderr.contains(&format!(
@@ -1070,7 +1065,7 @@ fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
 fn a_corrupt_item_at_the_destination_is_replaced_and_the_next_plan_is_empty() {
     let dir = two_users(30, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     let folder = root.join("vdir/jdoe/scheduleItems");
     let victim = std::fs::read_dir(&folder)
         .expect("read")
@@ -1102,8 +1097,7 @@ fn a_corrupt_item_at_the_destination_is_replaced_and_the_next_plan_is_empty() {
     );
     assert!(!stdout.contains("restore"), "{stdout}");
 
-    let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
+    let out = apply(root, "send-all").success();
     assert!(out.stdout().contains("1 updated"), "{}", out.stdout());
     // The file parses again, and holds the CRM's item.
     let parsed = snapsync::item::parse_any(&std::fs::read_to_string(&victim).expect("read"));
@@ -1116,7 +1110,7 @@ fn a_corrupt_item_at_the_destination_is_replaced_and_the_next_plan_is_empty() {
 fn replaying_an_applied_plan_reports_its_delete_as_stale_not_done() {
     let dir = two_users(100, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     delete_in_crm(root, ItemType::Contacts, 1);
     ok(
         root,
@@ -1212,8 +1206,7 @@ spec: { direction: send, target: two, orphans: delete }
         "{}",
         saved.stdout()
     );
-    let out = apply(root, "send-two");
-    assert_eq!(out.status.code(), Some(3), "{}", out.stderr());
+    let out = apply(root, "send-two").code(3);
     let stderr = out.stderr();
     assert!(
         stderr.contains("error: the plan has 1 error (listed above)"),
@@ -1493,7 +1486,7 @@ fn a_dangling_link_or_a_folder_in_place_of_an_item_file_is_unreadable_never_dele
          spec: { direction: get, target: office, links: [jdoe], orphans: delete }\n",
     )
     .expect("spec");
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     let folder = root.join("vdir/jdoe/scheduleItems");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
         .expect("read")
@@ -1528,15 +1521,13 @@ fn a_dangling_link_or_a_folder_in_place_of_an_item_file_is_unreadable_never_dele
     );
     assert!(stdout.contains("is a folder"), "{stdout}");
     assert!(stdout.contains("orphan"), "{stdout}");
-    let out = apply(root, "get-jdoe-purge");
-    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
+    let out = apply(root, "get-jdoe-purge").success();
     assert!(out.stdout().contains(", 0 deleted;"), "{}", out.stdout());
     assert_eq!(crm_uids(root, "jdoe", ItemType::ScheduleItems), crm_before);
 
     // A send replaces the dangling link (not what it points to) and fails
     // the folder's item alone, saying why.
-    let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(3), "{}", out.stdout());
+    let out = apply(root, "send-all").code(3);
     let all = format!("{}{}", out.stdout(), out.stderr());
     assert!(all.contains("cannot update it: it is a folder"), "{all}");
     assert!(!all.contains("already exists"), "{all}");
@@ -1548,8 +1539,7 @@ fn a_dangling_link_or_a_folder_in_place_of_an_item_file_is_unreadable_never_dele
 
     // Once the folder is moved away, the item is written again: converged.
     std::fs::remove_dir(&foldered).expect("remove the folder");
-    let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(0), "{}", out.stderr());
+    apply(root, "send-all").success();
     assert_eq!(plan_code(root, "send-all").0, Some(0), "nothing left to do");
     assert_eq!(crm_uids(root, "jdoe", ItemType::ScheduleItems), crm_before);
 }
