@@ -1,5 +1,6 @@
-//! What integration tests share: the snapsync binary and a project folder
-//! to run it in, and the Python tools of the local virtualenv (khal,
+//! What integration tests share: the snapsync binary (`Snapsync`, whose
+//! `Run` asserts exit codes and outputs), project folders to run it in
+//! (`World`, copied from `tests/fixtures/worlds/`), the Python tools of the local virtualenv (khal,
 //! todoman, khard) and how to run them, and a Radicale server (`radicale`).
 //!
 //! The virtualenv is `$SNAPSYNC_VENV`, or `.venv` in the crate's folder;
