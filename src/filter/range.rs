@@ -367,21 +367,7 @@ impl fmt::Display for ResolvedRange {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn utc(text: &str) -> DateTime<Utc> {
-        DateTime::parse_from_rfc3339(text)
-            .expect("instant")
-            .with_timezone(&Utc)
-    }
-
-    fn range(from: Option<&str>, to: Option<&str>) -> RangeSpec {
-        RangeSpec {
-            from: from.map(|t| Bound::parse(t).expect("bound")),
-            to: to.map(|t| Bound::parse(t).expect("bound")),
-        }
-    }
-
-    const NOW: &str = "2026-11-25T15:30:00Z";
+    use crate::filter::tests::{NOW, range, utc};
 
     #[test]
     fn a_date_range_covers_whole_days_in_the_spec_zone() {

@@ -14,17 +14,17 @@ use crate::item::{
 use crate::spec::model::{ContactFilter, FilterSet, ScheduleItemFilter, TaskFilter};
 use crate::spec::types::{RecurrenceOption, ScheduleDateOption, TaskDateOption};
 
-const NOW: &str = "2026-11-25T15:30:00Z";
+pub(super) const NOW: &str = "2026-11-25T15:30:00Z";
 
 // ---- building filters ------------------------------------------------------
 
-fn utc(text: &str) -> DateTime<Utc> {
+pub(super) fn utc(text: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(text)
         .expect("instant")
         .with_timezone(&Utc)
 }
 
-fn range(from: Option<&str>, to: Option<&str>) -> RangeSpec {
+pub(super) fn range(from: Option<&str>, to: Option<&str>) -> RangeSpec {
     RangeSpec {
         from: from.map(|t| Bound::parse(t).expect("bound")),
         to: to.map(|t| Bound::parse(t).expect("bound")),

@@ -50,22 +50,9 @@ struct World {
     dir: tempfile::TempDir,
 }
 
-const TARGET: &str = "apiVersion: snapsync/v1
-kind: Target
-metadata: { name: office }
-spec:
-  type: vdir
-  path: ../vdir
-  links:
-    - name: jdoe
-      user: jdoe
-      scheduleItems: jdoe/calendar
-      tasks: jdoe/tasks
-    - name: asmith
-      user: asmith
-      scheduleItems: asmith/calendar
-      outbound: OUTBOUND
-";
+/// Two links of target `office`: jdoe (calendar and tasks) and asmith
+/// (calendar), outbound enabled; the integration tests' world `two-links`.
+const TARGET: &str = include_str!("../../tests/fixtures/worlds/two-links/snapshots.d/target.yaml");
 
 impl World {
     fn new() -> World {
@@ -88,7 +75,10 @@ impl World {
         std::fs::create_dir_all(dir.path().join("specs")).unwrap();
         std::fs::create_dir_all(dir.path().join("vdir")).unwrap();
         let world = World { dir };
-        world.spec("target.yaml", &TARGET.replace("OUTBOUND", outbound));
+        world.spec(
+            "target.yaml",
+            &TARGET.replace("outbound: enabled", &format!("outbound: {outbound}")),
+        );
         world
     }
 
@@ -452,7 +442,7 @@ fn outbound_pending_after_a_re_enable_is_shown_and_a_send_clears_it() {
             .unwrap();
     }
     // Now the target enables it again.
-    world.spec("target.yaml", &TARGET.replace("OUTBOUND", "enabled"));
+    world.spec("target.yaml", TARGET);
     world.snapshot(
         "send",
         "  direction: send\n  links: [asmith]\n  itemTypes: [scheduleItems]\n",
@@ -1130,9 +1120,7 @@ fn a_send_for_a_crm_user_that_does_not_exist_is_an_error_for_its_link() {
     // A typo in the link's user: the CRM store holds jdoe, not jdoee.
     world.spec(
         "target.yaml",
-        &TARGET
-            .replace("OUTBOUND", "enabled")
-            .replace("user: jdoe\n", "user: jdoee\n"),
+        &TARGET.replace("user: jdoe\n", "user: jdoee\n"),
     );
     world.snapshot(
         "all",

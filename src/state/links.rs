@@ -418,6 +418,19 @@ mod tests {
     use super::super::{RunEnd, runs, synced};
     use super::*;
 
+    /// Records the declared flags of `link` of target office at `t(at)`.
+    fn office_flags(
+        store: &StateStore,
+        link: &str,
+        inbound: bool,
+        outbound: bool,
+        at: i64,
+    ) -> LinkState {
+        store
+            .record_link_flags("office", link, inbound, outbound, t(at))
+            .unwrap()
+    }
+
     fn sync_one(store: &StateStore, target: &str, link: &str) {
         let run = store
             .begin_run(&runs::tests::run_start(target, Direction::Send))
@@ -448,72 +461,47 @@ mod tests {
     #[test]
     fn outbound_enabled_again_after_items_were_synced_is_pending() {
         let (_dir, store) = store();
-        store
-            .record_link_flags("office", "jdoe", true, true, t(0))
-            .unwrap();
+        office_flags(&store, "jdoe", true, true, 0);
         sync_one(&store, "office", "jdoe");
-        let off = store
-            .record_link_flags("office", "jdoe", true, false, t(1))
-            .unwrap();
+        let off = office_flags(&store, "jdoe", true, false, 1);
         assert!(!off.outbound && !off.outbound_pending);
 
-        let on = store
-            .record_link_flags("office", "jdoe", true, true, t(2))
-            .unwrap();
+        let on = office_flags(&store, "jdoe", true, true, 2);
         assert!(on.outbound && on.outbound_pending, "{on:?}");
         assert_eq!(on.pending_since, Some(t(2)));
         assert_eq!(store.link("office", "jdoe").unwrap(), Some(on.clone()));
 
         // Recording the same flags again changes nothing.
-        let again = store
-            .record_link_flags("office", "jdoe", true, true, t(3))
-            .unwrap();
+        let again = office_flags(&store, "jdoe", true, true, 3);
         assert_eq!(again, on);
     }
 
     #[test]
     fn outbound_enabled_again_without_synced_items_is_not_pending() {
         let (_dir, store) = store();
-        store
-            .record_link_flags("office", "jdoe", true, false, t(0))
-            .unwrap();
+        office_flags(&store, "jdoe", true, false, 0);
         // Items synced on another link do not count.
-        store
-            .record_link_flags("office", "asmith", true, true, t(0))
-            .unwrap();
+        office_flags(&store, "asmith", true, true, 0);
         sync_one(&store, "office", "asmith");
-        let on = store
-            .record_link_flags("office", "jdoe", true, true, t(1))
-            .unwrap();
+        let on = office_flags(&store, "jdoe", true, true, 1);
         assert!(on.outbound && !on.outbound_pending && on.pending_since.is_none());
     }
 
     #[test]
     fn inbound_enabled_again_resumes_at_once() {
         let (_dir, store) = store();
-        store
-            .record_link_flags("office", "jdoe", false, true, t(0))
-            .unwrap();
+        office_flags(&store, "jdoe", false, true, 0);
         sync_one(&store, "office", "jdoe");
-        let on = store
-            .record_link_flags("office", "jdoe", true, true, t(1))
-            .unwrap();
+        let on = office_flags(&store, "jdoe", true, true, 1);
         assert!(on.inbound && !on.outbound_pending);
     }
 
     #[test]
     fn a_send_clears_pending_outbound() {
         let (_dir, store) = store();
-        store
-            .record_link_flags("office", "jdoe", true, false, t(0))
-            .unwrap();
+        office_flags(&store, "jdoe", true, false, 0);
         sync_one(&store, "office", "jdoe");
-        assert!(
-            store
-                .record_link_flags("office", "jdoe", true, true, t(1))
-                .unwrap()
-                .outbound_pending
-        );
+        assert!(office_flags(&store, "jdoe", true, true, 1).outbound_pending);
         let send = store
             .begin_run(&runs::tests::run_start("office", Direction::Send))
             .unwrap();
@@ -524,29 +512,19 @@ mod tests {
         let state = store.link("office", "jdoe").unwrap().unwrap();
         assert!(!state.outbound_pending && state.pending_since.is_none());
         // And it stays clear while the flags stay on.
-        let again = store
-            .record_link_flags("office", "jdoe", true, true, t(3))
-            .unwrap();
+        let again = office_flags(&store, "jdoe", true, true, 3);
         assert!(!again.outbound_pending);
     }
 
     #[test]
     fn pending_outbound_keeps_its_first_date_through_another_off_and_on() {
         let (_dir, store) = store();
-        store
-            .record_link_flags("office", "jdoe", true, false, t(0))
-            .unwrap();
+        office_flags(&store, "jdoe", true, false, 0);
         sync_one(&store, "office", "jdoe");
-        store
-            .record_link_flags("office", "jdoe", true, true, t(1))
-            .unwrap();
-        let off = store
-            .record_link_flags("office", "jdoe", true, false, t(2))
-            .unwrap();
+        office_flags(&store, "jdoe", true, true, 1);
+        let off = office_flags(&store, "jdoe", true, false, 2);
         assert!(off.outbound_pending);
-        let on = store
-            .record_link_flags("office", "jdoe", true, true, t(3))
-            .unwrap();
+        let on = office_flags(&store, "jdoe", true, true, 3);
         assert_eq!((on.outbound_pending, on.pending_since), (true, Some(t(1))));
     }
 
@@ -571,9 +549,7 @@ mod tests {
     #[test]
     fn previewing_flags_writes_nothing() {
         let (_dir, store) = store();
-        store
-            .record_link_flags("office", "jdoe", true, false, t(0))
-            .unwrap();
+        office_flags(&store, "jdoe", true, false, 0);
         sync_one(&store, "office", "jdoe");
         let before = store.link("office", "jdoe").unwrap();
 
@@ -630,9 +606,7 @@ mod tests {
     #[test]
     fn last_runs_are_recorded_per_direction() {
         let (_dir, store) = store();
-        store
-            .record_link_flags("office", "jdoe", true, true, t(0))
-            .unwrap();
+        office_flags(&store, "jdoe", true, true, 0);
         let get = store
             .begin_run(&runs::tests::run_start("office", Direction::Get))
             .unwrap();
@@ -665,9 +639,7 @@ mod tests {
     #[test]
     fn runs_must_match_the_link_they_are_recorded_on() {
         let (_dir, store) = store();
-        store
-            .record_link_flags("office", "jdoe", true, true, t(0))
-            .unwrap();
+        office_flags(&store, "jdoe", true, true, 0);
         let get = store
             .begin_run(&runs::tests::run_start("office", Direction::Get))
             .unwrap();

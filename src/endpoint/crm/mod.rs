@@ -21,7 +21,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, Transaction, params};
+use rusqlite::{Connection, OptionalExtension, ToSql, Transaction, params};
 
 pub use export::{ExportProblem, ExportReport, export, export_folder};
 pub use import::{ImportProblem, ImportReport, ImportSource, import, import_sources};
@@ -388,28 +388,12 @@ impl<'c> ItemWriter<'c> {
         revision: i64,
         on_conflict: &str,
     ) -> rusqlite::Result<usize> {
-        let d = &row.meta.dates;
-        self.conn
-            .prepare_cached(&format!(
-                "INSERT INTO items (user_id, item_type, uid, revision, content_hash, label,
-                    modified, start, start_key, due, due_key, recurrence_end, body)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) {on_conflict}"
-            ))?
-            .execute(params![
-                user_id,
-                row.meta.item_type.as_str(),
-                row.meta.uid,
-                revision,
-                row.meta.hash.as_bytes(),
-                row.meta.label,
-                d.modified.map(|t| t.timestamp()),
-                d.start.as_ref().map(ItemTime::encode),
-                d.start.as_ref().map(ItemTime::approximate_timestamp),
-                d.due.as_ref().map(ItemTime::encode),
-                d.due.as_ref().map(ItemTime::approximate_timestamp),
-                d.recurrence.as_ref().map(RecurrenceEnd::encode),
-                row.body,
-            ])
+        let sql = format!(
+            "INSERT INTO items (user_id, item_type, uid, revision, content_hash, label,
+                modified, start, start_key, due, due_key, recurrence_end, body)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13) {on_conflict}"
+        );
+        self.write_row(&sql, user_id, row, revision, &[])
     }
 
     /// Replaces the item's columns; with `expected`, only at that revision.
@@ -420,31 +404,50 @@ impl<'c> ItemWriter<'c> {
         revision: i64,
         expected: Option<i64>,
     ) -> rusqlite::Result<usize> {
+        self.write_row(
+            "UPDATE items SET revision = ?4, content_hash = ?5, label = ?6, modified = ?7,
+                start = ?8, start_key = ?9, due = ?10, due_key = ?11, recurrence_end = ?12,
+                body = ?13
+             WHERE user_id = ?1 AND item_type = ?2 AND uid = ?3
+               AND (?14 IS NULL OR revision = ?14)",
+            user_id,
+            row,
+            revision,
+            &[expected],
+        )
+    }
+
+    /// Runs `sql` with an item's columns as parameters ?1 to ?13 (in the
+    /// order of the `items` table), then `more` from ?14 on: the one place
+    /// that says how an item is written into its columns.
+    fn write_row(
+        &mut self,
+        sql: &str,
+        user_id: i64,
+        row: &Row,
+        revision: i64,
+        more: &[Option<i64>],
+    ) -> rusqlite::Result<usize> {
         let d = &row.meta.dates;
+        let mut values: Vec<Box<dyn ToSql + '_>> = vec![
+            Box::new(user_id),
+            Box::new(row.meta.item_type.as_str()),
+            Box::new(&row.meta.uid),
+            Box::new(revision),
+            Box::new(row.meta.hash.as_bytes()),
+            Box::new(&row.meta.label),
+            Box::new(d.modified.map(|t| t.timestamp())),
+            Box::new(d.start.as_ref().map(ItemTime::encode)),
+            Box::new(d.start.as_ref().map(ItemTime::approximate_timestamp)),
+            Box::new(d.due.as_ref().map(ItemTime::encode)),
+            Box::new(d.due.as_ref().map(ItemTime::approximate_timestamp)),
+            Box::new(d.recurrence.as_ref().map(RecurrenceEnd::encode)),
+            Box::new(&row.body),
+        ];
+        values.extend(more.iter().map(|value| Box::new(value) as Box<dyn ToSql>));
         self.conn
-            .prepare_cached(
-                "UPDATE items SET revision = ?4, content_hash = ?5, label = ?6, modified = ?7,
-                    start = ?8, start_key = ?9, due = ?10, due_key = ?11, recurrence_end = ?12,
-                    body = ?13
-                 WHERE user_id = ?1 AND item_type = ?2 AND uid = ?3
-                   AND (?14 IS NULL OR revision = ?14)",
-            )?
-            .execute(params![
-                user_id,
-                row.meta.item_type.as_str(),
-                row.meta.uid,
-                revision,
-                row.meta.hash.as_bytes(),
-                row.meta.label,
-                d.modified.map(|t| t.timestamp()),
-                d.start.as_ref().map(ItemTime::encode),
-                d.start.as_ref().map(ItemTime::approximate_timestamp),
-                d.due.as_ref().map(ItemTime::encode),
-                d.due.as_ref().map(ItemTime::approximate_timestamp),
-                d.recurrence.as_ref().map(RecurrenceEnd::encode),
-                row.body,
-                expected,
-            ])
+            .prepare_cached(sql)?
+            .execute(rusqlite::params_from_iter(values))
     }
 }
 

@@ -7,25 +7,13 @@ use super::*;
 use crate::endpoint::naming::MAX_PLAIN_UID_BYTES;
 use crate::item::{parse_calendar, parse_vcards};
 
-const EVENT: &str = "BEGIN:VCALENDAR\r
+const EVENT: &str = concat!(
+    "BEGIN:VCALENDAR\r
 VERSION:2.0\r
 PRODID:-//Example//Client//EN\r
-BEGIN:VTIMEZONE\r
-TZID:Europe/Berlin\r
-BEGIN:STANDARD\r
-DTSTART:19701025T030000\r
-TZOFFSETFROM:+0200\r
-TZOFFSETTO:+0100\r
-RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r
-END:STANDARD\r
-BEGIN:DAYLIGHT\r
-DTSTART:19700329T020000\r
-TZOFFSETFROM:+0100\r
-TZOFFSETTO:+0200\r
-RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r
-END:DAYLIGHT\r
-END:VTIMEZONE\r
-BEGIN:VEVENT\r
+",
+    include_str!("../../../tests/fixtures/items/europe-berlin.vtimezone"),
+    "BEGIN:VEVENT\r
 UID:kickoff@example.com\r
 DTSTAMP:20260101T120000Z\r
 SUMMARY:Project kickoff\r
@@ -34,7 +22,8 @@ DTSTART;TZID=Europe/Berlin:20260105T093000\r
 DTEND;TZID=Europe/Berlin:20260105T103000\r
 END:VEVENT\r
 END:VCALENDAR\r
-";
+"
+);
 
 const RECURRING: &str = "BEGIN:VCALENDAR\r
 VERSION:2.0\r

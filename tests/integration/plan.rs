@@ -1,23 +1,20 @@
 //! `snapsync plan` through the real binary: formats, exit codes, the saved
 //! plan, and that it writes nothing.
 
-mod support;
-
 use std::path::Path;
 
-use support::{
-    assert_quiet_with_closed_stdout, project, snapsync_in, stderr_besides_stores, text,
-    with_closed_stdout,
-};
+use crate::support::{Run, Snapsync, World, assert_quiet_with_closed_stdout, project, two_users};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 
 #[test]
 fn plan_shows_the_changes_and_detailed_exitcode_says_there_are_some() {
     let dir = project(50);
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "-s", "send-all"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "-s", "send-all"])
+        .run()
+        .success();
+    let stdout = out.stdout();
     assert!(
         stdout.starts_with("Snapshot send-all: send CRM → office, full  [snapshots.d/world.yaml:"),
         "{stdout}"
@@ -33,8 +30,10 @@ fn plan_shows_the_changes_and_detailed_exitcode_says_there_are_some() {
         stdout.ends_with("Plan: 50 to create, 0 to update, 0 to delete; 0 unchanged.\n"),
         "{stdout}"
     );
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "--detailed-exitcode"]);
-    assert_eq!(out.status.code(), Some(2));
+    Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "--detailed-exitcode"])
+        .run()
+        .code(2);
 }
 
 #[test]
@@ -44,19 +43,21 @@ fn nothing_to_do_exits_zero_even_with_detailed_exitcode() {
     snapsync::endpoint::crm::CrmStore::open(&dir.path().join("data/crm.sqlite"))
         .and_then(|crm| crm.store_items("jdoe", &[]))
         .expect("the CRM user");
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "--detailed-exitcode"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "--detailed-exitcode"])
+        .run()
+        .success();
     assert!(
-        text(&out.stdout).ends_with("Plan: 0 to create, 0 to update, 0 to delete; 0 unchanged.\n")
+        out.stdout()
+            .ends_with("Plan: 0 to create, 0 to update, 0 to delete; 0 unchanged.\n")
     );
 }
 
 #[test]
 fn plan_out_saves_a_versioned_json_plan_and_json_prints_the_same() {
     let dir = project(20);
-    let out = snapsync_in(
-        dir.path(),
-        &[
+    let out = Snapsync::new(dir.path())
+        .args([
             "plan",
             "--now",
             NOW,
@@ -64,9 +65,9 @@ fn plan_out_saves_a_versioned_json_plan_and_json_prints_the_same() {
             "json",
             "--out",
             "plan.json",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        ])
+        .run()
+        .success();
     let saved = std::fs::read(dir.path().join("plan.json")).expect("the plan was saved");
     assert_eq!(saved, out.stdout);
     let plan: serde_json::Value = serde_json::from_slice(&saved).expect("JSON");
@@ -102,52 +103,27 @@ fn plan_out_saves_a_versioned_json_plan_and_json_prints_the_same() {
 }
 
 #[test]
-fn markdown_is_a_pull_request_comment() {
-    let dir = project(10);
-    let out = snapsync_in(
-        dir.path(),
-        &[
-            "plan", "--now", NOW, "--format", "markdown", "-s", "send-all",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0));
-    let md = text(&out.stdout);
-    assert!(
-        md.starts_with("### snapsync plan\n\n| snapshot | direction | target |"),
-        "{md}"
-    );
-    assert!(
-        md.contains("| send-all | send | office | 10 | 0 | 0 | 0 | 0 | 0 | 0 |"),
-        "{md}"
-    );
-    assert!(
-        md.contains("<details><summary>send-all: 10 changes</summary>"),
-        "{md}"
-    );
-}
-
-#[test]
 fn an_unknown_snapshot_or_invalid_specs_fail_with_exit_1() {
     let dir = project(0);
-    let out = snapsync_in(dir.path(), &["plan", "-s", "nope"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        "error: no snapshot named nope in the specs (they define: send-all, send-november)\n"
-    );
+    Snapsync::new(dir.path())
+        .args(["plan", "-s", "nope"])
+        .run()
+        .code(1)
+        .stderr_is(
+            "error: no snapshot named nope in the specs (they define: send-all, send-november)\n",
+        );
     std::fs::write(
         dir.path().join("snapshots.d/bad.yaml"),
         "apiVersion: snapsync/v1\nkind: Snapshot\n",
     )
     .expect("write");
-    let out = snapsync_in(dir.path(), &["plan"]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = Snapsync::new(dir.path()).args(["plan"]).run().code(1);
     assert!(
-        text(&out.stderr).contains("snapshots.d/bad.yaml"),
+        out.stderr().contains("snapshots.d/bad.yaml"),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
-    assert_eq!(text(&out.stdout), "");
+    assert_eq!(out.stdout(), "");
 }
 
 #[test]
@@ -156,13 +132,12 @@ fn plan_creates_no_store() {
     // No CRM store: nothing to send yet (a notice per link, not an error:
     // a store with no user at all is not a typo), and the plan still
     // creates nothing.
-    let out = snapsync_in(dir.path(), &["plan"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(dir.path()).args(["plan"]).run().success();
     assert!(
-        text(&out.stdout)
+        out.stdout()
             .contains("the CRM store holds no users yet: nothing to send for CRM user `jdoe`"),
         "{}",
-        text(&out.stdout)
+        out.stdout()
     );
     assert!(!Path::new(&dir.path().join("data")).exists());
 }
@@ -170,35 +145,36 @@ fn plan_creates_no_store() {
 #[test]
 fn an_unknown_snapshot_suggests_the_nearest_name() {
     let dir = project(0);
-    let out = snapsync_in(dir.path(), &["plan", "-s", "send-al"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        "error: no snapshot named send-al in the specs; did you mean `send-all`? \
-         (they define: send-all, send-november)\n"
-    );
-    let out = snapsync_in(dir.path(), &["apply", "-s", "send-novembre"]);
-    assert_eq!(out.status.code(), Some(1));
+    Snapsync::new(dir.path())
+        .args(["plan", "-s", "send-al"])
+        .run()
+        .code(1)
+        .stderr_is(
+            "error: no snapshot named send-al in the specs; did you mean `send-all`? \
+         (they define: send-all, send-november)\n",
+        );
+    let out = Snapsync::new(dir.path())
+        .args(["apply", "-s", "send-novembre"])
+        .run()
+        .code(1);
     assert!(
-        text(&out.stderr).contains("did you mean `send-november`?"),
+        out.stderr().contains("did you mean `send-november`?"),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
 }
 
 #[test]
 fn markdown_says_no_changes_plainly_instead_of_an_empty_fold() {
     let dir = project(5);
-    let applied = snapsync_in(
-        dir.path(),
-        &["apply", "--yes", "--now", NOW, "-s", "send-all"],
-    );
-    assert_eq!(applied.status.code(), Some(0), "{}", text(&applied.stderr));
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "--format", "markdown"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(
-        text(&out.stdout),
-        "### snapsync plan\n\n\
+    Snapsync::new(dir.path())
+        .args(["apply", "--yes", "--now", NOW, "-s", "send-all"])
+        .run()
+        .success();
+    Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "--format", "markdown"])
+        .run()
+        .success().stdout_is("### snapsync plan\n\n\
          | snapshot | direction | target | create | restore | update | delete | orphans kept | unchanged | not matched |\n\
          | --- | --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |\n\
          | send-all | send | office | 0 | 0 | 0 | 0 | 0 | 5 | 0 |\n\
@@ -208,8 +184,7 @@ fn markdown_says_no_changes_plainly_instead_of_an_empty_fold() {
          \n\
          send-all: no changes.\n\
          \n\
-         send-november: no changes.\n"
-    );
+         send-november: no changes.\n");
 }
 
 #[test]
@@ -235,12 +210,12 @@ fn a_reader_that_goes_away_is_not_an_error() {
 #[test]
 fn an_apply_whose_reader_goes_away_still_applies_and_says_how_it_went() {
     let dir = project(5);
-    let out = with_closed_stdout(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    let out = Snapsync::new(dir.path())
+        .args(["apply", "--yes", "-s", "send-all"])
+        .closed_stdout()
+        .run();
     assert_eq!(
-        (
-            out.status.code(),
-            stderr_besides_stores(&out.stderr).as_str()
-        ),
+        (out.status.code(), out.stderr_besides_stores().as_str()),
         (Some(0), "")
     );
     let written: usize = ["calendar", "tasks", "contacts"]
@@ -249,16 +224,12 @@ fn an_apply_whose_reader_goes_away_still_applies_and_says_how_it_went() {
         .sum();
     assert_eq!(written, 5, "the apply stopped when its output went unread");
     // With --format json the plan goes to stderr and the report to stdout.
-    let out = with_closed_stdout(
-        dir.path(),
-        &["apply", "--yes", "-s", "send-all", "--format", "json"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        !text(&out.stderr).contains("error"),
-        "{}",
-        text(&out.stderr)
-    );
+    let out = Snapsync::new(dir.path())
+        .args(["apply", "--yes", "-s", "send-all", "--format", "json"])
+        .closed_stdout()
+        .run()
+        .success();
+    assert!(!out.stderr().contains("error"), "{}", out.stderr());
 }
 
 #[test]
@@ -278,9 +249,8 @@ spec: { direction: get, target: office }
 ";
     std::fs::write(&path, specs).expect("write the specs");
 
-    let out = snapsync_in(dir.path(), &["validate"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(dir.path()).args(["validate"]).run().success();
+    let stderr = out.stderr();
     assert!(stderr.contains("spec::disabled-link"), "{stderr}");
     assert!(
         stderr.contains("link `jdoe` has outbound synchronization disabled"),
@@ -289,15 +259,18 @@ spec: { direction: get, target: office }
     assert!(!stderr.contains("Advice:"), "{stderr}");
 
     // Read-only commands and unrelated snapshots work.
-    let out = snapsync_in(dir.path(), &["links"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "-s", "get-all"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(dir.path()).args(["links"]).run().success();
+    Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "-s", "get-all"])
+        .run()
+        .success();
 
     // The snapshot that names the link plans it as skipped.
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW, "-s", "send-november"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "-s", "send-november"])
+        .run()
+        .success();
+    let stdout = out.stdout();
     assert!(
         stdout.contains("link jdoe skipped: outbound is disabled in target office"),
         "{stdout}"
@@ -306,4 +279,76 @@ spec: { direction: get, target: office }
         stdout.ends_with("Plan: 0 to create, 0 to update, 0 to delete; 0 unchanged.\n"),
         "{stdout}"
     );
+}
+
+/// The `two-users` world with a full send, a filtered send that leaves
+/// items out, and gets from a target that holds items: a plan of every
+/// kind of section.
+fn every_kind_of_plan() -> World {
+    two_users(8, 4)
+}
+
+/// `out`'s standard output with what varies from run to run masked: the
+/// world's folder (as given and canonical) as `[WORLD]`, a vdir file's
+/// version (its modification time, size and inode) as `[file version]`,
+/// and the plan's checksum (which covers both) as `[checksum]`.
+fn stable(world: &World, out: &Run) -> String {
+    let mut text = out.stdout();
+    let canonical = std::fs::canonicalize(world.path()).expect("canonical");
+    for root in [canonical.as_path(), world.path()] {
+        text = text.replace(root.to_str().expect("UTF-8"), "[WORLD]");
+    }
+    let mut masked = String::new();
+    for line in text.split_inclusive('\n') {
+        let starts = |key: &str| line.trim_start().starts_with(key);
+        match (starts("\"version\": \""), starts("\"checksum\": \"blake3:")) {
+            (true, _) if line.contains('-') => {
+                let indent = &line[..line.len() - line.trim_start().len()];
+                masked.push_str(indent);
+                masked.push_str("\"version\": \"[file version]\",\n");
+            }
+            (_, true) => masked.push_str("  \"checksum\": \"blake3:[checksum]\"\n"),
+            _ => masked.push_str(line),
+        }
+    }
+    masked
+}
+
+/// The text plan: per snapshot its filters and warnings, per link and item
+/// type its operations, what was left out, and the totals.
+#[test]
+fn the_plan_text_of_every_kind_of_section_is_pinned() {
+    let world = every_kind_of_plan();
+    let out = world
+        .snapsync()
+        .args(["plan", "--now", NOW])
+        .run()
+        .success();
+    insta::assert_snapshot!("plan_text", stable(&world, &out));
+}
+
+/// Markdown is a pull request comment: a table of counts per snapshot, the
+/// totals, then a fold with each snapshot's changes.
+#[test]
+fn the_plan_markdown_of_every_kind_of_section_is_pinned() {
+    let world = every_kind_of_plan();
+    let out = world
+        .snapsync()
+        .args(["plan", "--now", NOW, "--format", "markdown"])
+        .run()
+        .success();
+    insta::assert_snapshot!("plan_markdown", stable(&world, &out));
+}
+
+/// The JSON plan: what it was made against (stores, targets, links and
+/// their folders), and every operation with its source's version and hash.
+#[test]
+fn the_plan_json_of_every_kind_of_section_is_pinned() {
+    let world = every_kind_of_plan();
+    let out = world
+        .snapsync()
+        .args(["plan", "--now", NOW, "--format", "json"])
+        .run()
+        .success();
+    insta::assert_snapshot!("plan_json", stable(&world, &out));
 }

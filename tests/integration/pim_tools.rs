@@ -6,8 +6,6 @@
 //! The tools come from the local virtualenv (see `support`); without it
 //! these tests fail, saying how to install it.
 
-mod support;
-
 use std::path::Path;
 
 use snapsync::endpoint::Collection;
@@ -21,22 +19,8 @@ fn ics(body: &str) -> String {
     )
 }
 
-const BERLIN: &str = "BEGIN:VTIMEZONE\r
-TZID:Europe/Berlin\r
-BEGIN:STANDARD\r
-DTSTART:19701025T030000\r
-TZOFFSETFROM:+0200\r
-TZOFFSETTO:+0100\r
-RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=10\r
-END:STANDARD\r
-BEGIN:DAYLIGHT\r
-DTSTART:19700329T020000\r
-TZOFFSETFROM:+0100\r
-TZOFFSETTO:+0200\r
-RRULE:FREQ=YEARLY;BYDAY=-1SU;BYMONTH=3\r
-END:DAYLIGHT\r
-END:VTIMEZONE\r
-";
+/// The VTIMEZONE of Europe/Berlin, as clients write it.
+const BERLIN: &str = include_str!("../fixtures/items/europe-berlin.vtimezone");
 
 /// Events: zoned, UTC, floating, all-day (one day and several), recurring
 /// (with COUNT and an override, without end, all-day yearly), an unsafe UID
@@ -205,7 +189,7 @@ fn khal_lists_every_event_snapsync_wrote() {
         "urn:uuid:6f1c2a4e-2b1d-4c3e-9a8f-0d1e2f3a4b5c/with slash".into(),
         "Café, Überraschung; 東京".into()
     )));
-    assert_eq!(support::khal_events(&folder), want);
+    assert_eq!(crate::support::khal_events(&folder), want);
 }
 
 #[test]
@@ -213,7 +197,10 @@ fn todoman_lists_every_task_snapsync_wrote() {
     let dir = tempfile::tempdir().unwrap();
     let folder = dir.path().join("tasks");
     let items = write_all(&folder, ItemType::Tasks, &tasks());
-    assert_eq!(support::todoman_tasks(&folder), expected(&items, &[]));
+    assert_eq!(
+        crate::support::todoman_tasks(&folder),
+        expected(&items, &[])
+    );
 }
 
 #[test]
@@ -223,7 +210,7 @@ fn khard_lists_every_contact_snapsync_wrote() {
     let items = write_all(&folder, ItemType::Contacts, &contacts());
     let want = expected(&items, &[]);
     assert!(want.contains(&("zoe-müller".into(), "Dr. Zoë Müller, MD".into())));
-    assert_eq!(support::khard_contacts(&folder), want);
+    assert_eq!(crate::support::khard_contacts(&folder), want);
 }
 
 #[test]
@@ -239,7 +226,7 @@ fn the_helpers_see_what_is_missing_or_different() {
     let text = std::fs::read_to_string(&path).unwrap();
     assert!(text.contains("FN:Bob Example"), "{text}");
     std::fs::write(&path, text.replace("FN:Bob Example", "FN:Robert Example")).unwrap();
-    let seen = support::khard_contacts(&folder);
+    let seen = crate::support::khard_contacts(&folder);
     assert_ne!(seen, expected(&items, &[]));
     assert_eq!(seen.len(), 1);
     assert_eq!(seen[0].1, "Robert Example");

@@ -2,148 +2,32 @@
 //! nothing), the safety valves, stale saved plans, refused writes, and
 //! crashes at random points.
 
-mod support;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Output;
 
+use crate::support::{Run, Snapsync, refuse_writes, text, two_users};
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::item::ItemType;
-use support::{refuse_writes, snapsync_in, text};
-
-const SPECS: &str = "apiVersion: snapsync/v1
-kind: Stores
-metadata: { name: stores }
-spec:
-  crm: { sqlite: ../data/crm.sqlite }
-  state: { sqlite: ../data/state.sqlite }
----
-apiVersion: snapsync/v1
-kind: Target
-metadata: { name: office }
-spec:
-  type: vdir
-  path: ../vdir
-  links:
-    - name: jdoe
-      user: jdoe
-      scheduleItems: jdoe/scheduleItems
-      tasks: jdoe/tasks
-      contacts: jdoe/contacts
-    - name: asmith
-      user: asmith
-      scheduleItems: asmith/scheduleItems
-      tasks: asmith/tasks
-      contacts: asmith/contacts
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: { name: send-all }
-spec: { direction: send, target: office }
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: { name: send-jdoe-november }
-spec:
-  direction: send
-  target: office
-  links: [jdoe]
-  timezone: Europe/Berlin
-  filters:
-    scheduleItems: { dateOption: start, range: { from: 2026-11-01, to: 2026-11-30 } }
-    tasks: { dateOption: due, range: { from: 2026-01-01 }, includeUndated: true }
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: { name: get-asmith }
-spec: { direction: get, target: office, links: [asmith] }
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: { name: get-asmith-recent }
-spec:
-  direction: get
-  target: office
-  links: [asmith]
-  filters:
-    contacts: { range: { from: 2025-01-01 } }
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: { name: send-asmith }
-spec: { direction: send, target: office, links: [asmith] }
-";
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 
-/// A project: jdoe has `crm_items` generated items in the CRM; asmith has
-/// `target_items` generated items in the vdir target (none in the CRM).
-/// Both users exist in the CRM store (a send for a user it does not hold
-/// is an error).
-fn world(crm_items: u32, target_items: u32) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let specs = dir.path().join("snapshots.d");
-    std::fs::create_dir_all(&specs).expect("folder");
-    std::fs::create_dir_all(dir.path().join("vdir")).expect("folder");
-    std::fs::write(specs.join("world.yaml"), SPECS).expect("specs");
-    let store = CrmStore::open(&dir.path().join("data/crm.sqlite")).expect("crm");
-    for user in ["jdoe", "asmith"] {
-        store.store_items(user, &[]).expect("user");
-    }
-    drop(store);
-    let crm = crm_items.to_string();
-    let target = target_items.to_string();
-    let mut steps: Vec<Vec<&str>> = Vec::new();
-    if crm_items > 0 {
-        steps.push(vec![
-            "generate", "--items", &crm, "--seed", "1", "--out", "gen",
-        ]);
-        steps.push(vec!["crm", "import", "--user", "jdoe", "gen"]);
-    }
-    if target_items > 0 {
-        steps.push(vec![
-            "generate",
-            "--items",
-            &target,
-            "--seed",
-            "2",
-            "--layout",
-            "vdir",
-            "--out",
-            "vdir/asmith",
-        ]);
-    }
-    for args in steps {
-        ok(dir.path(), &args);
-    }
-    dir
+fn ok(dir: &Path, args: &[&str]) -> Run {
+    Snapsync::new(dir).args(args).run().success()
 }
 
-fn ok(dir: &Path, args: &[&str]) -> Output {
-    let out = snapsync_in(dir, args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}\nstdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
-}
-
-fn apply(dir: &Path, snapshot: &str) -> Output {
-    snapsync_in(dir, &["apply", "--yes", "--now", NOW, "-s", snapshot])
+fn apply(dir: &Path, snapshot: &str) -> Run {
+    Snapsync::new(dir)
+        .args(["apply", "--yes", "--now", NOW, "-s", snapshot])
+        .run()
 }
 
 /// `plan --detailed-exitcode` of one snapshot: 0 when nothing would change.
 fn plan_code(dir: &Path, snapshot: &str) -> (Option<i32>, String) {
-    let out = snapsync_in(
-        dir,
-        &["plan", "--now", NOW, "--detailed-exitcode", "-s", snapshot],
-    );
-    (out.status.code(), text(&out.stdout))
+    let out = Snapsync::new(dir)
+        .args(["plan", "--now", NOW, "--detailed-exitcode", "-s", snapshot])
+        .run();
+    (out.status.code(), out.stdout())
 }
 
 /// The UIDs of the item files in a vdir collection (hidden files are not items).
@@ -190,11 +74,10 @@ fn crm_uids(dir: &Path, user: &str, item_type: ItemType) -> Vec<String> {
 
 #[test]
 fn after_an_apply_the_same_spec_plans_nothing_full_and_filtered_send_and_get() {
-    let dir = world(300, 200);
+    let dir = two_users(300, 200);
     let root = dir.path();
     // Filtered, link-level send first: it sends only what it matches.
-    let out = apply(root, "send-jdoe-november");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    apply(root, "send-jdoe-november").success();
     assert_eq!(plan_code(root, "send-jdoe-november").0, Some(0));
     assert_eq!(
         plan_code(root, "send-all").0,
@@ -202,7 +85,7 @@ fn after_an_apply_the_same_spec_plans_nothing_full_and_filtered_send_and_get() {
         "the rest is still to send"
     );
     // Full, target-level send.
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     assert_eq!(
         plan_code(root, "send-all"),
         (Some(0), plan_code(root, "send-all").1)
@@ -216,7 +99,7 @@ fn after_an_apply_the_same_spec_plans_nothing_full_and_filtered_send_and_get() {
     }
     // Full get of a link into an empty CRM user, then a send of the same link
     // plans no write (a get followed by a send).
-    assert_eq!(apply(root, "get-asmith").status.code(), Some(0));
+    apply(root, "get-asmith").success();
     assert_eq!(plan_code(root, "get-asmith").0, Some(0));
     assert_eq!(plan_code(root, "send-asmith").0, Some(0));
     assert_eq!(plan_code(root, "get-asmith-recent").0, Some(0));
@@ -231,15 +114,21 @@ fn after_an_apply_the_same_spec_plans_nothing_full_and_filtered_send_and_get() {
 
 #[test]
 fn without_a_terminal_and_without_yes_apply_refuses_and_writes_nothing() {
-    let dir = world(20, 0);
-    let out = snapsync_in(dir.path(), &["apply", "-s", "send-all"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert!(
-        text(&out.stderr)
-            .contains("error: not on a terminal, so there is no one to confirm: pass --yes"),
-        "{}",
-        text(&out.stderr)
-    );
+    let dir = two_users(20, 0);
+    // Not even a `y` piped in confirms: only a person at a terminal does.
+    for input in ["", "y\n"] {
+        let out = Snapsync::new(dir.path())
+            .args(["apply", "-s", "send-all"])
+            .stdin(input)
+            .run()
+            .code(1);
+        assert!(
+            out.stderr()
+                .contains("error: not on a terminal, so there is no one to confirm: pass --yes"),
+            "{}",
+            out.stderr()
+        );
+    }
     assert!(vdir_uids(&dir.path().join("vdir/jdoe/scheduleItems")).is_empty());
     assert!(!dir.path().join("data/state.sqlite").exists());
 }
@@ -257,30 +146,28 @@ fn delete_in_crm(dir: &Path, item_type: ItemType, n: usize) {
 
 #[test]
 fn max_deletes_stops_the_apply_before_any_write() {
-    let dir = world(100, 0);
+    let dir = two_users(100, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     delete_in_crm(root, ItemType::Contacts, 3);
     let before = vdir_uids(&root.join("vdir/jdoe/contacts"));
-    let out = snapsync_in(
-        root,
-        &["apply", "--yes", "--max-deletes", "2", "-s", "send-all"],
-    );
-    assert_eq!(out.status.code(), Some(1));
+    let out = Snapsync::new(root)
+        .args(["apply", "--yes", "--max-deletes", "2", "-s", "send-all"])
+        .run()
+        .code(1);
     assert!(
-        text(&out.stderr).contains(
+        out.stderr().contains(
             "error: refused: snapshot send-all would delete 3 items, more than 2 (--max-deletes); \
              check the plan, then raise the limit"
         ),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
     assert_eq!(vdir_uids(&root.join("vdir/jdoe/contacts")), before);
-    let out = snapsync_in(
-        root,
-        &["apply", "--yes", "--max-deletes", "3", "-s", "send-all"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(root)
+        .args(["apply", "--yes", "--max-deletes", "3", "-s", "send-all"])
+        .run()
+        .success();
     assert_eq!(
         before.len() - 3,
         vdir_uids(&root.join("vdir/jdoe/contacts")).len()
@@ -289,13 +176,12 @@ fn max_deletes_stops_the_apply_before_any_write() {
 
 #[test]
 fn a_source_that_lists_nothing_after_a_sync_is_refused() {
-    let dir = world(100, 0);
+    let dir = two_users(100, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     delete_in_crm(root, ItemType::Contacts, usize::MAX);
-    let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let out = apply(root, "send-all").code(1);
+    let stderr = out.stderr();
     assert!(
         stderr.contains("refused: snapshot send-all, link jdoe: the source lists no contacts, but 15 were synced before"),
         "{stderr}"
@@ -305,21 +191,20 @@ fn a_source_that_lists_nothing_after_a_sync_is_refused() {
         "{stderr}"
     );
     assert_eq!(vdir_uids(&root.join("vdir/jdoe/contacts")).len(), 15);
-    let out = snapsync_in(
-        root,
-        &["apply", "--yes", "--allow-empty-source", "-s", "send-all"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(root)
+        .args(["apply", "--yes", "--allow-empty-source", "-s", "send-all"])
+        .run()
+        .success();
     assert!(vdir_uids(&root.join("vdir/jdoe/contacts")).is_empty());
     // Both sides empty now: nothing to guard, no alarm.
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
 }
 
 #[test]
 fn a_saved_plan_whose_destination_changed_gives_stale_operations_not_overwrites() {
-    let dir = world(40, 0);
+    let dir = two_users(40, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     // Edit three items in the CRM so the plan updates them.
     let store = CrmStore::open(&root.join("data/crm.sqlite")).expect("crm");
     let events = store.collection("jdoe", ItemType::ScheduleItems);
@@ -351,9 +236,11 @@ fn a_saved_plan_whose_destination_changed_gives_stale_operations_not_overwrites(
             .expect("read")
             .replacen("SUMMARY:", "SUMMARY:Theirs ", 1);
     std::fs::write(&victim, &theirs).expect("write");
-    let out = snapsync_in(root, &["apply", "--yes", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(root)
+        .args(["apply", "--yes", "--plan", "plan.json"])
+        .run()
+        .code(3);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(&format!(
             "stale: send-all update · target office · link jdoe · scheduleItems {}:",
@@ -366,11 +253,7 @@ fn a_saved_plan_whose_destination_changed_gives_stale_operations_not_overwrites(
         theirs,
         "overwritten"
     );
-    assert!(
-        text(&out.stdout).contains("2 updated"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(out.stdout().contains("2 updated"), "{}", out.stdout());
 }
 
 /// Makes a file refuse replacement, even for root (`chattr +i`), or, for a
@@ -378,9 +261,9 @@ fn a_saved_plan_whose_destination_changed_gives_stale_operations_not_overwrites(
 
 #[test]
 fn refused_writes_fail_per_item_and_the_rest_is_applied() {
-    let dir = world(200, 0);
+    let dir = two_users(200, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     let store = CrmStore::open(&root.join("data/crm.sqlite")).expect("crm");
     let tasks = store.collection("jdoe", ItemType::Tasks);
     let listing = tasks.list().expect("list");
@@ -414,8 +297,8 @@ fn refused_writes_fail_per_item_and_the_rest_is_applied() {
     for u in &undo {
         u();
     }
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{}", out.stderr());
+    let stderr = out.stderr();
     let failures: Vec<&str> = stderr
         .lines()
         .filter(|l| l.starts_with("failed: "))
@@ -428,13 +311,9 @@ fn refused_writes_fail_per_item_and_the_rest_is_applied() {
         )),
         "{stderr}"
     );
-    assert!(
-        text(&out.stdout).contains("3 updated"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(out.stdout().contains("3 updated"), "{}", out.stdout());
     // A re-run applies what is left.
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     assert_eq!(plan_code(root, "send-all").0, Some(0));
 }
 
@@ -464,22 +343,15 @@ fn files_written(root: &Path) -> usize {
 
 #[test]
 fn killed_at_random_points_a_re_run_converges_without_duplicates() {
-    let dir = world(3000, 0);
+    let dir = two_users(3000, 0);
     let root = dir.path();
     let mut seed = 7u64;
     let mut killed = 0;
     for _ in 0..12 {
         let before = files_written(root);
-        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_snapsync"))
+        let mut child = Snapsync::new(root)
             .args(["apply", "--yes", "-q", "-s", "send-all"])
-            .current_dir(root)
-            .env_remove("SNAPSYNC_CRM")
-            .env_remove("SNAPSYNC_STATE")
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .expect("spawn");
+            .spawn_silenced();
         // Killed once it has written a random number of files, however
         // fast or slow the machine is: a kill by the clock alone misses
         // every run on an idle machine, where an apply of 3,000 items
@@ -517,8 +389,7 @@ fn killed_at_random_points_a_re_run_converges_without_duplicates() {
         killed >= 8,
         "only {killed} runs were killed mid-way; the test proves little"
     );
-    let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    apply(root, "send-all").success();
     assert_eq!(plan_code(root, "send-all").0, Some(0));
     for t in ItemType::ALL {
         let at_target = vdir_uids(&root.join("vdir/jdoe").join(t.as_str()));
@@ -532,35 +403,36 @@ fn killed_at_random_points_a_re_run_converges_without_duplicates() {
     }
 }
 
-#[test]
-fn a_second_apply_on_a_locked_link_fails_and_says_who_holds_it() {
-    let dir = world(3000, 0);
-    let root = dir.path();
-    let mut first = std::process::Command::new(env!("CARGO_BIN_EXE_snapsync"))
+/// Starts an apply of `send-all` and returns once it holds its locks (its
+/// lock files exist), or after 20 s.
+fn apply_holding_jdoe(root: &Path) -> std::process::Child {
+    let first = Snapsync::new(root)
         .args(["apply", "--yes", "-q", "-s", "send-all"])
-        .current_dir(root)
-        .env_remove("SNAPSYNC_CRM")
-        .env_remove("SNAPSYNC_STATE")
-        .stdin(std::process::Stdio::null())
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    // Wait until the first apply holds its locks (its lock files exist).
+        .spawn_silenced();
     let lock = root.join("data/state.sqlite.locks/office/jdoe.lock");
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
     while !lock.exists() && std::time::Instant::now() < deadline {
         std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    let second = snapsync_in(root, &["apply", "--yes", "-q", "-s", "send-jdoe-november"]);
+    first
+}
+
+#[test]
+fn a_second_apply_on_a_locked_link_fails_and_says_who_holds_it() {
+    let dir = two_users(3000, 0);
+    let root = dir.path();
+    let mut first = apply_holding_jdoe(root);
+    let second = Snapsync::new(root)
+        .args(["apply", "--yes", "-q", "-s", "send-jdoe-november"])
+        .run();
     let still_running = first.try_wait().expect("wait").is_none();
     first.wait().expect("reap");
     assert!(
         still_running,
         "the first apply ended before the second tried; the test proves nothing"
     );
-    assert_eq!(second.status.code(), Some(1), "{}", text(&second.stderr));
-    let stderr = text(&second.stderr);
+    assert_eq!(second.status.code(), Some(1), "{}", second.stderr());
+    let stderr = second.stderr();
     // After the lines that name the stores.
     assert!(
         stderr
@@ -576,9 +448,8 @@ fn a_second_apply_on_a_locked_link_fails_and_says_who_holds_it() {
         "{stderr}"
     );
     // With a long enough wait, the second apply goes through after the first.
-    let out = snapsync_in(
-        root,
-        &[
+    Snapsync::new(root)
+        .args([
             "apply",
             "--yes",
             "-q",
@@ -586,28 +457,27 @@ fn a_second_apply_on_a_locked_link_fails_and_says_who_holds_it() {
             "60s",
             "-s",
             "send-jdoe-november",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        ])
+        .run()
+        .success();
 }
 
 #[test]
 fn apply_json_is_the_report_alone_on_stdout() {
-    let dir = world(30, 0);
-    let out = snapsync_in(
-        dir.path(),
-        &["apply", "--yes", "--format", "json", "-s", "send-all"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let dir = two_users(30, 0);
+    let out = Snapsync::new(dir.path())
+        .args(["apply", "--yes", "--format", "json", "-s", "send-all"])
+        .run()
+        .success();
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("stdout is JSON");
     assert_eq!(report["formatVersion"], 1);
     assert_eq!(report["report"]["snapshots"][0]["snapshot"], "send-all");
     assert_eq!(report["report"]["snapshots"][0]["applied"]["create"], 30);
     // The plan reviewed before applying is still shown, on stderr.
     assert!(
-        text(&out.stderr).contains("Plan: 30 to create"),
+        out.stderr().contains("Plan: 30 to create"),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
 }
 
@@ -621,7 +491,7 @@ fn json(dir: &Path, args: &[&str]) -> serde_json::Value {
 fn writes_carried_out_in_parallel_units_are_journaled_in_plan_order() {
     // 500 items: the events section alone is two units of work, and three
     // sections run on one pool; results arrive in any order.
-    let dir = world(500, 0);
+    let dir = two_users(500, 0);
     let root = dir.path();
     let plan = json(root, &["plan", "-s", "send-all"]);
     let planned: Vec<String> = plan["snapshots"][0]["links"]
@@ -634,7 +504,7 @@ fn writes_carried_out_in_parallel_units_are_journaled_in_plan_order() {
         .map(|op| op["uid"].as_str().expect("uid").to_owned())
         .collect();
     assert_eq!(planned.len(), 500);
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     let shown = json(root, &["runs", "show", "1"]);
     let mut journal: Vec<(u64, String)> = shown["operations"]
         .as_array()
@@ -672,18 +542,22 @@ fn save_plan(dir: &Path, snapshot: &str) -> PathBuf {
 
 #[test]
 fn a_saved_plan_is_refused_where_its_target_now_resolves_elsewhere_and_applies_where_it_was_made() {
-    let dir = world(12, 0);
+    let dir = two_users(12, 0);
     let root = dir.path();
     let plan = save_plan(root, "send-all");
     // The Target is edited to another folder after the plan was saved.
     std::fs::create_dir_all(root.join("vdir2")).expect("folder");
-    let specs = root.join("snapshots.d/world.yaml");
-    let edited = SPECS.replacen("path: ../vdir\n", "path: ../vdir2\n", 1);
-    std::fs::write(&specs, &edited).expect("edit");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    dir.replace(
+        "snapshots.d/world.yaml",
+        "path: ../vdir\n",
+        "path: ../vdir2\n",
+    );
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .code(1);
     let canonical = std::fs::canonicalize(root).expect("canonical");
-    let stderr = text(&out.stderr);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(&format!(
             "  - target office: planned against vdir {}, but the specs now say vdir {}\n",
@@ -694,38 +568,44 @@ fn a_saved_plan_is_refused_where_its_target_now_resolves_elsewhere_and_applies_w
     );
     assert!(stderr.contains("Nothing was applied."), "{stderr}");
     // A state store given on the command line that is not the planned one.
-    std::fs::write(&specs, SPECS).expect("restore");
-    let out = snapsync_in(
-        root,
-        &[
+    dir.replace(
+        "snapshots.d/world.yaml",
+        "path: ../vdir2\n",
+        "path: ../vdir\n",
+    );
+    let out = Snapsync::new(root)
+        .args([
             "--state",
             "elsewhere.sqlite",
             "apply",
             "--plan",
             "plan.json",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+        ])
+        .run()
+        .code(1);
     assert!(
-        text(&out.stderr).contains(&format!(
+        out.stderr().contains(&format!(
             "  - the state store (--state or SNAPSYNC_STATE): planned against {}, but it is now {}\n",
             canonical.join("data/state.sqlite").display(),
             canonical.join("elsewhere.sqlite").display()
         )),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
     assert!(vdir_uids(&root.join("vdir/jdoe/scheduleItems")).is_empty());
     assert!(vdir_uids(&root.join("vdir2/jdoe/scheduleItems")).is_empty());
     assert!(!root.join("elsewhere.sqlite").exists());
     // Away from the edited specs, the plan goes where it was made: vdir.
-    std::fs::write(&specs, &edited).expect("edit");
-    let away = tempfile::tempdir().expect("a temporary folder");
-    let out = snapsync_in(
-        away.path(),
-        &["apply", "--plan", plan.to_str().expect("UTF-8")],
+    dir.replace(
+        "snapshots.d/world.yaml",
+        "path: ../vdir\n",
+        "path: ../vdir2\n",
     );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let away = tempfile::tempdir().expect("a temporary folder");
+    Snapsync::new(away.path())
+        .args(["apply", "--plan", plan.to_str().expect("UTF-8")])
+        .run()
+        .success();
     assert_eq!(
         vdir_uids(&root.join("vdir/jdoe/scheduleItems")),
         crm_uids(root, "jdoe", ItemType::ScheduleItems)
@@ -735,20 +615,19 @@ fn a_saved_plan_is_refused_where_its_target_now_resolves_elsewhere_and_applies_w
 
 #[test]
 fn a_saved_plan_applies_from_an_empty_folder_without_yes_and_without_asking() {
-    let dir = world(20, 0);
+    let dir = two_users(20, 0);
     let root = dir.path();
     let plan = save_plan(root, "send-all");
     let away = tempfile::tempdir().expect("a temporary folder");
     // No specs, no --yes, no terminal: the saved plan is the approval.
-    let out = snapsync_in(
-        away.path(),
-        &["apply", "--plan", plan.to_str().expect("UTF-8")],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(away.path())
+        .args(["apply", "--plan", plan.to_str().expect("UTF-8")])
+        .run()
+        .success();
     assert!(
-        text(&out.stdout).contains("0 failed, 0 stale."),
+        out.stdout().contains("0 failed, 0 stale."),
         "{}",
-        text(&out.stdout)
+        out.stdout()
     );
     for t in ItemType::ALL {
         let folder = root.join("vdir/jdoe").join(t.to_string());
@@ -761,7 +640,7 @@ fn a_saved_plan_applies_from_an_empty_folder_without_yes_and_without_asking() {
 
 #[test]
 fn an_edited_plan_is_refused_and_a_resealed_forged_uid_fails_its_item_only() {
-    let dir = world(40, 0);
+    let dir = two_users(40, 0);
     let root = dir.path();
     let path = save_plan(root, "send-all");
     let original = std::fs::read_to_string(&path).expect("read");
@@ -770,15 +649,17 @@ fn an_edited_plan_is_refused_and_a_resealed_forged_uid_fails_its_item_only() {
     let real_uid = op["uid"].as_str().expect("uid").to_owned();
     op["uid"] = "../../evil".into();
     std::fs::write(&path, serde_json::to_vec_pretty(&value).expect("JSON")).expect("write");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .code(1);
     assert!(
-        text(&out.stderr).contains(
+        out.stderr().contains(
             "plan.json is not applied: the plan was edited since it was saved (its checksum \
              does not match its content); plan again"
         ),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
     assert!(vdir_uids(&root.join("vdir/jdoe/scheduleItems")).is_empty());
 
@@ -788,9 +669,11 @@ fn an_edited_plan_is_refused_and_a_resealed_forged_uid_fails_its_item_only() {
     plan.snapshots[0].links[0].sections[0].operations[1].uid = "line\nbreak".into();
     plan.seal();
     std::fs::write(&path, serde_json::to_vec(&plan).expect("JSON")).expect("write");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .code(3);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(&format!(
             "failed: send-all create · target office · link jdoe · scheduleItems ../../evil: \
@@ -817,19 +700,17 @@ fn an_edited_plan_is_refused_and_a_resealed_forged_uid_fails_its_item_only() {
     }
     // Nothing was recorded under the forged UID: the real item is still
     // planned as new.
-    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "send-all"]);
-    assert!(
-        text(&out.stdout).contains(&real_uid),
-        "{}",
-        text(&out.stdout)
-    );
+    let out = Snapsync::new(root)
+        .args(["plan", "--now", NOW, "-s", "send-all"])
+        .run();
+    assert!(out.stdout().contains(&real_uid), "{}", out.stdout());
 }
 
 #[test]
 fn a_keep_that_cannot_be_applied_is_reported_failed_and_never_journalled_as_a_create() {
-    let dir = world(10, 0);
+    let dir = two_users(10, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     // Planned again, every item is a keep; one is forged with a UID the
     // state store cannot hold, and sealed again.
     let path = save_plan(root, "send-all");
@@ -840,8 +721,10 @@ fn a_keep_that_cannot_be_applied_is_reported_failed_and_never_journalled_as_a_cr
     op.uid = "line\nbreak".into();
     plan.seal();
     std::fs::write(&path, serde_json::to_vec(&plan).expect("JSON")).expect("write");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json", "--format", "json"])
+        .run()
+        .code(3);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
     let unapplied = &report["report"]["snapshots"][0]["unapplied"];
     assert_eq!(unapplied.as_array().map(Vec::len), Some(1), "{unapplied}");
@@ -861,34 +744,24 @@ fn a_keep_that_cannot_be_applied_is_reported_failed_and_never_journalled_as_a_cr
 
 #[test]
 fn an_apply_that_waits_for_a_lock_plans_after_it_and_finds_nothing_stale() {
-    let dir = world(3000, 0);
+    let dir = two_users(3000, 0);
     let root = dir.path();
-    let mut first = support::snapsync_command(root, &["apply", "--yes", "-q", "-s", "send-all"])
-        .stdout(std::process::Stdio::null())
-        .stderr(std::process::Stdio::null())
-        .spawn()
-        .expect("spawn");
-    let lock = root.join("data/state.sqlite.locks/office/jdoe.lock");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    while !lock.exists() && std::time::Instant::now() < deadline {
-        std::thread::sleep(std::time::Duration::from_millis(10));
-    }
+    let mut first = apply_holding_jdoe(root);
     // The second covers jdoe too, and waits for the first to finish.
-    let second = support::snapsync_command(
-        root,
-        &[
+    let second = Snapsync::new(root)
+        .args([
             "apply",
             "--yes",
             "--lock-timeout",
             "300s",
             "-s",
             "send-jdoe-november",
-        ],
-    )
-    .stdout(std::process::Stdio::piped())
-    .stderr(std::process::Stdio::piped())
-    .spawn()
-    .expect("spawn");
+        ])
+        .command()
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
     std::thread::sleep(std::time::Duration::from_millis(200));
     let still_running = first.try_wait().expect("wait").is_none();
     let first_status = first.wait().expect("reap");
@@ -932,16 +805,16 @@ spec: { direction: send, target: dav }
     )
     .expect("specs");
     let secret = "hunter2-very-secret-value";
-    let out = support::snapsync_command(dir.path(), &["plan", "--now", NOW, "--out", "plan.json"])
+    let out = Snapsync::new(dir.path())
+        .args(["plan", "--now", NOW, "--out", "plan.json"])
         .env("SNAPSYNC_TEST_DAV_PASSWORD", secret)
-        .output()
-        .expect("runs");
+        .run();
     let saved = std::fs::read_to_string(dir.path().join("plan.json")).unwrap_or_else(|_| {
-        panic!("no plan saved: {}", text(&out.stderr));
+        panic!("no plan saved: {}", out.stderr());
     });
     assert!(!saved.contains(secret), "{saved}");
-    assert!(!text(&out.stdout).contains(secret));
-    assert!(!text(&out.stderr).contains(secret));
+    assert!(!out.stdout().contains(secret));
+    assert!(!out.stderr().contains(secret));
     let plan: serde_json::Value = serde_json::from_str(&saved).expect("JSON");
     let dav = &plan["targets"][0];
     assert_eq!(dav["type"], "caldav");
@@ -981,7 +854,7 @@ fn on_a_terminal(dir: &Path, args: &str, answer: &str) -> (Option<i32>, String) 
 
 #[test]
 fn declining_the_prompt_exits_4_and_writes_nothing_and_yes_applies() {
-    let dir = world(5, 0);
+    let dir = two_users(5, 0);
     let root = dir.path();
     let (code, shown) = on_a_terminal(root, "apply -s send-all", "no\n");
     assert_eq!(code, Some(4), "{shown}");
@@ -1000,9 +873,9 @@ fn declining_the_prompt_exits_4_and_writes_nothing_and_yes_applies() {
 
 #[test]
 fn a_resealed_plan_whose_href_leaves_its_collection_fails_that_item_and_touches_nothing_outside() {
-    let dir = world(40, 0);
+    let dir = two_users(40, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     delete_in_crm(root, ItemType::ScheduleItems, 2);
     let path = save_plan(root, "send-all");
     let mut plan: snapsync::plan::Plan =
@@ -1022,9 +895,11 @@ fn a_resealed_plan_whose_href_leaves_its_collection_fails_that_item_and_touches_
         snapsync::endpoint::Href("../../asmith/scheduleItems/theirs.ics".into());
     plan.seal();
     std::fs::write(&path, serde_json::to_vec(&plan).expect("JSON")).expect("write");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .code(3);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(
             "\"../../asmith/scheduleItems/theirs.ics\" is not the name of an item file of this collection"
@@ -1036,11 +911,7 @@ fn a_resealed_plan_whose_href_leaves_its_collection_fails_that_item_and_touches_
         "kept"
     );
     // The other delete went through.
-    assert!(
-        text(&out.stdout).contains("1 deleted"),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(out.stdout().contains("1 deleted"), "{}", out.stdout());
 }
 
 /// Issue 13, defect 12: a killed apply leaves hidden temporary files; the
@@ -1048,7 +919,7 @@ fn a_resealed_plan_whose_href_leaves_its_collection_fails_that_item_and_touches_
 /// are gone, and nothing else.
 #[test]
 fn an_apply_removes_the_temporary_files_of_killed_runs_and_only_those() {
-    let dir = world(30, 0);
+    let dir = two_users(30, 0);
     let calendar = dir.path().join("vdir/jdoe/scheduleItems");
     std::fs::create_dir_all(&calendar).expect("folder");
     // A process that has ended stands for a killed apply.
@@ -1078,8 +949,7 @@ fn an_apply_removes_the_temporary_files_of_killed_runs_and_only_those() {
     ok(dir.path(), &["plan", "-s", "send-all"]);
     assert!(calendar.join(&leftovers[0]).exists());
 
-    let out = apply(dir.path(), "send-all");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    apply(dir.path(), "send-all").success();
     let hidden: BTreeSet<String> = std::fs::read_dir(&calendar)
         .expect("read")
         .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
@@ -1118,9 +988,9 @@ spec: {{ direction: send, target: typo, orphans: delete }}
 
 #[test]
 fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
-    let dir = world(100, 0);
+    let dir = two_users(100, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     // Another target already holds jdoe's contacts, never synced by snapsync.
     let folder = root.join("vdir-typo/jdoe/contacts");
     std::fs::create_dir_all(&folder).expect("folder");
@@ -1132,9 +1002,11 @@ fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
     assert!(!before.is_empty());
 
     add_purge_target(root, "jdoee");
-    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "purge-typo"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stdout));
-    let stdout = text(&out.stdout);
+    let out = Snapsync::new(root)
+        .args(["plan", "--now", NOW, "-s", "purge-typo"])
+        .run()
+        .code(1);
+    let stdout = out.stdout();
     assert!(
         stdout.contains("CRM user `jdoee` does not exist in the CRM store (did you mean `jdoe`?)"),
         "{stdout}"
@@ -1144,30 +1016,31 @@ fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
     // The link with the error is the whole plan: nothing else to apply.
     assert_eq!(out.status.code(), Some(1));
     assert!(
-        text(&out.stderr).contains(
+        out.stderr().contains(
             "the plan has errors (listed above) and nothing else to do; nothing was applied"
         ),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
     assert_eq!(vdir_uids(&folder), before);
 
     // A user that exists but holds no contacts: the plan would delete
     // every item of the collection (all orphans), which is refused.
     add_purge_target(root, "asmith");
-    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "purge-typo"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(root)
+        .args(["plan", "--now", NOW, "-s", "purge-typo"])
+        .run()
+        .success();
     assert!(
-        text(&out.stdout).contains(&format!(
+        out.stdout().contains(&format!(
             "this would delete every item of vdir typo: jdoe/contacts ({})",
             before.len()
         )),
         "{}",
-        text(&out.stdout)
+        out.stdout()
     );
-    let out = apply(root, "purge-typo");
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let out = apply(root, "purge-typo").code(1);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(&format!(
             "refused: snapshot purge-typo, link jdoe: the plan would delete every item of vdir \
@@ -1181,19 +1054,18 @@ fn a_send_for_a_mistyped_crm_user_is_an_error_and_deletes_nothing() {
         "{stderr}"
     );
     assert_eq!(vdir_uids(&folder), before);
-    let out = snapsync_in(
-        root,
-        &["apply", "--yes", "--allow-empty-source", "-s", "purge-typo"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(root)
+        .args(["apply", "--yes", "--allow-empty-source", "-s", "purge-typo"])
+        .run()
+        .success();
     assert!(vdir_uids(&folder).is_empty());
 }
 
 #[test]
 fn a_corrupt_item_at_the_destination_is_replaced_and_the_next_plan_is_empty() {
-    let dir = world(30, 0);
+    let dir = two_users(30, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     let folder = root.join("vdir/jdoe/scheduleItems");
     let victim = std::fs::read_dir(&folder)
         .expect("read")
@@ -1208,9 +1080,11 @@ fn a_corrupt_item_at_the_destination_is_replaced_and_the_next_plan_is_empty() {
     let uid = name.trim_end_matches(".ics").to_owned();
     std::fs::write(&victim, "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:x\r\n").expect("corrupt");
 
-    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "send-all"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = Snapsync::new(root)
+        .args(["plan", "--now", NOW, "-s", "send-all"])
+        .run()
+        .success();
+    let stdout = out.stdout();
     assert!(
         stdout.contains(&format!(
             "{name} holds UID {uid} (by the state store's record): the source's copy replaces it"
@@ -1223,13 +1097,8 @@ fn a_corrupt_item_at_the_destination_is_replaced_and_the_next_plan_is_empty() {
     );
     assert!(!stdout.contains("restore"), "{stdout}");
 
-    let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains("1 updated"),
-        "{}",
-        text(&out.stdout)
-    );
+    let out = apply(root, "send-all").success();
+    assert!(out.stdout().contains("1 updated"), "{}", out.stdout());
     // The file parses again, and holds the CRM's item.
     let parsed = snapsync::item::parse_any(&std::fs::read_to_string(&victim).expect("read"));
     assert!(parsed.errors.is_empty(), "{:?}", parsed.errors);
@@ -1239,33 +1108,42 @@ fn a_corrupt_item_at_the_destination_is_replaced_and_the_next_plan_is_empty() {
 
 #[test]
 fn replaying_an_applied_plan_reports_its_delete_as_stale_not_done() {
-    let dir = world(100, 0);
+    let dir = two_users(100, 0);
     let root = dir.path();
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     delete_in_crm(root, ItemType::Contacts, 1);
     ok(
         root,
         &["plan", "--now", NOW, "-s", "send-all", "--out", "plan.json"],
     );
-    let first = snapsync_in(root, &["apply", "--yes", "--plan", "plan.json"]);
-    assert_eq!(first.status.code(), Some(0), "{}", text(&first.stderr));
+    let first = Snapsync::new(root)
+        .args(["apply", "--yes", "--plan", "plan.json"])
+        .run()
+        .success();
     assert!(
-        text(&first.stdout).contains("0 updated, 1 deleted; 0 failed, 0 stale."),
+        first
+            .stdout()
+            .contains("0 updated, 1 deleted; 0 failed, 0 stale."),
         "{}",
-        text(&first.stdout)
+        first.stdout()
     );
-    let again = snapsync_in(root, &["apply", "--yes", "--plan", "plan.json"]);
-    assert_eq!(again.status.code(), Some(3), "{}", text(&again.stderr));
+    let again = Snapsync::new(root)
+        .args(["apply", "--yes", "--plan", "plan.json"])
+        .run()
+        .code(3);
     assert!(
-        text(&again.stdout).contains("0 updated, 0 deleted; 0 failed, 1 stale."),
+        again
+            .stdout()
+            .contains("0 updated, 0 deleted; 0 failed, 1 stale."),
         "{}",
-        text(&again.stdout)
+        again.stdout()
     );
     assert!(
-        text(&again.stderr)
+        again
+            .stderr()
             .contains("stale: send-all delete · target office · link jdoe · contacts"),
         "{}",
-        text(&again.stderr)
+        again.stderr()
     );
     // The journal says so too.
     let runs = json(root, &["runs"]);
@@ -1293,7 +1171,7 @@ fn replaying_an_applied_plan_reports_its_delete_as_stale_not_done() {
 /// link; the other links of the plan are applied, and the apply exits 3.
 #[test]
 fn a_link_with_an_unknown_crm_user_does_not_stop_the_other_links() {
-    let dir = world(60, 0);
+    let dir = two_users(60, 0);
     let root = dir.path();
     std::fs::write(
         root.join("snapshots.d/two.yaml"),
@@ -1316,19 +1194,20 @@ spec: { direction: send, target: two, orphans: delete }
     .expect("specs");
     std::fs::create_dir_all(root.join("vdir-two/typo/calendar")).expect("folder");
     std::fs::write(root.join("vdir-two/typo/calendar/theirs.ics"), "kept").expect("file");
-    let saved = snapsync_in(root, &["plan", "-s", "send-two", "--out", "two.json"]);
-    assert_eq!(saved.status.code(), Some(1));
+    let saved = Snapsync::new(root)
+        .args(["plan", "-s", "send-two", "--out", "two.json"])
+        .run()
+        .code(1);
     assert!(
-        text(&saved.stdout).contains(
+        saved.stdout().contains(
             "Saved the plan to two.json, but it has errors (listed above): `snapsync apply \
              --plan two.json` applies only the parts without errors"
         ),
         "{}",
-        text(&saved.stdout)
+        saved.stdout()
     );
-    let out = apply(root, "send-two");
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = apply(root, "send-two").code(3);
+    let stderr = out.stderr();
     assert!(
         stderr.contains("error: the plan has 1 error (listed above)"),
         "{stderr}"
@@ -1364,6 +1243,43 @@ fn files_under(root: &Path) -> usize {
         .sum()
 }
 
+/// Applies the saved `plan` from an empty folder and from `root`: each
+/// refuses, giving every one of `reasons` and saying nothing was applied,
+/// and writes nothing under `evil`.
+fn refused_from_anywhere(root: &Path, plan: &Path, reasons: &[String], evil: &Path) {
+    let away = tempfile::tempdir().expect("a temporary folder");
+    for folder in [away.path(), root] {
+        let out = Snapsync::new(folder)
+            .args(["apply", "--plan"])
+            .arg(plan)
+            .run()
+            .code(1);
+        let stderr = out.stderr();
+        for reason in reasons {
+            assert!(stderr.contains(reason.as_str()), "{reason}\n{stderr}");
+        }
+        assert!(stderr.contains("Nothing was applied."), "{stderr}");
+        assert_eq!(files_under(evil), 0, "{}", folder.display());
+    }
+}
+
+/// Applies the saved `plan` (made in the project folder, its parent) from
+/// `folder`: jdoe's events land in `jdoe` (his link's folder), and nothing
+/// under `evil`.
+fn applies_as_planned(folder: &Path, plan: &Path, jdoe: &Path, evil: &Path) {
+    Snapsync::new(folder)
+        .args(["apply", "--plan"])
+        .arg(plan)
+        .run()
+        .success();
+    let root = plan.parent().expect("the project folder");
+    assert_eq!(
+        vdir_uids(&jdoe.join("scheduleItems")),
+        crm_uids(root, "jdoe", ItemType::ScheduleItems)
+    );
+    assert_eq!(files_under(evil), 0);
+}
+
 /// Replaces `link` (a folder, or a symbolic link) by a symbolic link to `to`.
 fn symlink_in_place_of(link: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("folder");
@@ -1375,7 +1291,7 @@ fn symlink_in_place_of(link: &Path, to: &Path) {
 
 #[test]
 fn a_saved_plan_is_refused_where_its_vdir_folder_was_replaced_by_a_symlink_even_away_from_specs() {
-    let dir = world(12, 0);
+    let dir = two_users(12, 0);
     let root = dir.path();
     let plan = save_plan(root, "send-all");
     let canonical = std::fs::canonicalize(root).expect("canonical");
@@ -1384,38 +1300,26 @@ fn a_saved_plan_is_refused_where_its_vdir_folder_was_replaced_by_a_symlink_even_
     std::fs::rename(root.join("vdir"), root.join("vdir-real")).expect("rename");
     let evil = canonical.join("evil");
     symlink_in_place_of(&root.join("vdir"), &evil);
-    let away = tempfile::tempdir().expect("a temporary folder");
-    let plan_arg = plan.to_str().expect("UTF-8");
-    for folder in [away.path(), root] {
-        let out = snapsync_in(folder, &["apply", "--plan", plan_arg]);
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-        let stderr = text(&out.stderr);
-        assert!(
-            stderr.contains(&format!(
-                "  - target office: planned against vdir {}, but that folder now resolves to {}\n",
-                canonical.join("vdir").display(),
-                evil.display()
-            )),
-            "{stderr}"
-        );
-        assert!(stderr.contains("Nothing was applied."), "{stderr}");
-        assert_eq!(files_under(&evil), 0, "{}", folder.display());
-    }
+    refused_from_anywhere(
+        root,
+        &plan,
+        &[format!(
+            "  - target office: planned against vdir {}, but that folder now resolves to {}\n",
+            canonical.join("vdir").display(),
+            evil.display()
+        )],
+        &evil,
+    );
     // The folder back in its place: the plan applies there.
     std::fs::remove_file(root.join("vdir")).expect("remove the link");
     std::fs::rename(root.join("vdir-real"), root.join("vdir")).expect("rename");
-    let out = snapsync_in(away.path(), &["apply", "--plan", plan_arg]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(
-        vdir_uids(&root.join("vdir/jdoe/scheduleItems")),
-        crm_uids(root, "jdoe", ItemType::ScheduleItems)
-    );
-    assert_eq!(files_under(&evil), 0);
+    let away = tempfile::tempdir().expect("a temporary folder");
+    applies_as_planned(away.path(), &plan, &root.join("vdir/jdoe"), &evil);
 }
 
 #[test]
 fn a_saved_plan_is_refused_where_a_collection_folder_now_resolves_elsewhere() {
-    let dir = world(12, 0);
+    let dir = two_users(12, 0);
     let root = dir.path();
     let canonical = std::fs::canonicalize(root).expect("canonical");
     // jdoe's collections are legitimately behind a symbolic link when the
@@ -1427,56 +1331,40 @@ fn a_saved_plan_is_refused_where_a_collection_folder_now_resolves_elsewhere() {
     let evil = canonical.join("evil");
     symlink_in_place_of(&root.join("vdir/jdoe"), &evil.join("jdoe"));
     symlink_in_place_of(&root.join("vdir/asmith"), &evil.join("asmith"));
-    let away = tempfile::tempdir().expect("a temporary folder");
-    let plan_arg = plan.to_str().expect("UTF-8");
-    for folder in [root, away.path()] {
-        let out = snapsync_in(folder, &["apply", "--plan", plan_arg]);
-        assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-        let stderr = text(&out.stderr);
-        for (link, planned) in [
-            ("jdoe", real.join("scheduleItems")),
-            ("asmith", canonical.join("vdir/asmith/scheduleItems")),
-        ] {
-            assert!(
-                stderr.contains(&format!(
-                    "  - target office, link {link}, scheduleItems: planned against folder {}, \
-                     but {link}/scheduleItems now resolves to {}\n",
-                    planned.display(),
-                    evil.join(link).join("scheduleItems").display()
-                )),
-                "{stderr}"
-            );
-        }
-        assert!(stderr.contains("Nothing was applied."), "{stderr}");
-        assert_eq!(files_under(&evil), 0, "{}", folder.display());
-    }
+    let reasons = [
+        ("jdoe", real.join("scheduleItems")),
+        ("asmith", canonical.join("vdir/asmith/scheduleItems")),
+    ]
+    .map(|(link, planned)| {
+        format!(
+            "  - target office, link {link}, scheduleItems: planned against folder {}, \
+             but {link}/scheduleItems now resolves to {}\n",
+            planned.display(),
+            evil.join(link).join("scheduleItems").display()
+        )
+    });
+    refused_from_anywhere(root, &plan, &reasons, &evil);
     // As planned again (jdoe behind its link, asmith absent): it applies.
     symlink_in_place_of(&root.join("vdir/jdoe"), &real);
     std::fs::remove_file(root.join("vdir/asmith")).expect("remove the link");
-    let out = snapsync_in(root, &["apply", "--plan", plan_arg]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(
-        vdir_uids(&real.join("scheduleItems")),
-        crm_uids(root, "jdoe", ItemType::ScheduleItems)
-    );
-    assert_eq!(files_under(&evil), 0);
+    applies_as_planned(root, &plan, &real, &evil);
 }
 
 #[test]
 fn a_saved_plan_over_a_link_whose_outbound_the_specs_now_disable_is_refused() {
-    let dir = world(12, 0);
+    let dir = two_users(12, 0);
     let root = dir.path();
     save_plan(root, "send-all");
-    let edited = SPECS.replacen(
+    dir.replace(
+        "snapshots.d/world.yaml",
         "      contacts: jdoe/contacts\n",
         "      contacts: jdoe/contacts\n      outbound: disabled\n",
-        1,
     );
-    assert_ne!(edited, SPECS);
-    std::fs::write(root.join("snapshots.d/world.yaml"), edited).expect("edit");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .code(1);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(
             "  - target office, link jdoe: planned with outbound enabled, but the specs now \
@@ -1490,7 +1378,7 @@ fn a_saved_plan_over_a_link_whose_outbound_the_specs_now_disable_is_refused() {
 
 #[test]
 fn a_plan_without_a_checksum_says_so_and_a_refusal_says_not_applied_once() {
-    let dir = world(3, 0);
+    let dir = two_users(3, 0);
     let root = dir.path();
     let path = save_plan(root, "send-all");
     let mut value: serde_json::Value =
@@ -1501,9 +1389,11 @@ fn a_plan_without_a_checksum_says_so_and_a_refusal_says_not_applied_once() {
         .remove("checksum")
         .expect("a checksum");
     std::fs::write(&path, serde_json::to_vec(&value).expect("JSON")).expect("write");
-    let out = snapsync_in(root, &["apply", "--plan", "plan.json"]);
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(root)
+        .args(["apply", "--plan", "plan.json"])
+        .run()
+        .code(1);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(
             "plan.json is not applied: the plan has no checksum, so nothing shows that it is as \
@@ -1516,7 +1406,7 @@ fn a_plan_without_a_checksum_says_so_and_a_refusal_says_not_applied_once() {
 
 #[test]
 fn a_refusal_where_the_specs_declare_no_stores_names_the_default_stores() {
-    let dir = world(3, 0);
+    let dir = two_users(3, 0);
     let root = dir.path();
     let plan = save_plan(root, "send-all");
     // Unrelated specs with no Stores resource.
@@ -1535,12 +1425,11 @@ spec:
 ",
     )
     .expect("specs");
-    let out = snapsync_in(
-        away.path(),
-        &["apply", "--plan", plan.to_str().expect("UTF-8")],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(away.path())
+        .args(["apply", "--plan", plan.to_str().expect("UTF-8")])
+        .run()
+        .code(1);
+    let stderr = out.stderr();
     let canonical = std::fs::canonicalize(root).expect("canonical");
     assert!(
         stderr.contains(&format!(
@@ -1555,12 +1444,11 @@ spec:
 
 #[test]
 fn a_plan_saved_with_errors_does_not_suggest_applying_it() {
-    let dir = world(3, 0);
+    let dir = two_users(3, 0);
     let root = dir.path();
     add_purge_target(root, "jdoee");
-    let out = snapsync_in(
-        root,
-        &[
+    let out = Snapsync::new(root)
+        .args([
             "plan",
             "--now",
             NOW,
@@ -1568,10 +1456,10 @@ fn a_plan_saved_with_errors_does_not_suggest_applying_it() {
             "purge-typo",
             "--out",
             "plan.json",
-        ],
-    );
-    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+        ])
+        .run()
+        .code(1);
+    let stdout = out.stdout();
     assert!(
         stdout.contains(
             "Saved the plan to plan.json, but it has errors (listed above) and cannot be \
@@ -1590,7 +1478,7 @@ fn a_plan_saved_with_errors_does_not_suggest_applying_it() {
 #[cfg(unix)]
 #[test]
 fn a_dangling_link_or_a_folder_in_place_of_an_item_file_is_unreadable_never_deleted() {
-    let dir = world(30, 0);
+    let dir = two_users(30, 0);
     let root = dir.path();
     std::fs::write(
         root.join("snapshots.d/purge.yaml"),
@@ -1598,7 +1486,7 @@ fn a_dangling_link_or_a_folder_in_place_of_an_item_file_is_unreadable_never_dele
          spec: { direction: get, target: office, links: [jdoe], orphans: delete }\n",
     )
     .expect("spec");
-    assert_eq!(apply(root, "send-all").status.code(), Some(0));
+    apply(root, "send-all").success();
     let folder = root.join("vdir/jdoe/scheduleItems");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
         .expect("read")
@@ -1621,9 +1509,11 @@ fn a_dangling_link_or_a_folder_in_place_of_an_item_file_is_unreadable_never_dele
     std::fs::create_dir(&foldered).expect("folder");
 
     // A get keeps both CRM items, says why, and suspends orphan deletion.
-    let out = snapsync_in(root, &["plan", "--now", NOW, "-s", "get-jdoe-purge"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = Snapsync::new(root)
+        .args(["plan", "--now", NOW, "-s", "get-jdoe-purge"])
+        .run()
+        .success();
+    let stdout = out.stdout();
     assert!(!stdout.contains("- delete"), "{stdout}");
     assert!(
         stdout.contains("is a symbolic link to /nonexistent/gone.ics, which does not exist"),
@@ -1631,20 +1521,14 @@ fn a_dangling_link_or_a_folder_in_place_of_an_item_file_is_unreadable_never_dele
     );
     assert!(stdout.contains("is a folder"), "{stdout}");
     assert!(stdout.contains("orphan"), "{stdout}");
-    let out = apply(root, "get-jdoe-purge");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(
-        text(&out.stdout).contains(", 0 deleted;"),
-        "{}",
-        text(&out.stdout)
-    );
+    let out = apply(root, "get-jdoe-purge").success();
+    assert!(out.stdout().contains(", 0 deleted;"), "{}", out.stdout());
     assert_eq!(crm_uids(root, "jdoe", ItemType::ScheduleItems), crm_before);
 
     // A send replaces the dangling link (not what it points to) and fails
     // the folder's item alone, saying why.
-    let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stdout));
-    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    let out = apply(root, "send-all").code(3);
+    let all = format!("{}{}", out.stdout(), out.stderr());
     assert!(all.contains("cannot update it: it is a folder"), "{all}");
     assert!(!all.contains("already exists"), "{all}");
     let now = std::fs::symlink_metadata(&linked).expect("entry");
@@ -1655,8 +1539,7 @@ fn a_dangling_link_or_a_folder_in_place_of_an_item_file_is_unreadable_never_dele
 
     // Once the folder is moved away, the item is written again: converged.
     std::fs::remove_dir(&foldered).expect("remove the folder");
-    let out = apply(root, "send-all");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    apply(root, "send-all").success();
     assert_eq!(plan_code(root, "send-all").0, Some(0), "nothing left to do");
     assert_eq!(crm_uids(root, "jdoe", ItemType::ScheduleItems), crm_before);
 }

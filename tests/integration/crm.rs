@@ -1,8 +1,6 @@
 //! `snapsync crm import | export | users`, driven through the real binary,
 //! and the round trip through khal, todoman and khard.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
 
@@ -10,28 +8,37 @@ use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::item::{ContentHash, ItemType};
 
-use support::{snapsync_in, stderr_besides_stores, text};
+use crate::support::{Snapsync, World};
 
-const EVENT: &str = "BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\nUID:ev-1\r\nDTSTAMP:20260101T000000Z\r\nDTSTART:20261103T100000Z\r\nSUMMARY:Kickoff\r\nEND:VEVENT\r\nBEGIN:VTODO\r\nUID:todo-1\r\nDTSTAMP:20260101T000000Z\r\nSUMMARY:Follow up\r\nEND:VTODO\r\nEND:VCALENDAR\r\n";
 const BROKEN: &str = "BEGIN:VCALENDAR\r\nBEGIN:VEVENT\r\nUID:no-start\r\nSUMMARY:x\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n";
-const CARD: &str =
-    "BEGIN:VCARD\r\nVERSION:3.0\r\nUID:card-1\r\nFN:Jane Doe\r\nN:Doe;Jane;;;\r\nEND:VCARD\r\n";
 
-fn folder() -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let input = dir.path().join("in");
-    std::fs::create_dir_all(input.join("sub")).expect("folder");
-    std::fs::write(input.join("work.ics"), EVENT).expect("write");
-    std::fs::write(input.join("sub/people.vcf"), CARD).expect("write");
+/// A folder to import: an event and a task in `in/work.ics`, a contact in
+/// `in/sub/people.vcf`.
+fn folder() -> World {
+    World::copy("crm-import")
+}
+
+/// [`folder`], imported for jdoe into the default CRM store.
+fn imported() -> World {
+    let dir = folder();
+    Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "in"])
+        .run()
+        .success();
     dir
 }
+
+/// Stores whose CRM store is `../data/crm.sqlite`.
+const STORES: &str = "apiVersion: snapsync/v1\nkind: Stores\nmetadata:\n  name: stores\nspec:\n  crm:\n    sqlite: ../data/crm.sqlite\n";
 
 #[test]
 fn import_reports_counts_and_the_store_has_the_items() {
     let dir = folder();
-    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    let stdout = text(&out.stdout);
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "in"])
+        .run()
+        .success();
+    let stdout = out.stdout();
     assert!(
         stdout.starts_with(
             "Imported 3 items from 2 files for CRM user jdoe into .snapsync/crm.sqlite in "
@@ -51,15 +58,19 @@ fn import_reports_counts_and_the_store_has_the_items() {
         "{stdout}"
     );
 
-    let users = snapsync_in(dir.path(), &["crm", "users"]);
-    assert_eq!(
-        text(&users.stdout),
-        "USER  SCHEDULEITEMS    TASKS  CONTACTS\njdoe              1        1         1\n"
-    );
+    Snapsync::new(dir.path())
+        .args(["crm", "users"])
+        .run()
+        .stdout_is(
+            "USER  SCHEDULEITEMS    TASKS  CONTACTS\njdoe              1        1         1\n",
+        );
     // Importing again changes nothing.
-    let again = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
+    let again = Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "in"])
+        .run();
     assert!(
-        text(&again.stdout)
+        again
+            .stdout()
             .contains("scheduleItems        0 created        0 updated        1 unchanged")
     );
 }
@@ -68,9 +79,11 @@ fn import_reports_counts_and_the_store_has_the_items() {
 fn a_malformed_item_is_reported_with_its_file_and_the_rest_is_imported() {
     let dir = folder();
     std::fs::write(dir.path().join("in/broken.ics"), BROKEN).unwrap();
-    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
-    assert_eq!(out.status.code(), Some(3));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "in"])
+        .run()
+        .code(3);
+    let stderr = out.stderr();
     let broken = Path::new("in").join("broken.ics");
     assert!(
         stderr.contains(&format!(
@@ -79,7 +92,7 @@ fn a_malformed_item_is_reported_with_its_file_and_the_rest_is_imported() {
         )),
         "{stderr}"
     );
-    let stdout = text(&out.stdout);
+    let stdout = out.stdout();
     assert!(stdout.contains("Imported 3 items from 3 files"), "{stdout}");
     assert!(
         stdout.contains("1 item or file could not be imported"),
@@ -91,11 +104,10 @@ fn a_malformed_item_is_reported_with_its_file_and_the_rest_is_imported() {
 fn import_json_is_a_versioned_report() {
     let dir = folder();
     std::fs::write(dir.path().join("in/broken.ics"), BROKEN).unwrap();
-    let out = snapsync_in(
-        dir.path(),
-        &["crm", "import", "--user", "jdoe", "--format", "json", "in"],
-    );
-    assert_eq!(out.status.code(), Some(3));
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "--format", "json", "in"])
+        .run()
+        .code(3);
     let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(report["formatVersion"], 1);
     assert_eq!(report["user"], "jdoe");
@@ -114,69 +126,66 @@ fn import_json_is_a_versioned_report() {
 #[test]
 fn import_of_a_missing_path_or_an_empty_folder_fails_before_writing() {
     let dir = folder();
-    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "nope"]);
-    assert_eq!(out.status.code(), Some(1));
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "nope"])
+        .run()
+        .code(1);
     assert!(
-        text(&out.stderr).starts_with("error: nope: cannot read: "),
+        out.stderr().starts_with("error: nope: cannot read: "),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
 
     std::fs::create_dir_all(dir.path().join("empty")).unwrap();
-    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "empty"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        "error: no .ics or .vcf file found in empty\n"
-    );
+    Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "empty"])
+        .run()
+        .code(1)
+        .stderr_is("error: no .ics or .vcf file found in empty\n");
 }
 
 #[test]
 fn the_crm_store_comes_from_the_specs_stores_resource() {
     let dir = folder();
-    let specs = dir.path().join("snapshots.d");
-    std::fs::create_dir_all(&specs).unwrap();
-    std::fs::write(
-        specs.join("stores.yaml"),
-        "apiVersion: snapsync/v1\nkind: Stores\nmetadata:\n  name: stores\nspec:\n  crm:\n    sqlite: ../data/crm.sqlite\n",
-    )
-    .unwrap();
-    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    dir.write("snapshots.d/stores.yaml", STORES);
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "in"])
+        .run()
+        .success();
     assert!(dir.path().join("data/crm.sqlite").is_file());
     assert!(
-        text(&out.stdout).contains("into snapshots.d/../data/crm.sqlite"),
+        out.stdout().contains("into snapshots.d/../data/crm.sqlite"),
         "{}",
-        text(&out.stdout)
+        out.stdout()
     );
 
     // --crm wins over the specs.
-    let out = snapsync_in(dir.path(), &["crm", "users", "--crm", "other.sqlite"]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "users", "--crm", "other.sqlite"])
+        .run()
+        .success();
     assert!(
-        text(&out.stdout).starts_with("other.sqlite holds no user yet"),
+        out.stdout().starts_with("other.sqlite holds no user yet"),
         "{}",
-        text(&out.stdout)
+        out.stdout()
     );
 }
 
 #[test]
 fn invalid_specs_do_not_silently_pick_another_store() {
     let dir = folder();
-    let specs = dir.path().join("snapshots.d");
-    std::fs::create_dir_all(&specs).unwrap();
-    std::fs::write(
-        specs.join("bad.yaml"),
+    dir.write(
+        "snapshots.d/bad.yaml",
         "apiVersion: snapsync/v1\nkind: Stores\n",
-    )
-    .unwrap();
-    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        "error: the specs in snapshots.d are not valid, so the CRM store they name is unknown; \
-         run `snapsync validate snapshots.d`, or pass --crm PATH\n"
     );
+    Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "in"])
+        .run()
+        .code(1)
+        .stderr_is(
+            "error: the specs in snapshots.d are not valid, so the CRM store they name is unknown; \
+         run `snapsync validate snapshots.d`, or pass --crm PATH\n",
+        );
     assert!(!dir.path().join(".snapsync").exists());
 }
 
@@ -201,16 +210,7 @@ fn contents(store: &Path, user: &str) -> BTreeMap<(ItemType, String), (ContentHa
 #[test]
 fn round_trip_through_export_and_the_pim_tools() {
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let run = |args: &[&str]| {
-        let out = snapsync_in(dir.path(), args);
-        assert_eq!(
-            out.status.code(),
-            Some(0),
-            "{args:?}: {}",
-            text(&out.stderr)
-        );
-        out
-    };
+    let run = |args: &[&str]| Snapsync::new(dir.path()).args(args).run().success();
     run(&[
         "generate",
         "--items",
@@ -242,9 +242,11 @@ fn round_trip_through_export_and_the_pim_tools() {
         "out",
     ]);
     assert!(
-        text(&exported.stdout).starts_with("Exported 400 items of CRM user jdoe to out in "),
+        exported
+            .stdout()
+            .starts_with("Exported 400 items of CRM user jdoe to out in "),
         "{}",
-        text(&exported.stdout)
+        exported.stdout()
     );
     run(&[
         "crm",
@@ -269,29 +271,26 @@ fn round_trip_through_export_and_the_pim_tools() {
             .collect()
     };
     let out = dir.path().join("out");
-    let mut events = support::khal_events(&out.join("scheduleItems"));
+    let mut events = crate::support::khal_events(&out.join("scheduleItems"));
     events.sort();
     assert_eq!(events, expect(ItemType::ScheduleItems), "khal");
-    let mut tasks = support::todoman_tasks(&out.join("tasks"));
+    let mut tasks = crate::support::todoman_tasks(&out.join("tasks"));
     tasks.sort();
     assert_eq!(tasks, expect(ItemType::Tasks), "todoman");
-    let mut contacts = support::khard_contacts(&out.join("contacts"));
+    let mut contacts = crate::support::khard_contacts(&out.join("contacts"));
     contacts.sort();
     assert_eq!(contacts, expect(ItemType::Contacts), "khard");
 }
 
 #[test]
 fn export_replaces_its_own_files_and_names_a_missing_user() {
-    let dir = folder();
-    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
-    assert_eq!(out.status.code(), Some(0));
+    let dir = imported();
     for round in 0..2 {
-        let out = snapsync_in(
-            dir.path(),
-            &["crm", "export", "--user", "jdoe", "--out", "x"],
-        );
-        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-        let stdout = text(&out.stdout);
+        let out = Snapsync::new(dir.path())
+            .args(["crm", "export", "--user", "jdoe", "--out", "x"])
+            .run()
+            .success();
+        let stdout = out.stdout();
         assert!(
             stdout.contains("scheduleItems        1 file  in x/scheduleItems"),
             "{stdout}"
@@ -302,14 +301,13 @@ fn export_replaces_its_own_files_and_names_a_missing_user() {
             "{stdout}"
         );
     }
-    let out = snapsync_in(
-        dir.path(),
-        &["crm", "export", "--user", "nobody", "--out", "x"],
-    );
-    assert_eq!(out.status.code(), Some(1));
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "export", "--user", "nobody", "--out", "x"])
+        .run()
+        .code(1);
     // After the line that names the store.
     assert_eq!(
-        text(&out.stderr).lines().nth(1).unwrap_or_default(),
+        out.stderr().lines().nth(1).unwrap_or_default(),
         "error: .snapsync/crm.sqlite has no user nobody; `snapsync crm users` lists them"
     );
 }
@@ -317,21 +315,17 @@ fn export_replaces_its_own_files_and_names_a_missing_user() {
 #[test]
 fn crm_commands_say_which_store_they_open_and_warn_about_specs_that_name_another() {
     let dir = folder();
-    let ops = dir.path().join("ops");
-    std::fs::create_dir_all(&ops).unwrap();
-    std::fs::write(
-        ops.join("stores.yaml"),
-        "apiVersion: snapsync/v1\nkind: Stores\nmetadata:\n  name: stores\nspec:\n  crm:\n    sqlite: ../data/crm.sqlite\n",
-    )
-    .unwrap();
+    dir.write("ops/stores.yaml", STORES);
     let root = dir.path().canonicalize().unwrap();
     let default = root.join(".snapsync/crm.sqlite");
     let theirs = root.join("data/crm.sqlite");
 
     // No snapshots.d here: the default store, and a warning that the specs
     // in ops/ name another one.
-    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "in"])
+        .run()
+        .success();
     let said = format!(
         "Using the CRM store {} (the default: no specs at snapshots.d)\n\
          warning: the Stores resource at ops/stores.yaml:2 names another CRM store: {}; to use \
@@ -340,38 +334,44 @@ fn crm_commands_say_which_store_they_open_and_warn_about_specs_that_name_another
         theirs.display(),
         theirs.display()
     );
-    assert_eq!(text(&out.stderr), said);
+    assert_eq!(out.stderr(), said);
 
     // JSON on stdout stays clean; the lines are on stderr.
-    let out = snapsync_in(dir.path(), &["crm", "users", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(0));
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "users", "--format", "json"])
+        .run()
+        .success();
     let users: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(users["users"][0]["name"], "jdoe");
-    assert_eq!(text(&out.stderr), said);
+    assert_eq!(out.stderr(), said);
 
     // -q: nothing but errors.
-    let out = snapsync_in(dir.path(), &["-q", "crm", "users"]);
-    assert_eq!(text(&out.stderr), "");
+    Snapsync::new(dir.path())
+        .args(["-q", "crm", "users"])
+        .run()
+        .stderr_is("");
 
     // With those specs: their store, and nothing to warn about.
-    let out = snapsync_in(dir.path(), &["crm", "users", "--specs", "ops"]);
-    assert_eq!(
-        text(&out.stderr),
-        format!(
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "users", "--specs", "ops"])
+        .run()
+        .stderr_is(format!(
             "Using the CRM store {} (from the Stores resource at ops/stores.yaml:2)\n",
             theirs.display()
-        )
-    );
+        ));
     assert!(
-        text(&out.stdout).starts_with("ops/../data/crm.sqlite holds no user yet"),
+        out.stdout()
+            .starts_with("ops/../data/crm.sqlite holds no user yet"),
         "{}",
-        text(&out.stdout)
+        out.stdout()
     );
 
     // --crm: said so, and the specs that name another store are still
     // pointed out.
-    let out = snapsync_in(dir.path(), &["crm", "users", "--crm", "other.sqlite"]);
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "users", "--crm", "other.sqlite"])
+        .run();
+    let stderr = out.stderr();
     assert!(
         stderr.starts_with(&format!(
             "Using the CRM store {} (from --crm)\nwarning: the Stores resource at ops/stores.yaml:2",
@@ -383,9 +383,7 @@ fn crm_commands_say_which_store_they_open_and_warn_about_specs_that_name_another
 
 #[test]
 fn a_damaged_crm_store_says_which_store_and_that_moving_it_aside_loses_data() {
-    let dir = folder();
-    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let dir = imported();
     let store = dir.path().join(".snapsync/crm.sqlite");
     let hint = "  hint: it holds the CRM's own items: do not delete it or move it aside unless you \
                 accept losing them (a new, empty CRM store would take its place). Restore it from \
@@ -399,28 +397,26 @@ fn a_damaged_crm_store_says_which_store_and_that_moving_it_aside_loses_data() {
         .open(&store)
         .and_then(|f| f.set_len(length / 2))
         .unwrap();
-    let out = snapsync_in(dir.path(), &["-q", "crm", "users"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        format!(
+    Snapsync::new(dir.path())
+        .args(["-q", "crm", "users"])
+        .run()
+        .code(1)
+        .stderr_is(format!(
             "error: cannot open the CRM store: the CRM store .snapsync/crm.sqlite is damaged or \
              is not a database (SQLite: the file has {} bytes, but its header says {length}: it \
              was cut short)\n{hint}",
             length / 2
-        )
-    );
+        ));
 
     std::fs::write(&store, vec![0x5A_u8; 8192]).unwrap();
-    let out = snapsync_in(dir.path(), &["-q", "crm", "users"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        format!(
+    Snapsync::new(dir.path())
+        .args(["-q", "crm", "users"])
+        .run()
+        .code(1)
+        .stderr_is(format!(
             "error: cannot open the CRM store: the CRM store .snapsync/crm.sqlite is damaged or \
              is not a database (SQLite: file is not a database)\n{hint}"
-        )
-    );
+        ));
 }
 
 /// Issue 13, defect 18: an event whose RRULE has no valid FREQ is imported
@@ -435,21 +431,22 @@ fn an_rrule_without_frequency_is_imported_as_one_start_with_a_warning() {
          END:VEVENT\r\nEND:VCALENDAR\r\n",
     )
     .unwrap();
-    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "in"])
+        .run()
+        .success();
     let file = Path::new("in").join("empty-rule.ics");
     assert_eq!(
-        stderr_besides_stores(&out.stderr),
+        out.stderr_besides_stores(),
         format!(
             "warning: {}: scheduleItems ev-2: RRULE \"\" has no valid FREQ: the event is read \
              as not recurring\n",
             file.display()
         )
     );
-    let json = snapsync_in(
-        dir.path(),
-        &["crm", "import", "--user", "jdoe", "--format", "json", "in"],
-    );
+    let json = Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "--format", "json", "in"])
+        .run();
     let report: serde_json::Value = serde_json::from_slice(&json.stdout).unwrap();
     assert_eq!(report["warnings"][0]["file"], "in/empty-rule.ics");
     // In the store, it is not a series: no recurrence end.
@@ -472,10 +469,14 @@ fn an_rrule_without_frequency_is_imported_as_one_start_with_a_warning() {
 fn an_empty_specs_folder_means_the_default_store() {
     let dir = folder();
     std::fs::create_dir_all(dir.path().join("snapshots.d")).unwrap();
-    let out = snapsync_in(dir.path(), &["crm", "import", "--user", "jdoe", "in"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(dir.path())
+        .args(["crm", "import", "--user", "jdoe", "in"])
+        .run()
+        .success();
     assert!(dir.path().join(".snapsync/crm.sqlite").exists());
-    let out = snapsync_in(dir.path(), &["crm", "users"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert!(text(&out.stdout).contains("jdoe"), "{}", text(&out.stdout));
+    let out = Snapsync::new(dir.path())
+        .args(["crm", "users"])
+        .run()
+        .success();
+    assert!(out.stdout().contains("jdoe"), "{}", out.stdout());
 }

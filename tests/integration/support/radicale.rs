@@ -75,7 +75,6 @@ permissions: rw
 #[derive(Debug)]
 pub struct Answer {
     pub status: u16,
-    pub etag: Option<String>,
     pub body: String,
 }
 
@@ -240,11 +239,6 @@ impl Radicale {
         self.dir.path().join("radicale.log")
     }
 
-    /// The storage folder (to check that no secret was stored).
-    pub fn storage(&self) -> PathBuf {
-        self.dir.path().join("storage")
-    }
-
     /// How many requests of each method the server has received so far,
     /// as `(method, count)`, sorted.
     pub fn requests(&self) -> Vec<(String, usize)> {
@@ -299,16 +293,11 @@ impl Radicale {
         };
         let mut response = result.unwrap_or_else(|e| panic!("{method} {url}: {e}"));
         let status = response.status().as_u16();
-        let etag = response
-            .headers()
-            .get("etag")
-            .and_then(|v| v.to_str().ok())
-            .map(str::to_string);
         let body = response
             .body_mut()
             .read_to_string()
             .unwrap_or_else(|e| panic!("{method} {url}: reading the answer: {e}"));
-        Answer { status, etag, body }
+        Answer { status, body }
     }
 
     /// Creates alice's calendar (events), task list or address book at

@@ -2,19 +2,16 @@
 //! `support::radicale`): full sends and gets, repairs of changes made on the
 //! server, orphans, unparsable items, refused logins.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Output;
 
+use crate::support::radicale::{CollectionKind, PASSWORD, Radicale};
+use crate::support::{Run, Snapsync, World};
 use base64::Engine as _;
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::endpoint::file_name_for_uid;
 use snapsync::item::ItemType;
-use support::radicale::{CollectionKind, PASSWORD, Radicale};
-use support::{snapsync_command, text};
 
 /// The variable the specs name for alice's password.
 const PASSWORD_ENV: &str = "SNAPSYNC_TEST_PASSWORD";
@@ -25,85 +22,26 @@ const CONTACTS: &str = "alice/contacts/";
 
 /// A project whose target is `server`, with `items` generated items for
 /// jdoe in its CRM store (none when 0).
-fn project(server: &Radicale, items: u32) -> tempfile::TempDir {
+fn project(server: &Radicale, items: u32) -> World {
     project_at(&server.url(), "", items)
 }
 
 /// A project whose target is at `url`, with `target_extra` (indented YAML
 /// lines) added to the target's spec.
-fn project_at(url: &str, target_extra: &str, items: u32) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let specs = dir.path().join("snapshots.d");
-    std::fs::create_dir_all(&specs).expect("folder");
-    std::fs::write(
-        specs.join("world.yaml"),
-        format!(
-            "apiVersion: snapsync/v1
-kind: Stores
-metadata: {{ name: stores }}
-spec:
-  crm: {{ sqlite: ../data/crm.sqlite }}
-  state: {{ sqlite: ../data/state.sqlite }}
----
-apiVersion: snapsync/v1
-kind: Target
-metadata: {{ name: radicale }}
-spec:
-  type: caldav
-  url: {url}
-  auth: {{ username: alice, passwordEnv: {PASSWORD_ENV} }}
-{target_extra}  links:
-    - name: jdoe
-      user: jdoe
-      scheduleItems: {CALENDAR}
-      tasks: {TASKS}
-      contacts: {CONTACTS}
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: {{ name: send-all }}
-spec:
-  direction: send
-  target: radicale
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: {{ name: send-all-prune }}
-spec:
-  direction: send
-  target: radicale
-  orphans: delete
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: {{ name: get-all }}
-spec:
-  direction: get
-  target: radicale
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: {{ name: send-2025 }}
-spec:
-  direction: send
-  target: radicale
-  filters:
-    scheduleItems:
-      dateOption: start
-      range: {{ from: 2025-01-01, to: 2025-12-31 }}
-",
-        ),
-    )
-    .expect("write specs");
-    if items > 0 {
-        let n = items.to_string();
-        ok(
-            dir.path(),
-            &["generate", "--items", n.as_str(), "--out", "gen"],
+fn project_at(url: &str, target_extra: &str, items: u32) -> World {
+    let world = World::copy("caldav");
+    world.replace("snapshots.d/world.yaml", "http://radicale.invalid/", url);
+    if !target_extra.is_empty() {
+        world.replace(
+            "snapshots.d/world.yaml",
+            "  links:\n",
+            &format!("{target_extra}  links:\n"),
         );
-        ok(dir.path(), &["crm", "import", "--user", "jdoe", "gen"]);
     }
-    dir
+    if items > 0 {
+        world.crm_items("jdoe", items, None);
+    }
+    world
 }
 
 /// Alice's three empty collections.
@@ -114,30 +52,22 @@ fn collections(server: &Radicale) {
 }
 
 /// Runs snapsync in `dir` with the password variable set to `password`.
-fn run_with(dir: &Path, args: &[&str], password: &str) -> Output {
-    snapsync_command(dir, args)
+fn run_with(dir: &Path, args: &[&str], password: &str) -> Run {
+    Snapsync::new(dir)
+        .args(args)
         .env(PASSWORD_ENV, password)
-        .output()
-        .expect("snapsync runs")
+        .run()
 }
 
-fn run(dir: &Path, args: &[&str]) -> Output {
+fn run(dir: &Path, args: &[&str]) -> Run {
     run_with(dir, args, PASSWORD)
 }
 
-fn ok(dir: &Path, args: &[&str]) -> Output {
-    let out = run(dir, args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}\nstdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
+fn ok(dir: &Path, args: &[&str]) -> Run {
+    run(dir, args).success()
 }
 
-fn apply(dir: &Path, snapshot: &str) -> Output {
+fn apply(dir: &Path, snapshot: &str) -> Run {
     ok(dir, &["apply", "--yes", "-s", snapshot])
 }
 
@@ -145,7 +75,7 @@ fn plan_code(dir: &Path, snapshot: &str) -> (Option<i32>, String) {
     let out = run(dir, &["plan", "--detailed-exitcode", "-s", snapshot]);
     (
         out.status.code(),
-        format!("{}{}", text(&out.stdout), text(&out.stderr)),
+        format!("{}{}", out.stdout(), out.stderr()),
     )
 }
 
@@ -358,8 +288,8 @@ fn an_unparsable_item_on_the_server_is_reported_and_the_rest_is_read() {
 
     let got = project(&server, 0);
     let out = run(got.path(), &["apply", "--yes", "-s", "get-all"]);
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
+    let stdout = out.stdout();
+    let stderr = out.stderr();
     let all = format!("{stdout}{stderr}");
     assert!(
         all.contains("radicale")
@@ -388,8 +318,8 @@ fn a_wrong_password_is_one_clear_error_and_no_secret_is_printed_or_stored() {
         &["apply", "--yes", "-s", "send-all"][..],
     ] {
         let out = run_with(dir.path(), args, wrong);
-        let stdout = text(&out.stdout);
-        let stderr = text(&out.stderr);
+        let stdout = out.stdout();
+        let stderr = out.stderr();
         assert_eq!(out.status.code(), Some(1), "{args:?}\n{stdout}\n{stderr}");
         let message = "the server refused the credentials of user alice for URL";
         assert_eq!(
@@ -423,11 +353,11 @@ fn a_wrong_password_is_one_clear_error_and_no_secret_is_printed_or_stored() {
         }
     }
     // A missing variable names the variable.
-    let out = snapsync_command(dir.path(), &["plan", "-s", "send-all"])
+    let out = Snapsync::new(dir.path())
+        .args(["plan", "-s", "send-all"])
         .env_remove(PASSWORD_ENV)
-        .output()
-        .expect("snapsync runs");
-    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        .run();
+    let all = format!("{}{}", out.stdout(), out.stderr());
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
         all.contains(&format!(
@@ -521,7 +451,7 @@ fn https_works_with_the_servers_ca_file_and_refuses_an_unknown_certificate() {
     // The system roots alone do not know the test CA: one clear error.
     let dir = project_at(&server.url(), "", 20);
     let out = run(dir.path(), &["plan", "-s", "send-all"]);
-    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    let all = format!("{}{}", out.stdout(), out.stderr());
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert!(
         all.contains("caldav radicale") && all.contains(&server.url()),
@@ -557,7 +487,7 @@ fn insecure_skip_verify_works_and_warns_once_on_every_plan_and_apply() {
         &["plan", "-s", "send-all", "--detailed-exitcode"][..],
     ] {
         let out = run(dir.path(), args);
-        let stderr = text(&out.stderr);
+        let stderr = out.stderr();
         assert!(out.status.success(), "{args:?}\n{stderr}");
         assert_eq!(stderr.matches(warning).count(), 1, "{args:?}:\n{stderr}");
     }
@@ -578,7 +508,7 @@ fn a_server_that_is_down_fails_the_plan_with_a_message_naming_it() {
         &["apply", "--yes", "-s", "send-all"][..],
     ] {
         let out = run(dir.path(), args);
-        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        let all = format!("{}{}", out.stdout(), out.stderr());
         assert_eq!(out.status.code(), Some(1), "{args:?}\n{all}");
         assert!(
             all.contains(&format!("caldav radicale: {url}alice/"))
@@ -595,14 +525,14 @@ fn the_most_verbose_logs_hold_no_secret() {
     let dir = project(&server, 10);
     let token = base64::engine::general_purpose::STANDARD.encode(format!("alice:{PASSWORD}"));
     for env in [None, Some("trace,ureq=trace,ureq_proto=trace")] {
-        let mut command =
-            snapsync_command(dir.path(), &["apply", "--yes", "-vvv", "-s", "send-all"]);
-        command.env(PASSWORD_ENV, PASSWORD);
+        let mut snapsync = Snapsync::new(dir.path())
+            .args(["apply", "--yes", "-vvv", "-s", "send-all"])
+            .env(PASSWORD_ENV, PASSWORD);
         if let Some(filter) = env {
-            command.env("SNAPSYNC_LOG", filter);
+            snapsync = snapsync.env("SNAPSYNC_LOG", filter);
         }
-        let out = command.output().expect("snapsync runs");
-        let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+        let out = snapsync.run();
+        let all = format!("{}{}", out.stdout(), out.stderr());
         assert!(out.status.success(), "{all}");
         assert!(
             all.contains("caldav request"),

@@ -2,12 +2,9 @@
 //! steps and what each shows, a second run, the folders it refuses, and the
 //! world it leaves behind.
 
-mod support;
-
 use std::path::Path;
-use std::process::Command;
 
-use support::{snapsync_in, text};
+use crate::support::Snapsync;
 
 const SPECS: &str = ".snapsync/demo/snapshots.d";
 
@@ -26,12 +23,8 @@ fn step<'a>(stdout: &'a str, heading: &str, next: Option<&str>) -> &'a str {
 fn demo(dir: &Path, args: &[&str]) -> (i32, String, String) {
     let mut all = vec!["demo"];
     all.extend_from_slice(args);
-    let out = snapsync_in(dir, &all);
-    (
-        out.status.code().unwrap_or(-1),
-        text(&out.stdout),
-        text(&out.stderr),
-    )
+    let out = Snapsync::new(dir).args(&all).run();
+    (out.status.code().unwrap_or(-1), out.stdout(), out.stderr())
 }
 
 #[test]
@@ -118,16 +111,14 @@ fn demo_validates_plans_applies_and_plans_again_with_nothing_left_to_do() {
 
     // Every snapshot of the demo's specs is in sync afterwards, not just
     // the one the demo applied.
-    let out = snapsync_in(dir.path(), &["plan", SPECS, "--detailed-exitcode"]);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    let out = snapsync_in(dir.path(), &["validate", SPECS]);
-    assert_eq!(out.status.code(), Some(0));
+    Snapsync::new(dir.path())
+        .args(["plan", SPECS, "--detailed-exitcode"])
+        .run()
+        .success();
+    Snapsync::new(dir.path())
+        .args(["validate", SPECS])
+        .run()
+        .success();
 }
 
 #[test]
@@ -205,7 +196,7 @@ fn demo_refuses_a_folder_it_did_not_make_and_leaves_it_alone() {
 fn dir_items_and_seed_choose_the_world_and_real_stores_are_never_used() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let elsewhere = dir.path().join("real-state.sqlite");
-    let out = Command::new(env!("CARGO_BIN_EXE_snapsync"))
+    let out = Snapsync::new(dir.path())
         .args([
             "demo",
             "--dir",
@@ -217,18 +208,12 @@ fn dir_items_and_seed_choose_the_world_and_real_stores_are_never_used() {
             "--crm",
             "real-crm.sqlite",
         ])
-        .current_dir(dir.path())
-        .env("NO_COLOR", "1")
         .env("SNAPSYNC_STATE", &elsewhere)
-        .env_remove("SNAPSYNC_LOG")
-        .env_remove("SNAPSYNC_CRM")
-        .stdin(std::process::Stdio::null())
-        .output()
-        .expect("snapsync runs");
-    let stdout = text(&out.stdout);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        .run()
+        .success();
+    let stdout = out.stdout();
     assert_eq!(
-        text(&out.stderr),
+        out.stderr(),
         "note: the demo uses its own stores in w; --crm, --state, SNAPSYNC_CRM and \
          SNAPSYNC_STATE are ignored\n"
     );
@@ -245,17 +230,18 @@ fn dir_items_and_seed_choose_the_world_and_real_stores_are_never_used() {
         stdout.contains("gen-42-"),
         "jdoe's items come from seed 42:\n{stdout}"
     );
-    let out = snapsync_in(
-        dir.path(),
-        &["plan", "w/snapshots.d", "--detailed-exitcode"],
-    );
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    Snapsync::new(dir.path())
+        .args(["plan", "w/snapshots.d", "--detailed-exitcode"])
+        .run()
+        .success();
 
-    let out = snapsync_in(dir.path(), &["demo", "--items", "99"]);
-    assert_eq!(out.status.code(), Some(2));
+    let out = Snapsync::new(dir.path())
+        .args(["demo", "--items", "99"])
+        .run()
+        .code(2);
     assert!(
-        text(&out.stderr).contains("99 is not in 100..=1000000"),
+        out.stderr().contains("99 is not in 100..=1000000"),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
 }

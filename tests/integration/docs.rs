@@ -2,16 +2,10 @@
 //! the shell completions, the man page (`docs/snapsync.1`) and the module
 //! map (`ARCHITECTURE.md`).
 
-mod support;
-
 use std::path::Path;
 use std::process::Command;
 
-use support::{snapsync_in, text};
-
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::support::{Snapsync, crate_root as root, text};
 
 /// The commands every completion script and the man page must know.
 const COMMANDS: [&str; 11] = [
@@ -31,9 +25,11 @@ const COMMANDS: [&str; 11] = [
 #[test]
 fn each_shell_gets_a_completion_script_naming_every_command() {
     for shell in ["bash", "zsh", "fish", "powershell", "elvish"] {
-        let out = snapsync_in(root(), &["completions", shell]);
-        assert_eq!(out.status.code(), Some(0), "{shell}: {}", text(&out.stderr));
-        let script = text(&out.stdout);
+        let out = Snapsync::new(root())
+            .args(["completions", shell])
+            .run()
+            .success();
+        let script = out.stdout();
         assert!(!script.trim().is_empty(), "{shell}: an empty script");
         for command in COMMANDS
             .iter()
@@ -50,9 +46,11 @@ fn each_shell_gets_a_completion_script_naming_every_command() {
 
 #[test]
 fn an_unknown_shell_is_refused_with_the_known_ones() {
-    let out = snapsync_in(root(), &["completions", "tcsh"]);
-    assert_eq!(out.status.code(), Some(2));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(root())
+        .args(["completions", "tcsh"])
+        .run()
+        .code(2);
+    let stderr = out.stderr();
     assert!(stderr.contains("invalid value 'tcsh'"), "{stderr}");
     assert!(
         stderr.contains("bash") && stderr.contains("powershell"),
@@ -68,7 +66,7 @@ fn the_bash_script_completes_commands_in_bash() {
         // No bash on this machine: the generic test above still ran.
         return;
     }
-    let out = snapsync_in(root(), &["completions", "bash"]);
+    let out = Snapsync::new(root()).args(["completions", "bash"]).run();
     let dir = tempfile::tempdir().expect("a temporary folder");
     let script = dir.path().join("snapsync.bash");
     std::fs::write(&script, &out.stdout).expect("write the script");
@@ -104,18 +102,17 @@ fn the_bash_script_completes_commands_in_bash() {
 
 #[test]
 fn the_checked_in_man_page_is_current() {
-    let out = snapsync_in(root(), &["man"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(root()).args(["man"]).run().success();
     let checked_in = std::fs::read_to_string(root().join("docs/snapsync.1")).unwrap_or_default();
     assert!(
-        text(&out.stdout) == checked_in,
+        out.stdout() == checked_in,
         "docs/snapsync.1 is stale: run `cargo run -- man > docs/snapsync.1`"
     );
 }
 
 #[test]
 fn the_man_page_has_every_visible_command_and_no_hidden_one() {
-    let page = text(&snapsync_in(root(), &["man"]).stdout);
+    let page = text(&Snapsync::new(root()).args(["man"]).run().stdout);
     assert!(page.starts_with(".ie \\n(.g .ds Aq"), "{page}");
     assert!(page.contains("\n.TH snapsync 1 "), "{page}");
     let nested = ["crm import", "crm export", "crm users", "runs show"];
@@ -135,11 +132,11 @@ fn the_man_page_has_every_visible_command_and_no_hidden_one() {
     assert_eq!(page.matches(".ds Aq").count(), 2);
     // Environment variables are named, never their values.
     assert!(page.contains("\\fBSNAPSYNC_CRM\\fR environment variable"));
-    let with_env = support::snapsync_command(root(), &["man"])
+    Snapsync::new(root())
+        .args(["man"])
         .env("SNAPSYNC_CRM", "/secret/crm.sqlite")
-        .output()
-        .expect("snapsync runs");
-    assert_eq!(text(&with_env.stdout), page);
+        .run()
+        .stdout_is(page);
 }
 
 /// The folders whose paths ARCHITECTURE.md names.

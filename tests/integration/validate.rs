@@ -1,31 +1,14 @@
 //! `snapsync validate` and `snapsync schema`, driven through the real binary.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+
+use crate::support::{Run, Snapsync, World, crate_root as root};
 
 const NOW: &str = "2026-11-25T12:00:00Z";
 
-fn root() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn snapsync(args: &[&str]) -> Output {
-    snapsync_in(root(), args)
-}
-
-fn snapsync_in(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_snapsync"))
-        .args(args)
-        .current_dir(dir)
-        .env("COLUMNS", "100")
-        .env("NO_COLOR", "1")
-        .env_remove("SNAPSYNC_LOG")
-        .output()
-        .expect("snapsync runs")
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
+/// snapsync run in the crate's folder.
+fn snapsync(args: &[&str]) -> Run {
+    Snapsync::new(root()).args(args).run()
 }
 
 /// The path of a fixture as the tests name it (relative to the crate root).
@@ -38,13 +21,30 @@ fn relative(path: &Path) -> String {
 
 #[test]
 fn every_invalid_fixture_fails_with_its_pinned_diagnostic() {
-    insta::glob!("fixtures/invalid/*.yaml", |path| {
+    insta::glob!("../fixtures/invalid", "*.yaml", |path| {
         let fixture = relative(path);
         let out = snapsync(&["validate", "--now", NOW, &fixture]);
         assert_eq!(out.status.code(), Some(1), "{fixture} must be invalid");
-        assert_eq!(text(&out.stdout), "", "{fixture}: nothing on stdout");
-        insta::assert_snapshot!(text(&out.stderr));
+        assert_eq!(out.stdout(), "", "{fixture}: nothing on stdout");
+        insta::assert_snapshot!(out.stderr());
     });
+}
+
+/// The specs of the fixture worlds the other tests copy are valid as they
+/// stand.
+#[test]
+fn every_fixture_world_is_valid() {
+    let worlds = std::fs::read_dir(root().join("tests/fixtures/worlds")).expect("the worlds");
+    for entry in worlds {
+        let name = entry.expect("a world").file_name();
+        let name = name.to_str().expect("a UTF-8 name");
+        let world = World::copy(name);
+        if !world.path().join("snapshots.d").is_dir() {
+            continue;
+        }
+        let out = world.snapsync().args(["validate", "--now", NOW]).run();
+        assert_eq!(out.status.code(), Some(0), "world {name}: {}", out.stderr());
+    }
 }
 
 #[test]
@@ -57,14 +57,14 @@ fn there_are_at_least_thirty_invalid_fixtures() {
 
 #[test]
 fn warnings_do_not_fail_validation() {
-    insta::glob!("fixtures/warnings/*.yaml", |path| {
+    insta::glob!("../fixtures/warnings", "*.yaml", |path| {
         let fixture = relative(path);
         let out = snapsync(&["validate", "--now", NOW, &fixture]);
         assert_eq!(out.status.code(), Some(0), "{fixture} must be valid");
         insta::assert_snapshot!(format!(
             "stdout:\n{}\nstderr:\n{}",
-            text(&out.stdout),
-            text(&out.stderr)
+            out.stdout(),
+            out.stderr()
         ));
     });
 }
@@ -72,13 +72,9 @@ fn warnings_do_not_fail_validation() {
 #[test]
 fn the_examples_are_valid_without_warnings() {
     let out = snapsync(&["validate", "snapshots.d"]);
-    assert_eq!(text(&out.stderr), "");
+    assert_eq!(out.stderr(), "");
     assert_eq!(out.status.code(), Some(0));
-    assert!(
-        text(&out.stdout).starts_with("valid: "),
-        "{}",
-        text(&out.stdout)
-    );
+    assert!(out.stdout().starts_with("valid: "), "{}", out.stdout());
 }
 
 #[test]
@@ -91,12 +87,11 @@ fn validate_reads_snapshots_d_by_default() {
         dir.path().join("snapshots.d/target.yaml"),
     )
     .expect("copy");
-    let out = snapsync_in(dir.path(), &["validate"]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(
-        text(&out.stdout),
-        "valid: 1 file, 1 resource (1 target, 0 snapshots)\n"
-    );
+    Snapsync::new(dir.path())
+        .args(["validate"])
+        .run()
+        .success()
+        .stdout_is("valid: 1 file, 1 resource (1 target, 0 snapshots)\n");
 }
 
 #[test]
@@ -148,7 +143,7 @@ fn the_checked_in_schema_is_current() {
     );
     let out = snapsync(&["schema"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(text(&out.stdout), checked_in);
+    assert_eq!(out.stdout(), checked_in);
 }
 
 #[test]
@@ -180,14 +175,14 @@ fn a_folder_is_read_recursively_and_references_cross_files() {
     assert_eq!(out.status.code(), Some(1));
     // Only the duplicate target fails: the snapshot found its target in
     // another file, and the README.txt was not read.
-    insta::assert_snapshot!(text(&out.stderr));
+    insta::assert_snapshot!(out.stderr());
 }
 
 #[test]
 fn a_missing_path_is_an_error() {
     let out = snapsync(&["validate", "no/such/folder"]);
     assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let stderr = out.stderr();
     assert!(
         stderr.contains("no/such/folder: cannot read: No such file or directory"),
         "{stderr}"
@@ -244,7 +239,7 @@ fn secrets_never_appear_in_any_output() {
         for format in ["text", "json"] {
             let out = snapsync(&["validate", "--format", format, "-vvv", fixture]);
             assert_eq!(out.status.code(), Some(1));
-            let all = text(&out.stdout) + &text(&out.stderr);
+            let all = out.stdout() + &out.stderr();
             assert!(!all.contains(secret), "{fixture} leaked its secret:\n{all}");
         }
     }
@@ -264,23 +259,24 @@ fn relative_bounds_resolve_against_the_given_clock() {
     std::fs::write(&file, spec).expect("write");
     let file = file.to_string_lossy().into_owned();
     let early = snapsync(&["validate", "--now", "2026-11-25T12:00:00Z", &file]);
-    assert_eq!(early.status.code(), Some(0), "{}", text(&early.stderr));
+    assert_eq!(early.status.code(), Some(0), "{}", early.stderr());
     let late = snapsync(&["validate", "--now", "2027-01-15T12:00:00Z", &file]);
     assert_eq!(late.status.code(), Some(1));
     assert!(
-        text(&late.stderr).contains("with now = 2027-01-15T12:00:00Z"),
+        late.stderr().contains("with now = 2027-01-15T12:00:00Z"),
         "{}",
-        text(&late.stderr)
+        late.stderr()
     );
 }
 
 #[test]
 fn log_lines_follow_verbosity_and_format() {
     let quiet = snapsync(&["validate", "snapshots.d"]);
-    assert_eq!(text(&quiet.stderr), "", "no log lines by default");
+    assert_eq!(quiet.stderr(), "", "no log lines by default");
     let out = snapsync(&["-vv", "--log-format", "json", "validate", "snapshots.d"]);
     assert_eq!(out.status.code(), Some(0));
-    let lines: Vec<serde_json::Value> = text(&out.stderr)
+    let lines: Vec<serde_json::Value> = out
+        .stderr()
         .lines()
         .map(|l| serde_json::from_str(l).expect("each log line is JSON"))
         .collect();
@@ -295,7 +291,7 @@ fn log_lines_follow_verbosity_and_format() {
         .expect("summary line");
     assert_eq!(summary["fields"]["errors"], 0);
     let text_out = snapsync(&["-v", "validate", "snapshots.d"]);
-    let stderr = text(&text_out.stderr);
+    let stderr = text_out.stderr();
     assert!(
         stderr.contains("INFO") && stderr.contains("validated specs"),
         "{stderr}"
@@ -307,17 +303,19 @@ fn log_lines_follow_verbosity_and_format() {
 fn quiet_prints_nothing_for_valid_specs() {
     let out = snapsync(&["-q", "validate", "snapshots.d"]);
     assert_eq!(out.status.code(), Some(0));
-    assert_eq!(text(&out.stdout), "");
-    assert_eq!(text(&out.stderr), "");
+    assert_eq!(out.stdout(), "");
+    assert_eq!(out.stderr(), "");
 }
 
 #[test]
 fn a_folder_without_specs_is_an_error() {
     let dir = tempfile::tempdir().expect("temp dir");
     std::fs::write(dir.path().join("notes.txt"), "not a spec").expect("write");
-    let out = snapsync_in(dir.path(), &["validate", "."]);
-    assert_eq!(out.status.code(), Some(1));
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(dir.path())
+        .args(["validate", "."])
+        .run()
+        .code(1);
+    let stderr = out.stderr();
     assert!(
         stderr.contains(".: no spec files in this folder"),
         "{stderr}"
@@ -350,12 +348,14 @@ fn every_example_validates_and_plans_in_a_fresh_clone() {
     copy_as_cloned(&root().join("snapshots.d"), &dir.path().join("snapshots.d"));
     copy_as_cloned(&root().join("vdir"), &dir.path().join("vdir"));
 
-    let out = snapsync_in(dir.path(), &["validate", "--now", NOW]);
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stderr), "");
+    Snapsync::new(dir.path())
+        .args(["validate", "--now", NOW])
+        .run()
+        .success()
+        .stderr_is("");
 
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW]);
-    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    let out = Snapsync::new(dir.path()).args(["plan", "--now", NOW]).run();
+    let (stdout, stderr) = (out.stdout(), out.stderr());
     assert_eq!(out.status.code(), Some(0), "{stdout}\n{stderr}");
     // Only the lines that name the stores, no error and no warning.
     assert!(
@@ -382,8 +382,10 @@ fn a_missing_vdir_folder_is_reported_once_per_target() {
     let dir = tempfile::tempdir().expect("temp dir");
     copy_as_cloned(&root().join("snapshots.d"), &dir.path().join("snapshots.d"));
 
-    let out = snapsync_in(dir.path(), &["validate", "--now", NOW]);
-    let stderr = text(&out.stderr);
+    let out = Snapsync::new(dir.path())
+        .args(["validate", "--now", NOW])
+        .run();
+    let stderr = out.stderr();
     assert_eq!(out.status.code(), Some(0), "{stderr}");
     assert_eq!(
         stderr
@@ -404,8 +406,8 @@ fn a_missing_vdir_folder_is_reported_once_per_target() {
 
     // Six snapshots of the target, of up to three links and three item
     // types each: one error.
-    let out = snapsync_in(dir.path(), &["plan", "--now", NOW]);
-    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    let out = Snapsync::new(dir.path()).args(["plan", "--now", NOW]).run();
+    let all = format!("{}{}", out.stdout(), out.stderr());
     assert_eq!(out.status.code(), Some(1), "{all}");
     assert_eq!(all.matches("does not exist").count(), 1, "{all}");
     assert!(

@@ -2,27 +2,25 @@
 //! opened and why (the flag or its environment variable), one exit code
 //! per meaning, and saved plans refused before any write.
 
-mod support;
-
 use std::path::Path;
 
-use support::{project, snapsync_command, snapsync_in, text};
+use crate::support::{Snapsync, project};
 
 /// Runs snapsync and returns its exit code, stdout and stderr.
 fn run(dir: &Path, args: &[&str]) -> (Option<i32>, String, String) {
-    let out = snapsync_in(dir, args);
-    (out.status.code(), text(&out.stdout), text(&out.stderr))
+    let out = Snapsync::new(dir).args(args).run();
+    (out.status.code(), out.stdout(), out.stderr())
 }
 
 #[test]
 fn the_store_a_command_opens_is_said_with_the_flag_or_variable_that_named_it() {
     let dir = project(0);
     let state = dir.path().join("elsewhere.sqlite");
-    let by_env = snapsync_command(dir.path(), &["links"])
+    let by_env = Snapsync::new(dir.path())
+        .arg("links")
         .env("SNAPSYNC_STATE", &state)
-        .output()
-        .unwrap();
-    assert_eq!(by_env.status.code(), Some(0), "{}", text(&by_env.stderr));
+        .run()
+        .success();
     let absolute = std::path::absolute(&state).unwrap();
     let said = |from: &str| {
         format!(
@@ -31,9 +29,9 @@ fn the_store_a_command_opens_is_said_with_the_flag_or_variable_that_named_it() {
         )
     };
     assert!(
-        text(&by_env.stderr).starts_with(&said("SNAPSYNC_STATE")),
+        by_env.stderr().starts_with(&said("SNAPSYNC_STATE")),
         "{}",
-        text(&by_env.stderr)
+        by_env.stderr()
     );
     let (code, _, stderr) = run(dir.path(), &["links", "--state", state.to_str().unwrap()]);
     assert_eq!(code, Some(0), "{stderr}");

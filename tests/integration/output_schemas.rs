@@ -4,15 +4,12 @@
 //! validates against its schema, on a world where the output holds its
 //! interesting parts (unapplied operations, flag changes, diagnostics).
 
-mod support;
-
 use std::path::{Path, PathBuf};
-use std::process::Output as Process;
 
+use crate::support::radicale::{CollectionKind, PASSWORD, Radicale};
+use crate::support::{Run, Snapsync, project};
 use serde_json::Value;
 use snapsync::outputs::JsonOutput;
-use support::radicale::{CollectionKind, PASSWORD, Radicale};
-use support::{project, snapsync_command, snapsync_in, text};
 
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
@@ -65,16 +62,8 @@ fn assert_matches(output: JsonOutput, json: &[u8]) -> Value {
 }
 
 /// Runs snapsync in `dir`, expecting exit code `code`.
-fn run(dir: &Path, args: &[&str], code: i32) -> Process {
-    let out = snapsync_in(dir, args);
-    assert_eq!(
-        out.status.code(),
-        Some(code),
-        "{args:?}\nstdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
+fn run(dir: &Path, args: &[&str], code: i32) -> Run {
+    Snapsync::new(dir).args(args).run().code(code)
 }
 
 /// A schema without its descriptions: what it accepts.
@@ -120,7 +109,7 @@ fn every_committed_output_schema_is_current() {
             output.name()
         );
         let out = run(&root(), &["schema", output.name()], 0);
-        assert_eq!(text(&out.stdout), checked_in, "snapsync schema {output}");
+        assert_eq!(out.stdout(), checked_in, "snapsync schema {output}");
     }
     // No schema left behind for an output that is gone.
     let mut files: Vec<String> = std::fs::read_dir(root().join("schemas"))
@@ -263,7 +252,9 @@ fn validate_outputs_match_their_schema_for_valid_and_invalid_specs() {
         files.sort();
         for file in files {
             let path = file.to_string_lossy().into_owned();
-            let out = snapsync_in(&root(), &["validate", "--format", "json", &path]);
+            let out = Snapsync::new(&root())
+                .args(["validate", "--format", "json", &path])
+                .run();
             let report = assert_matches(JsonOutput::Validate, &out.stdout);
             assert!(
                 !report["diagnostics"]
@@ -302,14 +293,11 @@ spec:
         ),
     )
     .expect("write specs");
-    let out = snapsync_command(
-        dir.path(),
-        &["discover", "office", "--format", "json", "-q"],
-    )
-    .env("SNAPSYNC_TEST_PASSWORD", PASSWORD)
-    .output()
-    .expect("snapsync runs");
-    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let out = Snapsync::new(dir.path())
+        .args(["discover", "office", "--format", "json", "-q"])
+        .env("SNAPSYNC_TEST_PASSWORD", PASSWORD)
+        .run()
+        .success();
     let found = assert_matches(JsonOutput::Discover, &out.stdout);
     assert_eq!(
         found["users"][0]["collections"].as_array().map(Vec::len),

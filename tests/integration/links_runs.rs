@@ -7,23 +7,13 @@
     reason = "a test tells one scenario from start to finish"
 )]
 
-mod support;
-
 use std::path::Path;
 
-use support::{assert_quiet_with_closed_stdout, project, refuse_writes, snapsync_in, text};
+use crate::support::{Snapsync, assert_quiet_with_closed_stdout, project, refuse_writes};
 
 /// Runs snapsync, expects exit code 0, returns its standard output.
 fn ok(dir: &Path, args: &[&str]) -> String {
-    let out = snapsync_in(dir, args);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}\nstdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    text(&out.stdout)
+    Snapsync::new(dir).args(args).run().success().stdout()
 }
 
 /// Runs snapsync with `--format json` appended, expects exit code 0 and
@@ -169,12 +159,11 @@ fn a_fresh_project_shows_the_declared_flags_and_nothing_recorded() {
     // Reading never creates the stores.
     assert!(!dir.path().join("data").exists());
 
-    let out = snapsync_in(dir.path(), &["links", "--target", "home"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        "error: no target named home in the specs (they define: office)\n"
-    );
+    Snapsync::new(dir.path())
+        .args(["links", "--target", "home"])
+        .run()
+        .code(1)
+        .stderr_is("error: no target named home in the specs (they define: office)\n");
 }
 
 #[test]
@@ -307,12 +296,14 @@ fn after_a_send_links_show_the_run_and_the_synced_items() {
     assert_eq!(operations[0]["action"], "create");
     assert_eq!(operations[0]["outcome"], "applied");
 
-    let out = snapsync_in(dir.path(), &["runs", "show", "999"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(text(&out.stdout), "");
+    let out = Snapsync::new(dir.path())
+        .args(["runs", "show", "999"])
+        .run()
+        .code(1)
+        .stdout_is("");
     // After the line that names the store.
     assert_eq!(
-        text(&out.stderr).lines().nth(1).unwrap_or_default(),
+        out.stderr().lines().nth(1).unwrap_or_default(),
         "error: no run 999 in snapshots.d/../data/state.sqlite; `snapsync runs` lists them"
     );
 }
@@ -474,8 +465,10 @@ fn runs_show_lists_the_operations_that_were_not_applied_first() {
     // Some items reach the target first: the saved plan's creates of them
     // find them there, and are stale.
     ok(dir.path(), &["apply", "--yes", "-s", "send-november"]);
-    let out = snapsync_in(dir.path(), &["apply", "--yes", "--plan", "all.json"]);
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    Snapsync::new(dir.path())
+        .args(["apply", "--yes", "--plan", "all.json"])
+        .run()
+        .code(3);
 
     let run = json(dir.path(), &["runs", "show", "2"]);
     let stale = run["operations"]
@@ -594,13 +587,15 @@ fn a_send_with_a_failed_write_leaves_outbound_pending() {
         .expect("an event file");
     std::fs::remove_file(&file).expect("delete the event");
     let undo = refuse_writes(&calendar);
-    let out = snapsync_in(dir.path(), &["apply", "--yes", "-s", "send-all"]);
+    let out = Snapsync::new(dir.path())
+        .args(["apply", "--yes", "-s", "send-all"])
+        .run();
     undo();
-    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    assert_eq!(out.status.code(), Some(3), "{}", out.stderr());
     assert!(
-        text(&out.stderr).contains("failed: send-all restore"),
+        out.stderr().contains("failed: send-all restore"),
         "{}",
-        text(&out.stderr)
+        out.stderr()
     );
     let jdoe = &json(dir.path(), &["links"])["links"][0];
     assert_eq!(
@@ -806,8 +801,8 @@ fn a_damaged_state_store_says_which_store_and_what_is_safe_to_do() {
         .and_then(|f| f.set_len(length / 2))
         .expect("truncate");
     for args in [&["links"][..], &["plan"], &["runs"]] {
-        let out = snapsync_in(dir.path(), args);
-        let stderr = text(&out.stderr);
+        let out = Snapsync::new(dir.path()).args(args).run();
+        let stderr = out.stderr();
         assert_eq!(out.status.code(), Some(1), "{args:?}: {stderr}");
         assert!(
             stderr.contains(&format!(
@@ -822,17 +817,16 @@ fn a_damaged_state_store_says_which_store_and_what_is_safe_to_do() {
 
     // Garbage: the cause is said once.
     std::fs::write(&state, vec![0xA5_u8; 8192]).expect("write");
-    let out = snapsync_in(dir.path(), &["links"]);
-    assert_eq!(out.status.code(), Some(1));
-    assert_eq!(
-        text(&out.stderr),
-        format!(
+    Snapsync::new(dir.path())
+        .args(["links"])
+        .run()
+        .code(1)
+        .stderr_is(format!(
             "Using the state store {} (from the Stores resource at snapshots.d/world.yaml:2)\n\
              error: cannot read the state store: the state store snapshots.d/../data/state.sqlite \
              is damaged or is not a database (SQLite: file is not a database)\n{hint}",
             state.canonicalize().expect("the store").display()
-        )
-    );
+        ));
 }
 
 #[test]

@@ -6,19 +6,19 @@
 //! vdir target, no server, an unreadable principal, no login, no CalDAV)
 //! is one clear error.
 
-mod support;
-
 use std::collections::BTreeMap;
 use std::net::{SocketAddr, TcpListener, TcpStream};
 use std::path::Path;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::support::radicale::{
+    CollectionKind, PASSWORD, Radicale, Rights, SERVICE_ACCOUNT_RIGHTS,
+};
+use crate::support::{Run, Snapsync, World};
 use snapsync::endpoint::Collection;
 use snapsync::endpoint::crm::CrmStore;
 use snapsync::item::ItemType;
-use support::radicale::{CollectionKind, PASSWORD, Radicale, Rights, SERVICE_ACCOUNT_RIGHTS};
-use support::{snapsync_command, text};
 
 /// The variable the specs name for the login's password.
 const PASSWORD_ENV: &str = "SNAPSYNC_TEST_PASSWORD";
@@ -35,57 +35,20 @@ const NO_LINKS: &str = "  links: []\n";
 /// A project whose target `office` is the server at `url`, logging in as
 /// `login` (none: no `auth`), with no links yet, and a full send snapshot;
 /// with `items` generated CRM items for `crm_user` when given.
-fn project(url: &str, login: Option<&str>, crm: Option<(&str, u32)>) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let specs = dir.path().join("snapshots.d");
-    std::fs::create_dir_all(&specs).expect("folder");
+fn project(url: &str, login: Option<&str>, crm: Option<(&str, u32)>) -> World {
+    let world = World::copy("discover");
     let auth = login
         .map(|user| format!("  auth: {{ username: {user}, passwordEnv: {PASSWORD_ENV} }}\n"))
         .unwrap_or_default();
-    std::fs::write(
-        specs.join("world.yaml"),
-        format!(
-            "apiVersion: snapsync/v1
-kind: Stores
-metadata: {{ name: stores }}
-spec:
-  crm: {{ sqlite: ../data/crm.sqlite }}
-  state: {{ sqlite: ../data/state.sqlite }}
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: {{ name: send-all }}
-spec:
-  direction: send
-  target: office
----
-apiVersion: snapsync/v1
-kind: Target
-metadata: {{ name: local }}
-spec:
-  type: vdir
-  path: ../vdir
-  links: []
----
-apiVersion: snapsync/v1
-kind: Target
-metadata: {{ name: office }}
-spec:
-  type: caldav
-  url: {url}
-{auth}{NO_LINKS}"
-        ),
-    )
-    .expect("write specs");
+    world.replace(
+        "snapshots.d/world.yaml",
+        "  url: http://radicale.invalid/\n",
+        &format!("  url: {url}\n{auth}"),
+    );
     if let Some((user, items)) = crm {
-        let n = items.to_string();
-        ok(
-            dir.path(),
-            &["generate", "--items", n.as_str(), "--out", "gen"],
-        );
-        ok(dir.path(), &["crm", "import", "--user", user, "gen"]);
+        world.crm_items(user, items, None);
     }
-    dir
+    world
 }
 
 /// Puts `block` (what discover printed) in place of the target's empty
@@ -99,38 +62,31 @@ fn paste(dir: &Path, block: &str) {
 }
 
 /// Runs snapsync in `dir` with the password variable set to `password`.
-fn run_with(dir: &Path, args: &[&str], password: &str) -> Output {
-    snapsync_command(dir, args)
+fn run_with(dir: &Path, args: &[&str], password: &str) -> Run {
+    Snapsync::new(dir)
+        .args(args)
         .env(PASSWORD_ENV, password)
-        .output()
-        .expect("snapsync runs")
+        .run()
 }
 
-fn ok_with(dir: &Path, args: &[&str], password: &str) -> Output {
-    let out = run_with(dir, args, password);
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{args:?}\nstdout:\n{}\nstderr:\n{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
-    out
+fn ok_with(dir: &Path, args: &[&str], password: &str) -> Run {
+    run_with(dir, args, password).success()
 }
 
-fn ok(dir: &Path, args: &[&str]) -> Output {
+fn ok(dir: &Path, args: &[&str]) -> Run {
     ok_with(dir, args, PASSWORD)
 }
 
 /// Runs snapsync, expects exit code 1 and nothing on stdout (no half
 /// block to paste); returns stderr.
 fn fails_with(dir: &Path, args: &[&str], password: &str) -> String {
-    let out = run_with(dir, args, password);
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
-    assert_eq!(out.status.code(), Some(1), "{args:?}\n{stdout}\n{stderr}");
-    assert_eq!(stdout, "", "{args:?} printed a block although it failed");
-    stderr
+    let out = run_with(dir, args, password).code(1);
+    assert_eq!(
+        out.stdout(),
+        "",
+        "{args:?} printed a block although it failed"
+    );
+    out.stderr()
 }
 
 /// How many items of each type user `user` has in the CRM store of `dir`.
@@ -156,7 +112,7 @@ fn discovered_links_validate_and_carry_a_full_send() {
     let dir = project(&server.url(), Some("alice"), Some(("alice", 150)));
 
     let out = ok(dir.path(), &["discover", "office"]);
-    let block = text(&out.stdout);
+    let block = out.stdout();
     assert_eq!(
         masked(&block, &server.url()),
         "  # Found by `snapsync discover office` on URL/ (login: alice).
@@ -171,23 +127,18 @@ fn discovered_links_validate_and_carry_a_full_send() {
       outbound: enabled
 "
     );
-    assert_eq!(text(&out.stderr), "alice: 2 calendars, 1 address book\n");
+    assert_eq!(out.stderr(), "alice: 2 calendars, 1 address book\n");
 
     paste(dir.path(), &block);
     ok(dir.path(), &["validate"]);
     ok(dir.path(), &["apply", "--yes", "-s", "send-all"]);
-    let out = run_with(
+    // A second send plans nothing.
+    run_with(
         dir.path(),
         &["plan", "--detailed-exitcode", "-s", "send-all"],
         PASSWORD,
-    );
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "a second send plans nothing:\n{}{}",
-        text(&out.stdout),
-        text(&out.stderr)
-    );
+    )
+    .success();
     // Every CRM item landed in the collection discover chose for its type
     // (Radicale refuses a task in the events-only calendar, and back).
     let counts = crm_counts(dir.path(), "alice");
@@ -221,7 +172,7 @@ fn other_collections_are_listed_as_comments_with_their_names() {
     }
     let dir = project(&server.url(), Some("alice"), None);
     let out = ok(dir.path(), &["discover", "office"]);
-    let block = text(&out.stdout);
+    let block = out.stdout();
     assert_eq!(
         masked(&block, &server.url()),
         "  # Found by `snapsync discover office` on URL/ (login: alice).
@@ -240,7 +191,7 @@ fn other_collections_are_listed_as_comments_with_their_names() {
       #   alice/work/      \"Work\": address book
 "
     );
-    assert_eq!(text(&out.stderr), "alice: 4 calendars, 2 address books\n");
+    assert_eq!(out.stderr(), "alice: 4 calendars, 2 address books\n");
     paste(dir.path(), &block);
     ok(dir.path(), &["validate"]);
 
@@ -276,7 +227,7 @@ fn other_collections_are_listed_as_comments_with_their_names() {
             "holds": "events and tasks", "usedFor": []
         })
     );
-    assert_eq!(text(&out.stderr), "", "-q: nothing on stderr");
+    assert_eq!(out.stderr(), "", "-q: nothing on stderr");
 }
 
 #[test]
@@ -327,7 +278,7 @@ fn a_service_account_finds_other_users_and_an_unknown_user_is_an_error() {
         &["discover", "office", "--user", "alice", "--user", "bob"],
         SVC_PASSWORD,
     );
-    let block = text(&out.stdout);
+    let block = out.stdout();
     assert_eq!(
         masked(&block, &server.url()),
         "  # Found by `snapsync discover office` on URL/ (login: svc).
@@ -380,8 +331,8 @@ fn a_wrong_password_is_one_error_and_a_login_that_may_not_read_others_is_told_so
     let dir = project(&server.url(), Some("alice"), None);
     let wrong = "wrong-Zp4-secret-value";
     let out = run_with(dir.path(), &["discover", "office"], wrong);
-    let stdout = text(&out.stdout);
-    let stderr = text(&out.stderr);
+    let stdout = out.stdout();
+    let stderr = out.stderr();
     assert_eq!(out.status.code(), Some(1), "{stdout}\n{stderr}");
     assert_eq!(stdout, "");
     assert_eq!(
@@ -489,7 +440,7 @@ impl WebServer {
             .and_then(|l| l.local_addr())
             .expect("a free port")
             .port();
-        let python = support::venv_bin("python3");
+        let python = crate::support::venv_bin("python3");
         let child = Command::new(&python)
             .args(["-m", "http.server", "--bind", "127.0.0.1"])
             .arg(port.to_string())

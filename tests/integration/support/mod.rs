@@ -1,5 +1,6 @@
-//! What integration tests share: the snapsync binary and a project folder
-//! to run it in, and the Python tools of the local virtualenv (khal,
+//! What integration tests share: the snapsync binary (`Snapsync`, whose
+//! `Run` asserts exit codes and outputs), project folders to run it in
+//! (`World`, copied from `tests/fixtures/worlds/`), the Python tools of the local virtualenv (khal,
 //! todoman, khard) and how to run them, and a Radicale server (`radicale`).
 //!
 //! The virtualenv is `$SNAPSYNC_VENV`, or `.venv` in the crate's folder;
@@ -12,15 +13,22 @@
 //! it) and an otherwise empty environment, so the user's own configuration,
 //! caches and calendars are never read.
 
-// Each test binary includes this module and uses only part of it.
-#![allow(dead_code)]
-
 pub mod radicale;
+mod snapsync;
+mod world;
+
+pub use snapsync::{Run, Snapsync, text};
+pub use world::World;
 
 use std::collections::BTreeSet;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+/// The crate's folder: where the fixtures, examples and docs are.
+pub fn crate_root() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
 
 /// The virtualenv the tools are installed in.
 pub fn venv_dir() -> PathBuf {
@@ -276,73 +284,16 @@ fn json_text(value: &serde_json::Value, key: &str) -> String {
         .to_string()
 }
 
-/// The snapsync binary in `dir` with `args`, colour off, logs default,
-/// local time in UTC, no store paths from the environment and no input:
-/// ready to run, or to be given more of an environment first.
-pub fn snapsync_command(dir: &Path, args: &[&str]) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_snapsync"));
-    command
-        .args(args)
-        .current_dir(dir)
-        .env("NO_COLOR", "1")
-        .env("COLUMNS", "100")
-        // Commands that show local times show them in UTC.
-        .env("TZ", "UTC")
-        .env_remove("SNAPSYNC_LOG")
-        .env_remove("SNAPSYNC_CRM")
-        .env_remove("SNAPSYNC_STATE")
-        .stdin(std::process::Stdio::null());
-    command
-}
-
-/// Runs snapsync in `dir` with a standard output whose reader has already
-/// gone: every write to it fails with a broken pipe.
-pub fn with_closed_stdout(dir: &Path, args: &[&str]) -> std::process::Output {
-    let (reader, writer) = std::io::pipe().expect("a pipe");
-    drop(reader);
-    snapsync_command(dir, args)
-        .stdout(writer)
-        .stderr(std::process::Stdio::piped())
-        .output()
-        .expect("snapsync runs")
-}
-
 /// Runs snapsync with a closed standard output (see
-/// [`with_closed_stdout`]) and asserts it exits 0 and says nothing on
+/// [`Snapsync::closed_stdout`]) and asserts it exits 0 and says nothing on
 /// standard error beyond the stores it opened.
 pub fn assert_quiet_with_closed_stdout(dir: &Path, args: &[&str]) {
-    let out = with_closed_stdout(dir, args);
-    assert_eq!(
-        (
-            out.status.code(),
-            stderr_besides_stores(&out.stderr).as_str()
-        ),
-        (Some(0), ""),
-        "{args:?}"
-    );
-}
-
-/// Runs [`snapsync_command`].
-pub fn snapsync_in(dir: &Path, args: &[&str]) -> std::process::Output {
-    snapsync_command(dir, args).output().expect("snapsync runs")
-}
-
-/// The text of an output stream.
-pub fn text(bytes: &[u8]) -> String {
-    String::from_utf8(bytes.to_vec()).expect("UTF-8 output")
-}
-
-/// Standard error less the lines that say which store a command opened
-/// (`Using the CRM store …`), for tests about everything else it says.
-pub fn stderr_besides_stores(bytes: &[u8]) -> String {
-    let mut kept = String::new();
-    for line in text(bytes).lines() {
-        if !line.starts_with("Using the ") {
-            kept.push_str(line);
-            kept.push('\n');
-        }
-    }
-    kept
+    let out = Snapsync::new(dir)
+        .args(args)
+        .closed_stdout()
+        .run()
+        .success();
+    assert_eq!(out.stderr_besides_stores(), "", "{args:?}");
 }
 
 /// Makes `path` (a file or a folder) refuse writes until the returned
@@ -373,71 +324,28 @@ pub fn refuse_writes(path: &Path) -> Box<dyn Fn()> {
     })
 }
 
-/// A project folder: specs, a CRM store with `items` generated items for
-/// jdoe, and an empty vdir target.
-pub fn project(items: u32) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let specs = dir.path().join("snapshots.d");
-    std::fs::create_dir_all(&specs).expect("folder");
-    std::fs::create_dir_all(dir.path().join("vdir")).expect("folder");
-    std::fs::write(
-        specs.join("world.yaml"),
-        "apiVersion: snapsync/v1
-kind: Stores
-metadata: { name: stores }
-spec:
-  crm: { sqlite: ../data/crm.sqlite }
-  state: { sqlite: ../data/state.sqlite }
----
-apiVersion: snapsync/v1
-kind: Target
-metadata: { name: office }
-spec:
-  type: vdir
-  path: ../vdir
-  links:
-    - name: jdoe
-      user: jdoe
-      scheduleItems: jdoe/calendar
-      tasks: jdoe/tasks
-      contacts: jdoe/contacts
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: { name: send-all }
-spec:
-  direction: send
-  target: office
----
-apiVersion: snapsync/v1
-kind: Snapshot
-metadata: { name: send-november }
-spec:
-  direction: send
-  target: office
-  links: [jdoe]
-  timezone: Europe/Berlin
-  filters:
-    scheduleItems:
-      dateOption: start
-      range: { from: 2026-11-01, to: 2026-11-30 }
-",
-    )
-    .expect("write specs");
+/// The `send-basic` world, with `items` generated items for jdoe in its
+/// CRM store (no store at all when 0).
+pub fn project(items: u32) -> World {
+    let world = World::copy("send-basic");
     if items > 0 {
-        let n = items.to_string();
-        for args in [
-            vec!["generate", "--items", n.as_str(), "--out", "gen"],
-            vec!["crm", "import", "--user", "jdoe", "gen"],
-        ] {
-            let out = snapsync_in(dir.path(), &args);
-            assert_eq!(
-                out.status.code(),
-                Some(0),
-                "{args:?}: {}",
-                text(&out.stderr)
-            );
-        }
+        world.crm_items("jdoe", items, None);
     }
-    dir
+    world
+}
+
+/// The `two-users` world: jdoe has `crm_items` generated items in the CRM
+/// store; asmith has `target_items` generated items in the vdir target
+/// (none in the CRM). Both users exist in the CRM store (a send for a user
+/// it does not hold is an error).
+pub fn two_users(crm_items: u32, target_items: u32) -> World {
+    let world = World::copy("two-users");
+    world.crm_users(&["jdoe", "asmith"]);
+    if crm_items > 0 {
+        world.crm_items("jdoe", crm_items, Some(1));
+    }
+    if target_items > 0 {
+        world.vdir_items("vdir/asmith", target_items, 2);
+    }
+    world
 }
