@@ -273,3 +273,64 @@ fn the_command_reference_names_every_flag_of_the_man_page() {
         "docs/commands.md does not name {missing:?}"
     );
 }
+
+/// The `area::kebab-case` codes a Markdown text names in code spans.
+fn codes_named(markdown: &str) -> HashSet<String> {
+    markdown
+        .split('`')
+        .skip(1)
+        .step_by(2)
+        .filter(|span| {
+            span.split_once("::").is_some_and(|(area, name)| {
+                ["file", "yaml", "schema", "spec"].contains(&area)
+                    && !name.is_empty()
+                    && name.chars().all(|c| c.is_ascii_lowercase() || c == '-')
+            })
+        })
+        .map(str::to_owned)
+        .collect()
+}
+
+#[test]
+fn the_spec_reference_lists_every_diagnostic_code_and_no_other() {
+    use snapsync::spec::codes::DiagnosticCode;
+    let specs = read("docs/specs.md");
+    let table = &specs[specs
+        .find("## Diagnostic codes")
+        .expect("the codes section")..];
+    let named = codes_named(table);
+    let known: HashSet<String> = DiagnosticCode::ALL
+        .iter()
+        .map(|code| code.as_str().to_owned())
+        .collect();
+    let mut missing: Vec<_> = known.difference(&named).collect();
+    missing.sort();
+    let mut unknown: Vec<_> = named.difference(&known).collect();
+    unknown.sort();
+    assert!(
+        missing.is_empty() && unknown.is_empty(),
+        "docs/specs.md#diagnostic-codes and DiagnosticCode disagree: \
+         missing from the docs {missing:?}, not a code {unknown:?}"
+    );
+}
+
+#[test]
+fn the_command_reference_lists_every_json_output_and_its_schema() {
+    use snapsync::outputs::JsonOutput;
+    let commands = read("docs/commands.md");
+    let section = &commands[commands
+        .find("## Machine-readable output")
+        .expect("the outputs section")..];
+    for output in JsonOutput::ALL {
+        assert!(
+            section.contains(&format!("`{}`", output.name())),
+            "docs/commands.md#machine-readable-output does not name the output `{}`",
+            output.name()
+        );
+        assert!(
+            section.contains(&format!("`schemas/{}`", output.schema_file())),
+            "docs/commands.md#machine-readable-output does not name {}",
+            output.schema_file()
+        );
+    }
+}
