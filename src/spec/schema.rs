@@ -657,7 +657,7 @@ fn bad_pattern(pointer: &str, value: &Value, field: &str) -> SchemaProblem {
         ),
         _ => (
             format!("`{text}` is not a valid `{field}`"),
-            "see the spec reference in the README for the expected format",
+            "see the spec reference (docs/specs.md) for the expected format",
         ),
     };
     SchemaProblem {
