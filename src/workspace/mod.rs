@@ -244,13 +244,9 @@ impl Workspace {
     ) -> Result<Vec<LinkLock>, WorkspaceError> {
         // Read-only: the locks are files beside the store, and a plan that
         // is then declined must leave the store as it was.
+        // A mistyped name is refused before any lock is waited for.
+        let chosen = self.snapshots(names)?;
         let state = self.read_state()?;
-        let chosen: Vec<&Snapshot> = self
-            .catalog
-            .snapshots
-            .iter()
-            .filter(|s| names.is_empty() || names.contains(&s.name))
-            .collect();
         Ok(apply::lock_covered_links(
             &self.catalog,
             &chosen,

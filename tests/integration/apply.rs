@@ -418,6 +418,41 @@ fn apply_holding_jdoe(root: &Path) -> std::process::Child {
 }
 
 #[test]
+fn a_mistyped_snapshot_name_is_refused_before_waiting_for_a_lock() {
+    let dir = two_users(3000, 0);
+    let root = dir.path();
+    let mut first = apply_holding_jdoe(root);
+    let second = Snapsync::new(root)
+        .args([
+            "apply",
+            "--yes",
+            "-q",
+            "--lock-timeout",
+            "60s",
+            "-s",
+            "send-jdoe-november",
+            "-s",
+            "send-jdoe-novembr",
+        ])
+        .run()
+        .code(1);
+    let still_running = first.try_wait().expect("wait").is_none();
+    first.wait().expect("reap");
+    assert!(
+        still_running,
+        "the second apply waited for the first one's lock before it said the name is unknown: {}",
+        second.stderr()
+    );
+    assert!(
+        second.stderr().contains(
+            "no snapshot named send-jdoe-novembr in the specs; did you mean `send-jdoe-november`?"
+        ),
+        "{}",
+        second.stderr()
+    );
+}
+
+#[test]
 fn a_second_apply_on_a_locked_link_fails_and_says_who_holds_it() {
     let dir = two_users(3000, 0);
     let root = dir.path();
