@@ -417,13 +417,29 @@ fn apply_holding_jdoe(root: &Path) -> std::process::Child {
     first
 }
 
+/// Runs snapsync with `args` while an apply of `send-all` holds jdoe's
+/// lock, and checks that the holder was still running when it returned.
+fn beside_an_apply_holding_jdoe(root: &Path, args: &[&str]) -> Run {
+    let mut first = apply_holding_jdoe(root);
+    let second = Snapsync::new(root).args(args).run();
+    let still_running = first.try_wait().expect("wait").is_none();
+    first.wait().expect("reap");
+    assert!(
+        still_running,
+        "the apply holding jdoe ended before the second command did: the second waited \
+         for it, or the first was too quick for the test to prove anything\n{}",
+        second.stderr()
+    );
+    second
+}
+
 #[test]
 fn a_mistyped_snapshot_name_is_refused_before_waiting_for_a_lock() {
     let dir = two_users(3000, 0);
     let root = dir.path();
-    let mut first = apply_holding_jdoe(root);
-    let second = Snapsync::new(root)
-        .args([
+    let second = beside_an_apply_holding_jdoe(
+        root,
+        &[
             "apply",
             "--yes",
             "-q",
@@ -433,16 +449,9 @@ fn a_mistyped_snapshot_name_is_refused_before_waiting_for_a_lock() {
             "send-jdoe-november",
             "-s",
             "send-jdoe-novembr",
-        ])
-        .run()
-        .code(1);
-    let still_running = first.try_wait().expect("wait").is_none();
-    first.wait().expect("reap");
-    assert!(
-        still_running,
-        "the second apply waited for the first one's lock before it said the name is unknown: {}",
-        second.stderr()
-    );
+        ],
+    )
+    .code(1);
     assert!(
         second.stderr().contains(
             "no snapshot named send-jdoe-novembr in the specs; did you mean `send-jdoe-november`?"
@@ -456,16 +465,8 @@ fn a_mistyped_snapshot_name_is_refused_before_waiting_for_a_lock() {
 fn a_second_apply_on_a_locked_link_fails_and_says_who_holds_it() {
     let dir = two_users(3000, 0);
     let root = dir.path();
-    let mut first = apply_holding_jdoe(root);
-    let second = Snapsync::new(root)
-        .args(["apply", "--yes", "-q", "-s", "send-jdoe-november"])
-        .run();
-    let still_running = first.try_wait().expect("wait").is_none();
-    first.wait().expect("reap");
-    assert!(
-        still_running,
-        "the first apply ended before the second tried; the test proves nothing"
-    );
+    let second =
+        beside_an_apply_holding_jdoe(root, &["apply", "--yes", "-q", "-s", "send-jdoe-november"]);
     assert_eq!(second.status.code(), Some(1), "{}", second.stderr());
     let stderr = second.stderr();
     // After the lines that name the stores.
