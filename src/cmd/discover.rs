@@ -18,19 +18,8 @@ use snapsync::spec::model::TargetLocation;
 
 /// Runs `snapsync discover`.
 pub fn run(output: &Output, args: &DiscoverArgs) -> anyhow::Result<Exit> {
-    let catalog = output.load(&args.paths, Utc::now())?.catalog;
-    let Some(target) = catalog.target(&args.target) else {
-        let known: Vec<&str> = catalog.targets.iter().map(|t| t.name.as_str()).collect();
-        bail!(
-            "no target named {} in the specs (they define: {})",
-            args.target,
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        );
-    };
+    let workspace = output.load(&args.paths, Utc::now())?;
+    let target = workspace.target(&args.target)?;
     let location = match &target.location {
         TargetLocation::Caldav(location) => location,
         TargetLocation::Vdir { path } => bail!(

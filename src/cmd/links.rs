@@ -11,7 +11,6 @@ use std::collections::BTreeMap;
 use std::io::{self, Write};
 use std::path::PathBuf;
 
-use anyhow::bail;
 use chrono::{DateTime, Utc};
 
 use crate::cli::{LinksArgs, OutputFormat, TargetsArgs};
@@ -35,18 +34,8 @@ use snapsync::workspace::{Store, Workspace};
 pub fn links(output: &Output, args: &LinksArgs) -> anyhow::Result<Exit> {
     let workspace = output.load(&args.paths, Utc::now())?;
     let (catalog, now) = (&workspace.catalog, workspace.now);
-    if let Some(name) = &args.target
-        && catalog.target(name).is_none()
-    {
-        let known: Vec<&str> = catalog.targets.iter().map(|t| t.name.as_str()).collect();
-        bail!(
-            "no target named {name} in the specs (they define: {})",
-            if known.is_empty() {
-                "none".to_owned()
-            } else {
-                known.join(", ")
-            }
-        );
+    if let Some(name) = &args.target {
+        workspace.target(name)?;
     }
     let (state_path, state) = open_state(output, &workspace)?;
     let overview = Overview::read(catalog, &state, args.target.as_deref(), now)?;

@@ -25,7 +25,7 @@ use crate::endpoint::StoreEndpoints;
 use crate::endpoint::crm::CrmStore;
 use crate::plan::{self, Plan, PlanError, SourceCache};
 use crate::spec::Validation;
-use crate::spec::model::{Catalog, Snapshot, Stores};
+use crate::spec::model::{Catalog, Snapshot, Stores, Target};
 use crate::spec::schema::SchemaBuildError;
 use crate::sqlite::StoreError;
 use crate::state::{LinkLock, LockError, StateError, StateStore};
@@ -88,6 +88,20 @@ pub enum WorkspaceError {
         if .known.is_empty() { "none".to_owned() } else { .known.join(", ") }
     )]
     UnknownSnapshot {
+        /// The name asked for.
+        name: String,
+        /// A defined name close to it.
+        near: Option<String>,
+        /// Every defined name.
+        known: Vec<String>,
+    },
+    /// A target asked for by name is not in the specs.
+    #[error(
+        "no target named {name} in the specs{} (they define: {})",
+        .near.as_ref().map(|near| format!("; did you mean `{near}`?")).unwrap_or_default(),
+        if .known.is_empty() { "none".to_owned() } else { .known.join(", ") }
+    )]
+    UnknownTarget {
         /// The name asked for.
         name: String,
         /// A defined name close to it.
@@ -166,6 +180,22 @@ impl Workspace {
             validation,
             workspace,
         }
+    }
+
+    /// The target named `name`, or an error that names the nearest one
+    /// and every one the specs define.
+    ///
+    /// # Errors
+    /// [`WorkspaceError::UnknownTarget`] when the specs define no such target.
+    pub fn target(&self, name: &str) -> Result<&Target, WorkspaceError> {
+        self.catalog.target(name).ok_or_else(|| {
+            let known = || self.catalog.targets.iter().map(|t| t.name.as_str());
+            WorkspaceError::UnknownTarget {
+                name: name.to_owned(),
+                near: crate::spec::schema::did_you_mean(name, known()).map(ToOwned::to_owned),
+                known: known().map(ToOwned::to_owned).collect(),
+            }
+        })
     }
 
     /// The snapshots named (every one when `names` is empty).

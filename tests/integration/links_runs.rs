@@ -164,6 +164,14 @@ fn a_fresh_project_shows_the_declared_flags_and_nothing_recorded() {
         .run()
         .code(1)
         .stderr_is("error: no target named home in the specs (they define: office)\n");
+    Snapsync::new(dir.path())
+        .args(["links", "--target", "offce"])
+        .run()
+        .code(1)
+        .stderr_is(
+            "error: no target named offce in the specs; did you mean `office`? \
+             (they define: office)\n",
+        );
 }
 
 #[test]
