@@ -29,16 +29,27 @@ pub(super) fn record(
     let batch = state.batch()?;
     let mut recorded = 0;
     for (ctx, section, done) in pending.drain(..) {
+        // A delete that did its work, or found its item already gone (it
+        // did nothing, but the item is on neither side now: a record kept
+        // would make a new item of that UID look like a restore), drops
+        // the item's synced record.
+        let gone = done.op.action.deletes()
+            && done
+                .result
+                .as_ref()
+                .map_or_else(|e| e.kind == ErrorKind::DoesNotExist, |_| true);
+        if gone {
+            batch.forget_synced(
+                &ctx.target.name,
+                &ctx.link.name,
+                section.item_type,
+                &done.op.uid,
+            )?;
+        }
         let (outcome, message) = match &done.result {
             Ok(written) => {
-                if done.op.action.deletes() {
-                    batch.forget_synced(
-                        &ctx.target.name,
-                        &ctx.link.name,
-                        section.item_type,
-                        &done.op.uid,
-                    )?;
-                } else if let Some(record) = synced_record(ctx, section, done.op, written.as_ref())
+                if !done.op.action.deletes()
+                    && let Some(record) = synced_record(ctx, section, done.op, written.as_ref())
                 {
                     batch.record_synced(&record)?;
                 }
@@ -46,18 +57,6 @@ pub(super) fn record(
                 (Outcome::Applied, None)
             }
             Err(e) => {
-                // A delete that found its item already gone did nothing;
-                // the item's synced record is dropped all the same, as
-                // the item is on neither side now (a record kept would
-                // make a new item of that UID look like a restore).
-                if done.op.action.deletes() && e.kind == ErrorKind::DoesNotExist {
-                    batch.forget_synced(
-                        &ctx.target.name,
-                        &ctx.link.name,
-                        section.item_type,
-                        &done.op.uid,
-                    )?;
-                }
                 let outcome = NotApplied::for_error(e.kind);
                 report
                     .unapplied

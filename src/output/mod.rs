@@ -144,7 +144,7 @@ impl Output {
             }
             announced.push(key);
         }
-        let opened = stores::absolute(path);
+        let opened = snapsync::plan::saved::canonical_path(path);
         let from = match stores::why(store, &self.given, specs) {
             Why::Env => format!("from {}", store.env()),
             Why::Flag => format!("from {}", store.flag()),

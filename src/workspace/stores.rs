@@ -4,12 +4,13 @@
 //! `.snapsync/state.sqlite`). The binary says which store it opened and
 //! why from [`why`], and warns about [`others_nearby`].
 
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 use crate::spec::codes::DiagnosticCode;
 use crate::spec::model::{Catalog, Origin, Stores};
 
 use super::WorkspaceError;
+use crate::plan::saved::canonical_path;
 
 /// One of the two embedded stores.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -173,14 +174,14 @@ pub fn path_without_catalog(
 }
 
 /// The `Stores` resources near a command that name another `store` than
-/// the one it opened (`opened`, as [`absolute`] gives it): in `specs`, in
+/// the one it opened (`opened`, as [`canonical_path`] gives it): in `specs`, in
 /// `snapshots.d`, or in a folder of the working directory. Each with the
 /// other store's absolute path, once per resource.
 #[must_use]
 pub fn others_nearby(store: Store, opened: &Path, specs: &[PathBuf]) -> Vec<(Origin, PathBuf)> {
     let mut others: Vec<(Origin, PathBuf)> = Vec::new();
     for found in declared(&nearby_specs(specs)) {
-        let other = absolute(store.of(&found.stores));
+        let other = canonical_path(store.of(&found.stores));
         if other == opened || others.iter().any(|(origin, _)| *origin == found.origin) {
             continue;
         }
@@ -237,8 +238,8 @@ fn nearby_specs(specs: &[PathBuf]) -> Vec<PathBuf> {
     }
     let mut unique: Vec<PathBuf> = Vec::new();
     for folder in folders.into_iter().filter(|f| f.exists()) {
-        let key = absolute(&folder);
-        if !unique.iter().any(|u| absolute(u) == key) {
+        let key = canonical_path(&folder);
+        if !unique.iter().any(|u| canonical_path(u) == key) {
             unique.push(folder);
         }
     }
@@ -253,28 +254,4 @@ pub fn shown_list(paths: &[PathBuf]) -> String {
         .map(|p| p.display().to_string())
         .collect::<Vec<_>>()
         .join(", ")
-}
-
-/// A path as people compare them: absolute, without `.` and `..`, and with
-/// symbolic links resolved as far as the path exists.
-#[must_use]
-pub fn absolute(path: &Path) -> PathBuf {
-    if let Ok(real) = path.canonicalize() {
-        return real;
-    }
-    let full = std::path::absolute(path).unwrap_or_else(|_| path.to_owned());
-    let mut clean = PathBuf::new();
-    for part in full.components() {
-        match part {
-            Component::ParentDir => {
-                clean.pop();
-            }
-            Component::CurDir => {}
-            other => clean.push(other),
-        }
-    }
-    match (clean.parent().map(Path::canonicalize), clean.file_name()) {
-        (Some(Ok(parent)), Some(name)) => parent.join(name),
-        _ => clean,
-    }
 }
